@@ -1,0 +1,64 @@
+// The encoded form HALO trains on (../shared/HALO.md section 1) and evaluation reads.
+// Token ids: medical/continuous codes 0..C-1 (in the saved autoregressive order), labels C..C+L-1,
+// then start, end, pad. Records store code ids (0..C-1) and label ids (0..L-1), not matrix rows.
+
+/** What a code token stands for. */
+export type TokenKind =
+  | "code" // a medical code (diagnosis, procedure, medication)
+  | "lab" // a lab/observation with its value bucket (or without a value)
+  | "gap" // days since the previous visit, bucketed (on visits after the first)
+  | "age"; // age at the first visit, bucketed (on the first visit)
+
+export interface CodeToken {
+  kind: TokenKind;
+  /** Typed name, unique in the vocabulary: "icd9cm:4019", "loinc:2345-7#3", "gap:7-30", "age:40-50". */
+  name: string;
+  /** For "code" and "lab": source system and code, and the event kind to write it back as. */
+  system?: string;
+  code?: string;
+  eventKind?: "diagnosis" | "procedure" | "medication" | "lab";
+  /** For buckets (lab value, gap days, age years): the half-open range [lo, hi). */
+  lo?: number;
+  hi?: number;
+}
+
+export interface LabelToken {
+  /** "pheno:Diabetes mellitus with complications", "sex:F", ... */
+  name: string;
+  kind: "phenotype" | "sex";
+}
+
+export interface Vocabulary {
+  /** C code tokens in autoregressive order: codes[i] is token id i. */
+  codes: CodeToken[];
+  /** L label tokens: labels[k] is token id C + k. */
+  labels: LabelToken[];
+}
+
+/** Derived sizes and special token ids of a vocabulary. */
+export function vocabSizes(v: Vocabulary): { C: number; L: number; V: number; start: number; end: number; pad: number } {
+  const C = v.codes.length;
+  const L = v.labels.length;
+  return { C, L, V: C + L + 3, start: C + L, end: C + L + 1, pad: C + L + 2 };
+}
+
+export interface EncodedRecord {
+  /** Source patient id (synthetic records: a generated id). */
+  id: string;
+  /** Label ids in 0..L-1, ascending. */
+  labels: Int32Array;
+  /** One entry per visit: code ids in 0..C-1, ascending, de-duplicated, never empty. */
+  visits: Int32Array[];
+  /** First visit's start date (ISO), kept to decode dates back (real records only). */
+  firstDate?: string;
+}
+
+export type Split = "train" | "validation" | "test";
+
+/** An encoded dataset as `halo-ehr ingest` writes it and training/evaluation load it. */
+export interface EncodedDataset {
+  vocab: Vocabulary;
+  splits: Record<Split, EncodedRecord[]>;
+  /** Where it came from, so synthetic records can be written back in the same format. */
+  source: { format: import("../ingest/record.ts").SourceFormat; path: string };
+}

@@ -1,0 +1,60 @@
+// The contract between the model and its compute kernels. Two implementations exist, the native
+// addon and the TypeScript fallback; both compute the same thing (tests compare them).
+// Conventions (llm.c): outputs first, then inputs, weights, sizes. Row-major Float32Arrays.
+// Backward kernels ACCUMULATE (+=) into gradient outputs. `beta` = 0 overwrites, 1 accumulates.
+// Lower-triangular ("tri") weights are stored packed: row o holds W[o][0..o] at offset o*(o+1)/2,
+// D*(D+1)/2 floats in all. A tri weight maps D inputs to D outputs; output o sees inputs 0..o.
+
+export interface Kernels {
+  /** "native" or "typescript": which implementation this is. */
+  readonly name: "native" | "typescript";
+
+  // ---- dense matrix products ----
+  /** C[M,N] = beta*C + A[M,K] @ B[K,N] */
+  matmulNN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number): void;
+  /** C[M,N] = beta*C + A[M,K] @ B[N,K]^T  (linear forward with a PyTorch-layout weight [out,in]) */
+  matmulNT(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number): void;
+  /** C[M,N] = beta*C + A[K,M]^T @ B[K,N]  (weight gradient) */
+  matmulTN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number): void;
+
+  // ---- lower-triangular masked weight W (packed, D x D), only the triangle computed ----
+  /** Y[M,D] = beta*Y + X[M,D] @ tri(W)^T : Y[m,o] = sum_{i<=o} X[m,i] W[o,i] */
+  triForward(Y: Float32Array, X: Float32Array, Wp: Float32Array, M: number, D: number, beta: number): void;
+  /** dX[M,D] += dY[M,D] @ tri(W) : dX[m,i] += sum_{o>=i} dY[m,o] W[o,i] */
+  triBackwardInput(dX: Float32Array, dY: Float32Array, Wp: Float32Array, M: number, D: number): void;
+  /** dWp (packed) += tri(dY^T @ X) : dW[o,i] += sum_m dY[m,o] X[m,i], i <= o */
+  triBackwardWeight(dWp: Float32Array, dY: Float32Array, X: Float32Array, M: number, D: number): void;
+
+  // ---- embedding bag over multi-hot rows (sparse): row n = sum of W rows listed in idx[off[n]..off[n+1]) ----
+  /** out[N,C] = beta*out + sum_k W[idx[k], :] over k in row n */
+  embeddingBagForward(out: Float32Array, idx: Int32Array, off: Int32Array, W: Float32Array, N: number, C: number, beta: number): void;
+  /** dW[idx[k], :] += dout[n, :] for every k in row n */
+  embeddingBagBackward(dW: Float32Array, dout: Float32Array, idx: Int32Array, off: Int32Array, N: number, C: number): void;
+
+  // ---- layer norm over the last dim (eps 1e-5), caching mean and rstd for backward ----
+  layernormForward(out: Float32Array, mean: Float32Array, rstd: Float32Array, inp: Float32Array, w: Float32Array, b: Float32Array, N: number, C: number): void;
+  layernormBackward(dinp: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, inp: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, N: number, C: number): void;
+
+  // ---- tanh-approximate GELU ----
+  geluForward(out: Float32Array, inp: Float32Array, n: number): void;
+  geluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number): void;
+
+  /**
+   * Causal multi-head self-attention over T positions, like llm.c.
+   * qkv [B,T,3C] (q, k, v concatenated, heads of size C/NH inside each), out [B,T,C],
+   * att [B,NH,T,T] cached softmax (row t zero beyond t). Scores scaled by 1/sqrt(C/NH).
+   */
+  attentionForward(out: Float32Array, att: Float32Array, qkv: Float32Array, B: number, T: number, C: number, NH: number): void;
+  /** dqkv += grad of the above, given dout and the cached att. */
+  attentionBackward(dqkv: Float32Array, dout: Float32Array, qkv: Float32Array, att: Float32Array, B: number, T: number, C: number, NH: number): void;
+
+  /**
+   * Sigmoid + binary cross-entropy with a row mask, numerically stable (log-sum-exp form).
+   * logits/targets [N,V], rowMask [N] (0 or 1). Returns sum over masked rows of sum_j bce.
+   * Writes dlogits[N,V] = scale * rowMask[n] * (sigmoid(logit) - target) (overwrites).
+   */
+  sigmoidBce(dlogits: Float32Array, logits: Float32Array, targets: Float32Array, rowMask: Float32Array, N: number, V: number, scale: number): number;
+
+  /** Adam (PyTorch semantics, bias-corrected, no weight decay when wd = 0). t is the 1-based step. */
+  adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void;
+}
