@@ -15,9 +15,8 @@ if (process.env.HALO_EHR_NO_NATIVE === "1" && !force) {
 
 // npm exposes its bundled node-gyp to install scripts; outside npm, fall back to npx.
 const gyp = process.env.npm_config_node_gyp;
-const [cmd, args] = gyp && existsSync(gyp)
-  ? [process.execPath, [gyp, "rebuild"]]
-  : ["npx", ["--yes", "node-gyp", "rebuild"]];
+const [cmd, args] =
+  gyp && existsSync(gyp) ? [process.execPath, [gyp, "rebuild"]] : ["npx", ["--yes", "node-gyp", "rebuild"]];
 const result = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
 if (result.status !== 0) {
   console.warn(

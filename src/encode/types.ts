@@ -36,7 +36,14 @@ export interface Vocabulary {
 }
 
 /** Derived sizes and special token ids of a vocabulary. */
-export function vocabSizes(v: Vocabulary): { C: number; L: number; V: number; start: number; end: number; pad: number } {
+export function vocabSizes(v: Vocabulary): {
+  C: number;
+  L: number;
+  V: number;
+  start: number;
+  end: number;
+  pad: number;
+} {
   const C = v.codes.length;
   const L = v.labels.length;
   return { C, L, V: C + L + 3, start: C + L, end: C + L + 1, pad: C + L + 2 };

@@ -65,7 +65,8 @@ export class SkipCounter {
 
   /** Record one skipped row; in strict mode it is an error naming where and why. */
   skip(reason: string, where?: string): void {
-    if (this.strict) throw new IngestError(`${where ?? "input"}: ${reason} (strict mode; drop --strict to skip and count such rows)`);
+    if (this.strict)
+      throw new IngestError(`${where ?? "input"}: ${reason} (strict mode; drop --strict to skip and count such rows)`);
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
   }
 

@@ -27,13 +27,48 @@ export interface Kernels {
 
   // ---- embedding bag over multi-hot rows (sparse): row n = sum of W rows listed in idx[off[n]..off[n+1]) ----
   /** out[N,C] = beta*out + sum_k W[idx[k], :] over k in row n */
-  embeddingBagForward(out: Float32Array, idx: Int32Array, off: Int32Array, W: Float32Array, N: number, C: number, beta: number): void;
+  embeddingBagForward(
+    out: Float32Array,
+    idx: Int32Array,
+    off: Int32Array,
+    W: Float32Array,
+    N: number,
+    C: number,
+    beta: number,
+  ): void;
   /** dW[idx[k], :] += dout[n, :] for every k in row n */
-  embeddingBagBackward(dW: Float32Array, dout: Float32Array, idx: Int32Array, off: Int32Array, N: number, C: number): void;
+  embeddingBagBackward(
+    dW: Float32Array,
+    dout: Float32Array,
+    idx: Int32Array,
+    off: Int32Array,
+    N: number,
+    C: number,
+  ): void;
 
   // ---- layer norm over the last dim (eps 1e-5), caching mean and rstd for backward ----
-  layernormForward(out: Float32Array, mean: Float32Array, rstd: Float32Array, inp: Float32Array, w: Float32Array, b: Float32Array, N: number, C: number): void;
-  layernormBackward(dinp: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, inp: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, N: number, C: number): void;
+  layernormForward(
+    out: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    inp: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    N: number,
+    C: number,
+  ): void;
+  layernormBackward(
+    dinp: Float32Array,
+    dw: Float32Array,
+    db: Float32Array,
+    dout: Float32Array,
+    inp: Float32Array,
+    w: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    C: number,
+  ): void;
 
   // ---- tanh-approximate GELU ----
   geluForward(out: Float32Array, inp: Float32Array, n: number): void;
@@ -44,17 +79,54 @@ export interface Kernels {
    * qkv [B,T,3C] (q, k, v concatenated, heads of size C/NH inside each), out [B,T,C],
    * att [B,NH,T,T] cached softmax (row t zero beyond t). Scores scaled by 1/sqrt(C/NH).
    */
-  attentionForward(out: Float32Array, att: Float32Array, qkv: Float32Array, B: number, T: number, C: number, NH: number): void;
+  attentionForward(
+    out: Float32Array,
+    att: Float32Array,
+    qkv: Float32Array,
+    B: number,
+    T: number,
+    C: number,
+    NH: number,
+  ): void;
   /** dqkv += grad of the above, given dout and the cached att. */
-  attentionBackward(dqkv: Float32Array, dout: Float32Array, qkv: Float32Array, att: Float32Array, B: number, T: number, C: number, NH: number): void;
+  attentionBackward(
+    dqkv: Float32Array,
+    dout: Float32Array,
+    qkv: Float32Array,
+    att: Float32Array,
+    B: number,
+    T: number,
+    C: number,
+    NH: number,
+  ): void;
 
   /**
    * Sigmoid + binary cross-entropy with a row mask, numerically stable (log-sum-exp form).
    * logits/targets [N,V], rowMask [N] (0 or 1). Returns sum over masked rows of sum_j bce.
    * Writes dlogits[N,V] = scale * rowMask[n] * (sigmoid(logit) - target) (overwrites).
    */
-  sigmoidBce(dlogits: Float32Array, logits: Float32Array, targets: Float32Array, rowMask: Float32Array, N: number, V: number, scale: number): number;
+  sigmoidBce(
+    dlogits: Float32Array,
+    logits: Float32Array,
+    targets: Float32Array,
+    rowMask: Float32Array,
+    N: number,
+    V: number,
+    scale: number,
+  ): number;
 
   /** Adam (PyTorch semantics, bias-corrected, no weight decay when wd = 0). t is the 1-based step. */
-  adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void;
+  adamStep(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    wd: number,
+    t: number,
+  ): void;
 }
