@@ -74,6 +74,44 @@ export interface Kernels {
   geluForward(out: Float32Array, inp: Float32Array, n: number): void;
   geluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number): void;
 
+  // ---- elementwise: ReLU (between the two masked head layers), residual add, bias ----
+  /** out[i] = max(inp[i], 0) */
+  reluForward(out: Float32Array, inp: Float32Array, n: number): void;
+  /** dinp[i] += inp[i] > 0 ? dout[i] : 0 */
+  reluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number): void;
+  /** a[i] += b[i] (residual add; also the residual's backward, which passes the gradient through) */
+  addInPlace(a: Float32Array, b: Float32Array, n: number): void;
+  /** out[N,C] += bias[C] on every row */
+  biasAddForward(out: Float32Array, bias: Float32Array, N: number, C: number): void;
+  /** dbias[C] += sum over rows of dout[N,C] */
+  biasAddBackward(dbias: Float32Array, dout: Float32Array, N: number, C: number): void;
+
+  /**
+   * Fill one row of B records token by token (HALO.md section 4) with the masked head updated incrementally.
+   * d = hidden size, V = full vocabulary (codes+labels+3 specials), D = d + V.
+   * a1 [B,D] in/out: layer-1 pre-activations holding bias + the h contribution only:
+   *   a1[b,o] = b1[o] + sum_{i<d, i<=o} W1[o,i] h[b,i]. Updated in place as tokens are set.
+   * W1p, W2p: packed lower-triangular D x D weights; b2 [D].
+   * x [B,V] out: the row (0/1). Token j of record b: logit = b2[o] + sum_{k<=o} W2[o,k]*relu(a1[b,k]) with o = d-1+j;
+   *   if fixed != null and fixed[b*V+j] >= 0 the value is forced to fixed[b*V+j], else
+   *   x = (uniforms[b*V+j] < sigmoid(logit)) ? 1 : 0.
+   *   When x[b,j] becomes 1: a1[b,o'] += W1[o', d+j] for all o' >= d+j.
+   * probs [B,V] out (may be null): the sigmoid probability of each token given the tokens before it.
+   */
+  madeSampleRow(
+    x: Float32Array,
+    probs: Float32Array | null,
+    a1: Float32Array,
+    W1p: Float32Array,
+    W2p: Float32Array,
+    b2: Float32Array,
+    uniforms: Float32Array,
+    fixed: Int8Array | null,
+    B: number,
+    d: number,
+    V: number,
+  ): void;
+
   /**
    * Causal multi-head self-attention over T positions, like llm.c.
    * qkv [B,T,3C] (q, k, v concatenated, heads of size C/NH inside each), out [B,T,C],

@@ -1,0 +1,314 @@
+// The only file that knows the native addon (build/Release/halo_native.node) exists.
+// It loads the addon and wraps each kernel with argument checks: the C++ side trusts lengths and
+// types, so a short or mistyped array must be stopped here rather than read out of bounds there.
+import { createRequire } from "node:module";
+import type { Kernels } from "./kernel-api.ts";
+
+/** The native kernels plus what only the native side offers. */
+export interface NativeKernels extends Kernels {
+  /** GFLOP/s of a tight FMA loop on all worker threads for about `seconds`: the machine's practical peak. */
+  peakGflops(seconds: number): number;
+  /** Number of threads the addon computes with. */
+  readonly threads: number;
+}
+
+type Addon = Omit<NativeKernels, "name" | "threads"> & { threadCount(): number };
+
+export type NativeLoad = { ok: true; kernels: NativeKernels } | { ok: false; reason: string };
+
+const ADDON_PATH = "../../build/Release/halo_native.node";
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as Float32Array).length})`;
+  return `${String(v)} (${typeof v})`;
+}
+
+function size(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0)
+    throw new RangeError(`${op}: expected a non-negative integer for ${name} but received ${describe(v)}`);
+}
+
+function f32(op: string, name: string, a: unknown, len: number): void {
+  if (!(a instanceof Float32Array))
+    throw new TypeError(`${op}: expected a Float32Array for ${name} but received ${describe(a)}`);
+  if (a.length < len)
+    throw new RangeError(`${op}: expected ${name} to hold at least ${len} floats but received ${a.length}`);
+}
+
+function i32(op: string, name: string, a: unknown, len: number): void {
+  if (!(a instanceof Int32Array))
+    throw new TypeError(`${op}: expected an Int32Array for ${name} but received ${describe(a)}`);
+  if (a.length < len)
+    throw new RangeError(`${op}: expected ${name} to hold at least ${len} ints but received ${a.length}`);
+}
+
+// The bag indices address rows of W (or dW): an index outside them would be an out-of-bounds access natively.
+function bag(op: string, idx: Int32Array, off: Int32Array, N: number, rows: number): void {
+  i32(op, "off", off, N + 1);
+  if (N === 0) return;
+  if (off[0] < 0 || off[N] > idx.length) {
+    throw new RangeError(
+      `${op}: expected offsets within [0, ${idx.length}] (idx length) but received off[0]=${off[0]}, off[N]=${off[N]}`,
+    );
+  }
+  for (let n = 0; n < N; n++) {
+    if (off[n + 1] < off[n])
+      throw new RangeError(
+        `${op}: expected non-decreasing offsets but off[${n + 1}]=${off[n + 1]} < off[${n}]=${off[n]}`,
+      );
+  }
+  for (let k = off[0]; k < off[N]; k++) {
+    if (idx[k] < 0 || idx[k] >= rows)
+      throw new RangeError(`${op}: expected indices in [0, ${rows}) but idx[${k}]=${idx[k]}`);
+  }
+}
+
+function wrap(addon: Addon): NativeKernels {
+  const tri = (D: number) => (D * (D + 1)) / 2;
+  return {
+    name: "native",
+    threads: addon.threadCount(),
+    peakGflops(seconds) {
+      if (!(seconds > 0))
+        throw new RangeError(`peakGflops: expected a positive number of seconds but received ${describe(seconds)}`);
+      return addon.peakGflops(seconds);
+    },
+    matmulNN(C, A, B, M, K, N, beta) {
+      for (const [n, v] of [
+        ["M", M],
+        ["K", K],
+        ["N", N],
+      ] as const)
+        size("matmulNN", n, v);
+      f32("matmulNN", "C", C, M * N);
+      f32("matmulNN", "A", A, M * K);
+      f32("matmulNN", "B", B, K * N);
+      addon.matmulNN(C, A, B, M, K, N, beta);
+    },
+    matmulNT(C, A, B, M, K, N, beta) {
+      for (const [n, v] of [
+        ["M", M],
+        ["K", K],
+        ["N", N],
+      ] as const)
+        size("matmulNT", n, v);
+      f32("matmulNT", "C", C, M * N);
+      f32("matmulNT", "A", A, M * K);
+      f32("matmulNT", "B", B, N * K);
+      addon.matmulNT(C, A, B, M, K, N, beta);
+    },
+    matmulTN(C, A, B, M, K, N, beta) {
+      for (const [n, v] of [
+        ["M", M],
+        ["K", K],
+        ["N", N],
+      ] as const)
+        size("matmulTN", n, v);
+      f32("matmulTN", "C", C, M * N);
+      f32("matmulTN", "A", A, K * M);
+      f32("matmulTN", "B", B, K * N);
+      addon.matmulTN(C, A, B, M, K, N, beta);
+    },
+    triForward(Y, X, Wp, M, D, beta) {
+      size("triForward", "M", M);
+      size("triForward", "D", D);
+      f32("triForward", "Y", Y, M * D);
+      f32("triForward", "X", X, M * D);
+      f32("triForward", "Wp", Wp, tri(D));
+      addon.triForward(Y, X, Wp, M, D, beta);
+    },
+    triBackwardInput(dX, dY, Wp, M, D) {
+      size("triBackwardInput", "M", M);
+      size("triBackwardInput", "D", D);
+      f32("triBackwardInput", "dX", dX, M * D);
+      f32("triBackwardInput", "dY", dY, M * D);
+      f32("triBackwardInput", "Wp", Wp, tri(D));
+      addon.triBackwardInput(dX, dY, Wp, M, D);
+    },
+    triBackwardWeight(dWp, dY, X, M, D) {
+      size("triBackwardWeight", "M", M);
+      size("triBackwardWeight", "D", D);
+      f32("triBackwardWeight", "dWp", dWp, tri(D));
+      f32("triBackwardWeight", "dY", dY, M * D);
+      f32("triBackwardWeight", "X", X, M * D);
+      addon.triBackwardWeight(dWp, dY, X, M, D);
+    },
+    embeddingBagForward(out, idx, off, W, N, C, beta) {
+      size("embeddingBagForward", "N", N);
+      size("embeddingBagForward", "C", C);
+      f32("embeddingBagForward", "out", out, N * C);
+      f32("embeddingBagForward", "W", W, 0);
+      i32("embeddingBagForward", "idx", idx, 0);
+      bag("embeddingBagForward", idx, off, N, C === 0 ? 0 : Math.floor(W.length / C));
+      addon.embeddingBagForward(out, idx, off, W, N, C, beta);
+    },
+    embeddingBagBackward(dW, dout, idx, off, N, C) {
+      size("embeddingBagBackward", "N", N);
+      size("embeddingBagBackward", "C", C);
+      f32("embeddingBagBackward", "dW", dW, 0);
+      f32("embeddingBagBackward", "dout", dout, N * C);
+      i32("embeddingBagBackward", "idx", idx, 0);
+      bag("embeddingBagBackward", idx, off, N, C === 0 ? 0 : Math.floor(dW.length / C));
+      addon.embeddingBagBackward(dW, dout, idx, off, N, C);
+    },
+    layernormForward(out, mean, rstd, inp, w, b, N, C) {
+      size("layernormForward", "N", N);
+      size("layernormForward", "C", C);
+      f32("layernormForward", "out", out, N * C);
+      f32("layernormForward", "mean", mean, N);
+      f32("layernormForward", "rstd", rstd, N);
+      f32("layernormForward", "inp", inp, N * C);
+      f32("layernormForward", "w", w, C);
+      f32("layernormForward", "b", b, C);
+      addon.layernormForward(out, mean, rstd, inp, w, b, N, C);
+    },
+    layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C) {
+      size("layernormBackward", "N", N);
+      size("layernormBackward", "C", C);
+      f32("layernormBackward", "dinp", dinp, N * C);
+      f32("layernormBackward", "dw", dw, C);
+      f32("layernormBackward", "db", db, C);
+      f32("layernormBackward", "dout", dout, N * C);
+      f32("layernormBackward", "inp", inp, N * C);
+      f32("layernormBackward", "w", w, C);
+      f32("layernormBackward", "mean", mean, N);
+      f32("layernormBackward", "rstd", rstd, N);
+      addon.layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    },
+    geluForward(out, inp, n) {
+      size("geluForward", "n", n);
+      f32("geluForward", "out", out, n);
+      f32("geluForward", "inp", inp, n);
+      addon.geluForward(out, inp, n);
+    },
+    geluBackward(dinp, inp, dout, n) {
+      size("geluBackward", "n", n);
+      f32("geluBackward", "dinp", dinp, n);
+      f32("geluBackward", "inp", inp, n);
+      f32("geluBackward", "dout", dout, n);
+      addon.geluBackward(dinp, inp, dout, n);
+    },
+    reluForward(out, inp, n) {
+      size("reluForward", "n", n);
+      f32("reluForward", "out", out, n);
+      f32("reluForward", "inp", inp, n);
+      addon.reluForward(out, inp, n);
+    },
+    reluBackward(dinp, inp, dout, n) {
+      size("reluBackward", "n", n);
+      f32("reluBackward", "dinp", dinp, n);
+      f32("reluBackward", "inp", inp, n);
+      f32("reluBackward", "dout", dout, n);
+      addon.reluBackward(dinp, inp, dout, n);
+    },
+    addInPlace(a, b, n) {
+      size("addInPlace", "n", n);
+      f32("addInPlace", "a", a, n);
+      f32("addInPlace", "b", b, n);
+      addon.addInPlace(a, b, n);
+    },
+    biasAddForward(out, bias, N, C) {
+      size("biasAddForward", "N", N);
+      size("biasAddForward", "C", C);
+      f32("biasAddForward", "out", out, N * C);
+      f32("biasAddForward", "bias", bias, C);
+      addon.biasAddForward(out, bias, N, C);
+    },
+    biasAddBackward(dbias, dout, N, C) {
+      size("biasAddBackward", "N", N);
+      size("biasAddBackward", "C", C);
+      f32("biasAddBackward", "dbias", dbias, C);
+      f32("biasAddBackward", "dout", dout, N * C);
+      addon.biasAddBackward(dbias, dout, N, C);
+    },
+    attentionForward(out, att, qkv, B, T, C, NH) {
+      for (const [n, v] of [
+        ["B", B],
+        ["T", T],
+        ["C", C],
+        ["NH", NH],
+      ] as const)
+        size("attentionForward", n, v);
+      if (NH === 0 || C % NH !== 0)
+        throw new RangeError(`attentionForward: expected C (${C}) to be a multiple of NH but received NH=${NH}`);
+      f32("attentionForward", "out", out, B * T * C);
+      f32("attentionForward", "att", att, B * NH * T * T);
+      f32("attentionForward", "qkv", qkv, B * T * 3 * C);
+      addon.attentionForward(out, att, qkv, B, T, C, NH);
+    },
+    attentionBackward(dqkv, dout, qkv, att, B, T, C, NH) {
+      for (const [n, v] of [
+        ["B", B],
+        ["T", T],
+        ["C", C],
+        ["NH", NH],
+      ] as const)
+        size("attentionBackward", n, v);
+      if (NH === 0 || C % NH !== 0)
+        throw new RangeError(`attentionBackward: expected C (${C}) to be a multiple of NH but received NH=${NH}`);
+      f32("attentionBackward", "dqkv", dqkv, B * T * 3 * C);
+      f32("attentionBackward", "dout", dout, B * T * C);
+      f32("attentionBackward", "qkv", qkv, B * T * 3 * C);
+      f32("attentionBackward", "att", att, B * NH * T * T);
+      addon.attentionBackward(dqkv, dout, qkv, att, B, T, C, NH);
+    },
+    sigmoidBce(dlogits, logits, targets, rowMask, N, V, scale) {
+      size("sigmoidBce", "N", N);
+      size("sigmoidBce", "V", V);
+      f32("sigmoidBce", "dlogits", dlogits, N * V);
+      f32("sigmoidBce", "logits", logits, N * V);
+      f32("sigmoidBce", "targets", targets, N * V);
+      f32("sigmoidBce", "rowMask", rowMask, N);
+      return addon.sigmoidBce(dlogits, logits, targets, rowMask, N, V, scale);
+    },
+    adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t) {
+      size("adamStep", "n", n);
+      if (!Number.isInteger(t) || t < 1)
+        throw new RangeError(`adamStep: expected a 1-based integer step t but received ${describe(t)}`);
+      f32("adamStep", "p", p, n);
+      f32("adamStep", "g", g, n);
+      f32("adamStep", "m", m, n);
+      f32("adamStep", "v", v, n);
+      addon.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t);
+    },
+    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V) {
+      for (const [n, v] of [
+        ["B", B],
+        ["d", d],
+        ["V", V],
+      ] as const)
+        size("madeSampleRow", n, v);
+      if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);
+      const D = d + V;
+      f32("madeSampleRow", "x", x, B * V);
+      if (probs !== null) f32("madeSampleRow", "probs", probs, B * V);
+      f32("madeSampleRow", "a1", a1, B * D);
+      f32("madeSampleRow", "W1p", W1p, tri(D));
+      f32("madeSampleRow", "W2p", W2p, tri(D));
+      f32("madeSampleRow", "b2", b2, D);
+      f32("madeSampleRow", "uniforms", uniforms, B * V);
+      if (fixed !== null) {
+        if (!(fixed instanceof Int8Array))
+          throw new TypeError(`madeSampleRow: expected an Int8Array or null for fixed but received ${describe(fixed)}`);
+        if (fixed.length < B * V)
+          throw new RangeError(
+            `madeSampleRow: expected fixed to hold at least ${B * V} entries but received ${fixed.length}`,
+          );
+      }
+      addon.madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V);
+    },
+  };
+}
+
+/** Loads the addon; never throws: a failure comes back with its reason. */
+export function loadNativeKernels(): NativeLoad {
+  const require = createRequire(import.meta.url);
+  let addon: Addon;
+  try {
+    addon = require(ADDON_PATH) as Addon;
+  } catch (e) {
+    return { ok: false, reason: e instanceof Error ? e.message.split("\n")[0] : String(e) };
+  }
+  return { ok: true, kernels: wrap(addon) };
+}

@@ -1,0 +1,488 @@
+// The TypeScript kernels: the reference implementation of the Kernels contract (kernel-api.ts),
+// used when the native addon is absent and as the oracle the native kernels are tested against.
+// Loops are ordered so the innermost one streams contiguous memory; dots use 4 accumulators.
+import type { Kernels } from "./kernel-api.ts";
+
+// Packed lower-triangular offset of row o (row o holds W[o][0..o]).
+const triRow = (o: number): number => (o * (o + 1)) / 2;
+
+/** C = beta*C before an accumulating product. */
+function scaleOutput(C: Float32Array, n: number, beta: number): void {
+  if (beta === 1) return;
+  if (beta === 0) C.fill(0, 0, n);
+  else for (let i = 0; i < n; i++) C[i] *= beta;
+}
+
+/** sum_{t<n} a[ao+t] * b[bo+t] with 4 independent accumulators. */
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    s0 += a[ao + t] * b[bo + t];
+    s1 += a[ao + t + 1] * b[bo + t + 1];
+    s2 += a[ao + t + 2] * b[bo + t + 2];
+    s3 += a[ao + t + 3] * b[bo + t + 3];
+  }
+  for (; t < n; t++) s0 += a[ao + t] * b[bo + t];
+  return s0 + s1 + s2 + s3;
+}
+
+/** y[yo..yo+n) += alpha * x[xo..xo+n) */
+function axpy(y: Float32Array, yo: number, alpha: number, x: Float32Array, xo: number, n: number): void {
+  for (let t = 0; t < n; t++) y[yo + t] += alpha * x[xo + t];
+}
+
+// ---- dense matrix products ----
+
+// C[M,N] (+)= A[M,K] @ B[K,N]; i-k-j order streams rows of B and C.
+function matmulNN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
+  scaleOutput(C, M * N, beta);
+  for (let i = 0; i < M; i++) {
+    for (let k = 0; k < K; k++) {
+      const a = A[i * K + k];
+      if (a !== 0) axpy(C, i * N, a, B, k * N, N);
+    }
+  }
+}
+
+// C[M,N] (+)= A[M,K] @ B[N,K]^T: each output a dot of two contiguous rows.
+function matmulNT(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
+  scaleOutput(C, M * N, beta);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) C[i * N + j] += dot(A, i * K, B, j * K, K);
+  }
+}
+
+// C[M,N] (+)= A[K,M]^T @ B[K,N]; k-i-j order streams rows of B and C.
+function matmulTN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
+  scaleOutput(C, M * N, beta);
+  for (let k = 0; k < K; k++) {
+    for (let i = 0; i < M; i++) {
+      const a = A[k * M + i];
+      if (a !== 0) axpy(C, i * N, a, B, k * N, N);
+    }
+  }
+}
+
+// ---- lower-triangular packed weights ----
+
+// Y[m,o] (+)= sum_{i<=o} X[m,i] W[o,i]. Four rows of X share each pass over a W row,
+// so the packed weight (D^2/2 floats) is streamed M/4 times instead of M times.
+function triForward(Y: Float32Array, X: Float32Array, Wp: Float32Array, M: number, D: number, beta: number) {
+  scaleOutput(Y, M * D, beta);
+  let m = 0;
+  for (; m + 4 <= M; m += 4) {
+    const x0 = m * D;
+    const x1 = x0 + D;
+    const x2 = x1 + D;
+    const x3 = x2 + D;
+    for (let o = 0; o < D; o++) {
+      const w = triRow(o);
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i <= o; i++) {
+        const wi = Wp[w + i];
+        s0 += X[x0 + i] * wi;
+        s1 += X[x1 + i] * wi;
+        s2 += X[x2 + i] * wi;
+        s3 += X[x3 + i] * wi;
+      }
+      Y[x0 + o] += s0;
+      Y[x1 + o] += s1;
+      Y[x2 + o] += s2;
+      Y[x3 + o] += s3;
+    }
+  }
+  for (; m < M; m++) {
+    for (let o = 0; o < D; o++) Y[m * D + o] += dot(X, m * D, Wp, triRow(o), o + 1);
+  }
+}
+
+// dX[m,i] += sum_{o>=i} dY[m,o] W[o,i]: per (m,o) an axpy of the packed row o into dX[m,0..o].
+function triBackwardInput(dX: Float32Array, dY: Float32Array, Wp: Float32Array, M: number, D: number) {
+  for (let m = 0; m < M; m++) {
+    for (let o = 0; o < D; o++) {
+      const g = dY[m * D + o];
+      if (g !== 0) axpy(dX, m * D, g, Wp, triRow(o), o + 1);
+    }
+  }
+}
+
+// dW[o,i] += sum_m dY[m,o] X[m,i], i<=o: packed row o stays in cache while the rows of X stream by.
+function triBackwardWeight(dWp: Float32Array, dY: Float32Array, X: Float32Array, M: number, D: number) {
+  for (let o = 0; o < D; o++) {
+    const w = triRow(o);
+    for (let m = 0; m < M; m++) {
+      const g = dY[m * D + o];
+      if (g !== 0) axpy(dWp, w, g, X, m * D, o + 1);
+    }
+  }
+}
+
+// ---- embedding bag ----
+
+function embeddingBagForward(
+  out: Float32Array,
+  idx: Int32Array,
+  off: Int32Array,
+  W: Float32Array,
+  N: number,
+  C: number,
+  beta: number,
+) {
+  scaleOutput(out, N * C, beta);
+  for (let n = 0; n < N; n++) {
+    for (let k = off[n]; k < off[n + 1]; k++) axpy(out, n * C, 1, W, idx[k] * C, C);
+  }
+}
+
+function embeddingBagBackward(
+  dW: Float32Array,
+  dout: Float32Array,
+  idx: Int32Array,
+  off: Int32Array,
+  N: number,
+  C: number,
+) {
+  for (let n = 0; n < N; n++) {
+    for (let k = off[n]; k < off[n + 1]; k++) axpy(dW, idx[k] * C, 1, dout, n * C, C);
+  }
+}
+
+// ---- layer norm (llm.c) ----
+
+function layernormForward(
+  out: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  inp: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  N: number,
+  C: number,
+) {
+  const eps = 1e-5;
+  for (let n = 0; n < N; n++) {
+    const x = n * C;
+    let m = 0;
+    for (let i = 0; i < C; i++) m += inp[x + i];
+    m /= C;
+    let v = 0;
+    for (let i = 0; i < C; i++) {
+      const dx = inp[x + i] - m;
+      v += dx * dx;
+    }
+    v /= C;
+    const s = 1 / Math.sqrt(v + eps);
+    for (let i = 0; i < C; i++) out[x + i] = s * (inp[x + i] - m) * w[i] + b[i];
+    mean[n] = m;
+    rstd[n] = s;
+  }
+}
+
+function layernormBackward(
+  dinp: Float32Array,
+  dw: Float32Array,
+  db: Float32Array,
+  dout: Float32Array,
+  inp: Float32Array,
+  w: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  N: number,
+  C: number,
+) {
+  for (let n = 0; n < N; n++) {
+    const x = n * C;
+    const m = mean[n];
+    const s = rstd[n];
+    // Two reductions the input gradient needs: mean(dnorm) and mean(dnorm * norm).
+    let dnormMean = 0;
+    let dnormNormMean = 0;
+    for (let i = 0; i < C; i++) {
+      const norm = (inp[x + i] - m) * s;
+      const dnorm = w[i] * dout[x + i];
+      dnormMean += dnorm;
+      dnormNormMean += dnorm * norm;
+    }
+    dnormMean /= C;
+    dnormNormMean /= C;
+    for (let i = 0; i < C; i++) {
+      const norm = (inp[x + i] - m) * s;
+      const dnorm = w[i] * dout[x + i];
+      db[i] += dout[x + i];
+      dw[i] += norm * dout[x + i];
+      dinp[x + i] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+    }
+  }
+}
+
+// ---- tanh-approximate GELU ----
+
+const GELU_SCALE = Math.sqrt(2 / Math.PI);
+
+function geluForward(out: Float32Array, inp: Float32Array, n: number) {
+  for (let i = 0; i < n; i++) {
+    const x = inp[i];
+    out[i] = 0.5 * x * (1 + Math.tanh(GELU_SCALE * (x + 0.044715 * x * x * x)));
+  }
+}
+
+function geluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number) {
+  for (let i = 0; i < n; i++) {
+    const x = inp[i];
+    const u = GELU_SCALE * (x + 0.044715 * x * x * x);
+    const th = Math.tanh(u);
+    const sech2 = 1 - th * th;
+    const grad = 0.5 * (1 + th) + 0.5 * x * sech2 * GELU_SCALE * (1 + 3 * 0.044715 * x * x);
+    dinp[i] += grad * dout[i];
+  }
+}
+
+// ---- ReLU, residual add, bias (added to the contract for the HALO head and the blocks) ----
+
+function reluForward(out: Float32Array, inp: Float32Array, n: number) {
+  for (let i = 0; i < n; i++) out[i] = Math.max(inp[i], 0);
+}
+
+function reluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number) {
+  for (let i = 0; i < n; i++) if (inp[i] > 0) dinp[i] += dout[i];
+}
+
+function addInPlace(a: Float32Array, b: Float32Array, n: number) {
+  for (let i = 0; i < n; i++) a[i] += b[i];
+}
+
+function biasAddForward(out: Float32Array, bias: Float32Array, N: number, C: number) {
+  for (let n = 0; n < N; n++) addInPlace(out.subarray(n * C, n * C + C), bias, C);
+}
+
+function biasAddBackward(dbias: Float32Array, dout: Float32Array, N: number, C: number) {
+  for (let n = 0; n < N; n++) axpy(dbias, 0, 1, dout, n * C, C);
+}
+
+// ---- causal multi-head self-attention (llm.c, with the score scratch kept per row) ----
+
+function attentionForward(
+  out: Float32Array,
+  att: Float32Array,
+  qkv: Float32Array,
+  B: number,
+  T: number,
+  C: number,
+  NH: number,
+) {
+  const hs = C / NH;
+  const scale = 1 / Math.sqrt(hs);
+  const C3 = 3 * C;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < NH; h++) {
+        const q = (b * T + t) * C3 + h * hs;
+        const a = ((b * NH + h) * T + t) * T;
+        // scores against keys 0..t, then a stable softmax
+        let max = Number.NEGATIVE_INFINITY;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const k = (b * T + t2) * C3 + C + h * hs;
+          const s = dot(qkv, q, qkv, k, hs) * scale;
+          att[a + t2] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const e = Math.exp(att[a + t2] - max);
+          att[a + t2] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let t2 = 0; t2 <= t; t2++) att[a + t2] *= inv;
+        for (let t2 = t + 1; t2 < T; t2++) att[a + t2] = 0;
+        // weighted sum of values
+        const o = (b * T + t) * C + h * hs;
+        out.fill(0, o, o + hs);
+        for (let t2 = 0; t2 <= t; t2++) {
+          axpy(out, o, att[a + t2], qkv, (b * T + t2) * C3 + 2 * C + h * hs, hs);
+        }
+      }
+    }
+  }
+}
+
+function attentionBackward(
+  dqkv: Float32Array,
+  dout: Float32Array,
+  qkv: Float32Array,
+  att: Float32Array,
+  B: number,
+  T: number,
+  C: number,
+  NH: number,
+) {
+  const hs = C / NH;
+  const scale = 1 / Math.sqrt(hs);
+  const C3 = 3 * C;
+  const datt = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < NH; h++) {
+        const q = (b * T + t) * C3 + h * hs;
+        const a = ((b * NH + h) * T + t) * T;
+        const o = (b * T + t) * C + h * hs;
+        // through the value sum: datt[t2] = dout . v[t2], dv[t2] += att[t2] * dout
+        let attDatt = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const v = (b * T + t2) * C3 + 2 * C + h * hs;
+          datt[t2] = dot(dout, o, qkv, v, hs);
+          attDatt += att[a + t2] * datt[t2];
+          axpy(dqkv, v, att[a + t2], dout, o, hs);
+        }
+        // through the softmax, then the scaled scores: dq += ds * k, dk += ds * q
+        for (let t2 = 0; t2 <= t; t2++) {
+          const ds = att[a + t2] * (datt[t2] - attDatt) * scale;
+          const k = (b * T + t2) * C3 + C + h * hs;
+          axpy(dqkv, q, ds, qkv, k, hs);
+          axpy(dqkv, k, ds, qkv, q, hs);
+        }
+      }
+    }
+  }
+}
+
+// ---- loss ----
+
+function sigmoidBce(
+  dlogits: Float32Array,
+  logits: Float32Array,
+  targets: Float32Array,
+  rowMask: Float32Array,
+  N: number,
+  V: number,
+  scale: number,
+): number {
+  let loss = 0;
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    if (rowMask[n] === 0) {
+      dlogits.fill(0, r, r + V);
+      continue;
+    }
+    const g = scale * rowMask[n];
+    let rowLoss = 0;
+    for (let j = 0; j < V; j++) {
+      const x = logits[r + j];
+      const y = targets[r + j];
+      // bce = log(1 + e^x) - x*y, written so neither branch overflows
+      rowLoss += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
+      dlogits[r + j] = g * (1 / (1 + Math.exp(-x)) - y);
+    }
+    loss += rowMask[n] * rowLoss;
+  }
+  return loss;
+}
+
+// ---- optimiser ----
+
+// torch.optim.Adam: weight decay is L2 added to the gradient (not AdamW's decoupled decay).
+function adamStep(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  wd: number,
+  t: number,
+) {
+  const bc1 = 1 - beta1 ** t;
+  const bc2 = 1 - beta2 ** t;
+  const stepSize = lr / bc1;
+  const sqrtBc2 = Math.sqrt(bc2);
+  for (let i = 0; i < n; i++) {
+    const grad = wd === 0 ? g[i] : g[i] + wd * p[i];
+    const mi = beta1 * m[i] + (1 - beta1) * grad;
+    const vi = beta2 * v[i] + (1 - beta2) * grad * grad;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+  }
+}
+
+// ---- sampling: one visit row of the masked head, filled token by token (HALO.md section 4) ----
+
+// Token j's logit is output o = d-1+j of layer 2 and needs relu(a1[0..o]). a1[o] only receives
+// column updates from tokens j' with d+j' <= o, i.e. j' < j, so it is final when token j is drawn:
+// relu(a1) is cached one entry per step. Steps run j-outer, records inner, so each W2 row is
+// reused across the batch while it is in cache.
+function madeSampleRow(
+  x: Float32Array,
+  probs: Float32Array | null,
+  a1: Float32Array,
+  W1p: Float32Array,
+  W2p: Float32Array,
+  b2: Float32Array,
+  uniforms: Float32Array,
+  fixed: Int8Array | null,
+  B: number,
+  d: number,
+  V: number,
+) {
+  const D = d + V;
+  const h1 = new Float32Array(B * D);
+  for (let b = 0; b < B; b++) {
+    for (let k = 0; k < d - 1; k++) h1[b * D + k] = Math.max(a1[b * D + k], 0);
+  }
+  for (let j = 0; j < V; j++) {
+    const o = d - 1 + j;
+    const w2 = triRow(o);
+    for (let b = 0; b < B; b++) {
+      const r = b * D;
+      h1[r + o] = Math.max(a1[r + o], 0);
+      const logit = b2[o] + dot(h1, r, W2p, w2, o + 1);
+      const p = 1 / (1 + Math.exp(-logit));
+      const xi = b * V + j;
+      if (probs !== null) probs[xi] = p;
+      const f = fixed === null ? -1 : fixed[xi];
+      const on = f >= 0 ? f > 0 : uniforms[xi] < p;
+      x[xi] = on ? 1 : 0;
+      if (on) {
+        // column d+j of W1: entries W1[o', d+j] for o' >= d+j
+        const c = d + j;
+        for (let o2 = c; o2 < D; o2++) a1[r + o2] += W1p[triRow(o2) + c];
+      }
+    }
+  }
+}
+
+export const tsKernels: Kernels = {
+  name: "typescript",
+  matmulNN,
+  matmulNT,
+  matmulTN,
+  triForward,
+  triBackwardInput,
+  triBackwardWeight,
+  embeddingBagForward,
+  embeddingBagBackward,
+  layernormForward,
+  layernormBackward,
+  geluForward,
+  geluBackward,
+  reluForward,
+  reluBackward,
+  addInPlace,
+  biasAddForward,
+  biasAddBackward,
+  attentionForward,
+  attentionBackward,
+  sigmoidBce,
+  adamStep,
+  madeSampleRow,
+};
