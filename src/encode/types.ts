@@ -20,12 +20,26 @@ export interface CodeToken {
   /** For buckets (lab value, gap days, age years): the half-open range [lo, hi). */
   lo?: number;
   hi?: number;
+  /** For labs: the most common unit in the training split, written back when decoding. */
+  unit?: string;
+  /** Human-readable name from the source, when it had one (not part of identity). */
+  display?: string;
 }
 
 export interface LabelToken {
   /** "pheno:Diabetes mellitus with complications", "sex:F", ... */
   name: string;
   kind: "phenotype" | "sex";
+  /** For phenotypes: the codes that set it (exact or by prefix), so new records can be labelled. */
+  match?: LabelMatch;
+}
+
+/** A phenotype's code group: a record has the label when any event of this kind and system matches. */
+export interface LabelMatch {
+  system: string;
+  eventKind: "diagnosis" | "procedure" | "medication" | "lab";
+  codes: string[];
+  prefixes: string[];
 }
 
 export interface Vocabulary {
@@ -68,4 +82,26 @@ export interface EncodedDataset {
   splits: Record<Split, EncodedRecord[]>;
   /** Where it came from, so synthetic records can be written back in the same format. */
   source: { format: import("../ingest/record.ts").SourceFormat; path: string };
+  /** How the vocabulary was built (absent in datasets made by hand). */
+  encoding?: EncodingInfo;
+}
+
+/** The encoding options a dataset was built with, and facts the model needs about it. */
+export interface EncodingInfo {
+  /** Event kinds turned into tokens. */
+  kinds: ("diagnosis" | "procedure" | "medication" | "lab")[];
+  /** A code is in the vocabulary when at least this many training records have it. */
+  minCount: number;
+  /** Where the phenotype labels came from: a YAML path, "top:K" or "none". */
+  labelSource: string;
+  sex: boolean;
+  age: boolean;
+  gaps: boolean;
+  /** Value buckets per lab (quantiles of the training split). */
+  labBuckets: number;
+  /** Seed of the split and of the within-visit order. */
+  seed: number;
+  splitFractions: Record<Split, number>;
+  /** Most visits in any record: a model with n_ctx - 2 below this truncates those records to their first visits. */
+  maxVisits: number;
 }

@@ -1,0 +1,62 @@
+// Bucket tables for the continuous tokens (HALO.md section 1): age at the first visit, days since
+// the previous visit, and per-lab value ranges learnt as quantiles of the training split.
+
+/** A half-open range [lo, hi) and the token name suffix that stands for it. */
+export interface Bucket {
+  label: string;
+  lo: number;
+  hi: number;
+}
+
+function fromEdges(edges: number[], lastHi: number, openLast: string): Bucket[] {
+  return edges.map((lo, i) => {
+    const hi = i + 1 < edges.length ? edges[i + 1] : lastHi;
+    const label = i + 1 < edges.length ? (hi - lo === 1 ? `${lo}` : `${lo}-${hi - 1}`) : `${lo}${openLast}`;
+    return { label, lo, hi };
+  });
+}
+
+/**
+ * Age in completed years: 0, 1-4, 5-9, ..., 85-89, 90+. The open bucket decodes into 90-99: sources
+ * such as MIMIC shift ages over 89 far into the future, so the true value is unknowable anyway.
+ */
+export const AGE_BUCKETS: Bucket[] = fromEdges(
+  [0, 1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90],
+  100,
+  "+",
+);
+
+/** Days since the previous visit: 0, 1, 2-3, 4-7, 8-14, 15-30, 31-60, 61-90, 91-180, 181-365, 366-730, 731+ (decoded up to 5 years). */
+export const GAP_BUCKETS: Bucket[] = fromEdges([0, 1, 2, 4, 8, 15, 31, 61, 91, 181, 366, 731], 1826, "+");
+
+/** Index of the bucket holding x; values outside the table are clamped to the first or last bucket. */
+export function bucketIndex(buckets: readonly { lo: number; hi: number }[], x: number): number {
+  let lo = 0;
+  let hi = buckets.length - 1;
+  if (x < buckets[0].lo) return 0;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (buckets[mid].lo <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * Value ranges of one lab from its training values: up to `count` quantile buckets with distinct edges.
+ * The last bucket is closed at the maximum (its hi is the maximum itself); one distinct value gives
+ * a single bucket [v, v] that decodes to v.
+ */
+export function quantileBuckets(values: Float64Array | number[], count: number): Bucket[] {
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  const min = sorted[0];
+  const max = sorted[n - 1];
+  if (min === max) return [{ label: "0", lo: min, hi: max }];
+  const edges: number[] = [min];
+  for (let q = 1; q < count; q++) {
+    const e = sorted[Math.min(n - 1, Math.floor((q * n) / count))];
+    if (e > edges[edges.length - 1] && e < max) edges.push(e);
+  }
+  return edges.map((lo, i) => ({ label: String(i), lo, hi: i + 1 < edges.length ? edges[i + 1] : max }));
+}

@@ -1,0 +1,126 @@
+// The whole encoding step: split patients, learn the vocabulary and labels on the training split,
+// encode every split, and summarise what came out (HALO.md section 1).
+import type { EventKind, PatientRecord, SourceFormat } from "../ingest/record.ts";
+import { IngestError } from "../ingest/record.ts";
+import { Encoder } from "./encode.ts";
+import { resolvePhenotypes } from "./labels.ts";
+import { DEFAULT_SPLIT, splitByPatient } from "./split.ts";
+import type { EncodedDataset, EncodedRecord, EncodingInfo, Split } from "./types.ts";
+import { buildVocabulary, DEFAULT_KINDS } from "./vocabulary.ts";
+
+export interface EncodeOptions {
+  /** Event kinds that become tokens (default diagnosis, procedure, medication). */
+  kinds?: EventKind[];
+  /** Minimum number of training records having a code (default 1). */
+  minCount?: number;
+  /** "default" (HCUP CCS when it fits, else top:10), "top:K", a YAML path, or "none". */
+  labels?: string;
+  /** Sex as a label token (default true). */
+  sex?: boolean;
+  /** Age bucket token on the first visit (default true). */
+  age?: boolean;
+  /** Days-since-previous-visit bucket token on later visits (default true). */
+  gaps?: boolean;
+  /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
+  labBuckets?: number;
+  /** Seed of the split and of the within-visit order (default 4). */
+  seed?: number;
+  split?: Record<Split, number>;
+}
+
+/** Model context length of the paper; records longer than MAX_VISITS_PAPER visits get truncated there. */
+const MAX_VISITS_PAPER = 46;
+
+export interface EncodeSummary {
+  /** Records given to the encoder. */
+  patients: number;
+  /** Records dropped because no visit had an in-vocabulary code. */
+  droppedNoVisit: number;
+  splits: Record<Split, number>;
+  visits: number;
+  codesPerVisit: number;
+  visitsPerRecord: { mean: number; max: number; overPaperContext: number };
+  vocabulary: { codes: number; labels: number; byKind: Record<string, number>; bySystem: Record<string, number> };
+  labelSource: string;
+  /** Each label with the share of training records that have it. */
+  labels: { name: string; trainPrevalence: number }[];
+}
+
+function count<T>(items: T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of items) out[key(t)] = (out[key(t)] ?? 0) + 1;
+  return out;
+}
+
+/** Encodes records into a dataset, with its summary. */
+export function encodeDataset(
+  records: PatientRecord[],
+  source: { format: SourceFormat; path: string },
+  opts: EncodeOptions = {},
+): { dataset: EncodedDataset; summary: EncodeSummary } {
+  const kinds = opts.kinds ?? DEFAULT_KINDS;
+  const minCount = opts.minCount ?? 1;
+  const labBuckets = opts.labBuckets ?? 5;
+  if (!Number.isInteger(minCount) || minCount < 1)
+    throw new IngestError(`--min-count: expected a whole number of at least 1 but received ${minCount}`);
+  if (!Number.isInteger(labBuckets) || labBuckets < 1)
+    throw new IngestError(`lab buckets: expected a whole number of at least 1 but received ${labBuckets}`);
+  const seed = opts.seed ?? 4;
+  const fractions = opts.split ?? DEFAULT_SPLIT;
+  const parts = splitByPatient(records, seed, fractions);
+  const phenotypes = resolvePhenotypes(opts.labels ?? "default", parts.train);
+  const flags = { sex: opts.sex ?? true, age: opts.age ?? true, gaps: opts.gaps ?? true };
+  const vocab = buildVocabulary(parts.train, phenotypes.defs, { kinds, minCount, labBuckets, seed, ...flags });
+  const encoder = new Encoder(vocab);
+
+  const splits = { train: [], validation: [], test: [] } as Record<Split, EncodedRecord[]>;
+  let dropped = 0;
+  for (const split of ["train", "validation", "test"] as Split[]) {
+    for (const r of parts[split]) {
+      const enc = encoder.encode(r);
+      if (enc) splits[split].push(enc);
+      else dropped++;
+    }
+  }
+  const all = [...splits.train, ...splits.validation, ...splits.test];
+  const visits = all.reduce((n, r) => n + r.visits.length, 0);
+  const codes = all.reduce((n, r) => n + r.visits.reduce((m, v) => m + v.length, 0), 0);
+  const maxVisits = all.reduce((m, r) => Math.max(m, r.visits.length), 0);
+  const labelCounts = new Array<number>(vocab.labels.length).fill(0);
+  for (const r of splits.train) for (const k of r.labels) labelCounts[k]++;
+
+  const encoding: EncodingInfo = {
+    kinds,
+    minCount,
+    labelSource: phenotypes.source,
+    ...flags,
+    labBuckets,
+    seed,
+    splitFractions: fractions,
+    maxVisits,
+  };
+  const summary: EncodeSummary = {
+    patients: records.length,
+    droppedNoVisit: dropped,
+    splits: { train: splits.train.length, validation: splits.validation.length, test: splits.test.length },
+    visits,
+    codesPerVisit: visits === 0 ? 0 : codes / visits,
+    visitsPerRecord: {
+      mean: all.length === 0 ? 0 : visits / all.length,
+      max: maxVisits,
+      overPaperContext: all.filter((r) => r.visits.length > MAX_VISITS_PAPER).length,
+    },
+    vocabulary: {
+      codes: vocab.codes.length,
+      labels: vocab.labels.length,
+      byKind: count(vocab.codes, (t) => t.kind),
+      bySystem: count(vocab.codes, (t) => t.system ?? t.kind),
+    },
+    labelSource: phenotypes.source,
+    labels: vocab.labels.map((l, k) => ({
+      name: l.name,
+      trainPrevalence: splits.train.length === 0 ? 0 : labelCounts[k] / splits.train.length,
+    })),
+  };
+  return { dataset: { vocab, splits, source, encoding }, summary };
+}

@@ -1,0 +1,125 @@
+// PatientRecord -> EncodedRecord under a fixed vocabulary: visits become ascending, de-duplicated code
+// ids (with the age token on the first visit and a gap token on each later one), empty visits are
+// dropped, and the label row holds the matched phenotypes and the sex.
+import type { PatientRecord } from "../ingest/record.ts";
+import { IngestError } from "../ingest/record.ts";
+import { bucketIndex } from "./buckets.ts";
+import { ageInYears, dayNumber, isoDay } from "./dates.ts";
+import { phenotypeMatcher } from "./labels.ts";
+import type { EncodedRecord, LabelMatch, Vocabulary } from "./types.ts";
+import { eventKey } from "./vocabulary.ts";
+
+interface RangeToken {
+  id: number;
+  lo: number;
+  hi: number;
+}
+
+interface LabTokens {
+  /** Token of the lab measured without a numeric value. */
+  plain?: number;
+  /** Value buckets, ascending. */
+  buckets: RangeToken[];
+}
+
+function ranges(vocab: Vocabulary, kind: "age" | "gap"): RangeToken[] {
+  const out: RangeToken[] = [];
+  vocab.codes.forEach((t, id) => {
+    if (t.kind === kind) out.push({ id, lo: t.lo ?? 0, hi: t.hi ?? 0 });
+  });
+  return out.sort((a, b) => a.lo - b.lo);
+}
+
+/** Encodes records with one vocabulary; builds its lookup tables once. */
+export class Encoder {
+  private readonly codeIds = new Map<string, number>();
+  private readonly labs = new Map<string, LabTokens>();
+  private readonly ageTokens: RangeToken[];
+  private readonly gapTokens: RangeToken[];
+  private readonly sexLabels = new Map<string, number>();
+  private readonly phenotypeIds: number[] = [];
+  private readonly matchPhenotypes: (r: PatientRecord) => number[];
+
+  constructor(readonly vocab: Vocabulary) {
+    vocab.codes.forEach((t, id) => {
+      if (t.kind !== "code" && t.kind !== "lab") return;
+      const key = eventKey(t.eventKind ?? "", t.system ?? "", t.code ?? "");
+      if (t.kind === "code") {
+        this.codeIds.set(key, id);
+        return;
+      }
+      let lab = this.labs.get(key);
+      if (!lab) this.labs.set(key, (lab = { buckets: [] }));
+      if (t.lo === undefined) lab.plain = id;
+      else lab.buckets.push({ id, lo: t.lo, hi: t.hi ?? t.lo });
+    });
+    for (const lab of this.labs.values()) lab.buckets.sort((a, b) => a.lo - b.lo);
+    this.ageTokens = ranges(vocab, "age");
+    this.gapTokens = ranges(vocab, "gap");
+    const matches: LabelMatch[] = [];
+    vocab.labels.forEach((l, k) => {
+      if (l.kind === "sex") this.sexLabels.set(l.name.slice("sex:".length), k);
+      else if (l.match) {
+        this.phenotypeIds.push(k);
+        matches.push(l.match);
+      }
+    });
+    this.matchPhenotypes = phenotypeMatcher(matches);
+  }
+
+  /** Label ids of a record (ascending): matched phenotypes, then its sex. */
+  labelsOf(r: PatientRecord): Int32Array {
+    const ids = this.matchPhenotypes(r).map((i) => this.phenotypeIds[i]);
+    const sex = r.sex === undefined ? undefined : this.sexLabels.get(r.sex);
+    if (sex !== undefined) ids.push(sex);
+    return Int32Array.from(ids).sort();
+  }
+
+  /** The encoded record, or undefined when no visit has an in-vocabulary code. */
+  encode(r: PatientRecord): EncodedRecord | undefined {
+    const kept: { day: number; ids: Set<number> }[] = [];
+    for (const v of r.visits) {
+      const ids = new Set<number>();
+      for (const e of v.events) {
+        const key = eventKey(e.kind, e.system, e.code);
+        if (e.kind !== "lab") {
+          const id = this.codeIds.get(key);
+          if (id !== undefined) ids.add(id);
+          continue;
+        }
+        const lab = this.labs.get(key);
+        if (!lab) continue;
+        if (e.value !== undefined && Number.isFinite(e.value) && lab.buckets.length > 0)
+          ids.add(lab.buckets[bucketIndex(lab.buckets, e.value)].id);
+        else if (lab.plain !== undefined) ids.add(lab.plain);
+      }
+      if (ids.size === 0) continue;
+      const day = dayNumber(v.start);
+      if (Number.isNaN(day))
+        throw new IngestError(
+          `patient ${r.id}, visit ${v.id}: start "${v.start}" is not an ISO date; the reader should have skipped it`,
+        );
+      kept.push({ day, ids });
+    }
+    if (kept.length === 0) return undefined;
+    if (this.ageTokens.length > 0 && r.birthDate !== undefined) {
+      const birth = dayNumber(r.birthDate);
+      if (!Number.isNaN(birth)) {
+        const age = Math.max(0, ageInYears(birth, kept[0].day));
+        kept[0].ids.add(this.ageTokens[bucketIndex(this.ageTokens, age)].id);
+      }
+    }
+    if (this.gapTokens.length > 0) {
+      for (let i = 1; i < kept.length; i++) {
+        const gap = Math.max(0, kept[i].day - kept[i - 1].day);
+        kept[i].ids.add(this.gapTokens[bucketIndex(this.gapTokens, gap)].id);
+      }
+    }
+    return {
+      id: r.id,
+      labels: this.labelsOf(r),
+      visits: kept.map((v) => Int32Array.from(v.ids).sort()),
+      firstDate: isoDay(kept[0].day),
+    };
+  }
+}

@@ -1,0 +1,141 @@
+// Builds the vocabulary from the training split: typed code tokens ("system:code"), lab value
+// buckets, age and gap buckets, then phenotype and sex labels. The code tokens are put in a seeded
+// random order (HALO.md section 1: the within-visit autoregressive order), which the array order saves.
+import type { EventKind, PatientRecord } from "../ingest/record.ts";
+import { AGE_BUCKETS, GAP_BUCKETS, quantileBuckets } from "./buckets.ts";
+import type { PhenotypeDefinition } from "./labels.ts";
+import { seededRandom } from "./seeded-random.ts";
+import type { CodeToken, LabelToken, Vocabulary } from "./types.ts";
+
+export interface VocabularyOptions {
+  /** Event kinds that become tokens. */
+  kinds: EventKind[];
+  /** A code (a lab, for all its buckets) is kept when at least this many training records have it. */
+  minCount: number;
+  age: boolean;
+  gaps: boolean;
+  /** Add a label per sex seen in training (demographics live in the label row). */
+  sex: boolean;
+  /** Value buckets per lab. */
+  labBuckets: number;
+  seed: number;
+}
+
+export const DEFAULT_KINDS: EventKind[] = ["diagnosis", "procedure", "medication"];
+
+/** Key of an event's code for lookups: kind, system and code (names alone could collide across kinds). */
+export function eventKey(kind: string, system: string, code: string): string {
+  return `${kind}\u0000${system}\u0000${code}`;
+}
+
+interface CodeStats {
+  kind: EventKind;
+  system: string;
+  code: string;
+  records: number;
+  display?: string;
+  values: number[];
+  withoutValue: boolean;
+  units: Map<string, number>;
+}
+
+function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): Map<string, CodeStats> {
+  const stats = new Map<string, CodeStats>();
+  for (const r of train) {
+    const seen = new Set<CodeStats>();
+    for (const v of r.visits) {
+      for (const e of v.events) {
+        if (!kinds.has(e.kind)) continue;
+        const key = eventKey(e.kind, e.system, e.code);
+        let s = stats.get(key);
+        if (!s) {
+          s = {
+            kind: e.kind,
+            system: e.system,
+            code: e.code,
+            records: 0,
+            values: [],
+            withoutValue: false,
+            units: new Map(),
+          };
+          stats.set(key, s);
+        }
+        s.display ??= e.display;
+        seen.add(s);
+        if (e.kind !== "lab") continue;
+        if (e.value !== undefined && Number.isFinite(e.value)) {
+          s.values.push(e.value);
+          if (e.unit) s.units.set(e.unit, (s.units.get(e.unit) ?? 0) + 1);
+        } else s.withoutValue = true;
+      }
+    }
+    for (const s of seen) s.records++;
+  }
+  return stats;
+}
+
+function mostCommon(m: Map<string, number>): string | undefined {
+  let best: string | undefined;
+  let n = 0;
+  for (const [k, c] of m) if (c > n || (c === n && best !== undefined && k < best)) [best, n] = [k, c];
+  return best;
+}
+
+/** Fisher-Yates with a seeded generator: the same seed and token set always give the same order. */
+function permute<T>(items: T[], seed: number): T[] {
+  const rand = seededRandom(seed);
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The vocabulary learnt from the training records; labels are the phenotypes then the sexes. */
+export function buildVocabulary(
+  train: PatientRecord[],
+  phenotypes: PhenotypeDefinition[],
+  opts: VocabularyOptions,
+): Vocabulary {
+  const stats = [...gatherStats(train, new Set(opts.kinds)).values()].filter((s) => s.records >= opts.minCount);
+  // "system:code" names a token; only when one system:code occurs as two event kinds is the kind added.
+  const kindsOfName = new Map<string, number>();
+  for (const s of stats) kindsOfName.set(`${s.system}:${s.code}`, (kindsOfName.get(`${s.system}:${s.code}`) ?? 0) + 1);
+  const tokens: CodeToken[] = [];
+  for (const s of stats) {
+    const base = `${s.system}:${s.code}`;
+    const name = (kindsOfName.get(base) ?? 0) > 1 ? `${base}@${s.kind}` : base;
+    const common = { system: s.system, code: s.code, eventKind: s.kind, ...(s.display ? { display: s.display } : {}) };
+    if (s.kind !== "lab") {
+      tokens.push({ kind: "code", name, ...common });
+      continue;
+    }
+    if (s.withoutValue) tokens.push({ kind: "lab", name, ...common });
+    if (s.values.length === 0) continue;
+    const unit = mostCommon(s.units);
+    for (const b of quantileBuckets(s.values, opts.labBuckets))
+      tokens.push({
+        kind: "lab",
+        name: `${name}#${b.label}`,
+        ...common,
+        lo: b.lo,
+        hi: b.hi,
+        ...(unit ? { unit } : {}),
+      });
+  }
+  if (opts.age) for (const b of AGE_BUCKETS) tokens.push({ kind: "age", name: `age:${b.label}`, lo: b.lo, hi: b.hi });
+  if (opts.gaps) for (const b of GAP_BUCKETS) tokens.push({ kind: "gap", name: `gap:${b.label}`, lo: b.lo, hi: b.hi });
+  tokens.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  const labels: LabelToken[] = phenotypes.map(({ name, ...match }) => ({
+    name: `pheno:${name}`,
+    kind: "phenotype",
+    match,
+  }));
+  if (opts.sex) {
+    const sexes = new Set(train.map((r) => r.sex).filter((s) => s !== undefined && s !== "U"));
+    for (const s of ["F", "M", "O"]) if (sexes.has(s as "F")) labels.push({ name: `sex:${s}`, kind: "sex" });
+  }
+  return { codes: permute(tokens, opts.seed), labels };
+}
