@@ -2,11 +2,11 @@
 // then the fine head, two packed lower-triangular masked layers over z = concat(h_t, x_{t+1}).
 // All parameters live in one Float32Array with named views; names follow the official PyTorch
 // state_dict (btheodorou99/HALO_Inpatient) so checkpoints can be matched against it.
-// Heavy math goes through Kernels; only O(rows x width) glue (bias fill, ReLU, residual copy,
-// positions) is written here.
+// All math goes through Kernels; only copies and gathers of rows are written here.
 
 import { Rng } from "../sample/rng.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
+import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import type { HaloBatch } from "./batch.ts";
 import { type HaloConfig, validateConfig } from "./config.ts";
 
@@ -160,7 +160,7 @@ interface Acts {
   logits: Float32Array; // (N, V) a2[:, d-1 .. D-2]
   targets: Float32Array; // (N, V) x_{t+1}, dense
   dlogits: Float32Array; // (N, V) d loss / d logits
-  ones: Float32Array; // (max(B*T, N)) all 1: row mask, and bias gradients as ones^T @ dY
+  rowMask: Float32Array; // (N) all 1: every packed head row is a real target
   // backward scratch
   dres: Float32Array; // (B*T, d) gradient flowing down the residual stream
   dln: Float32Array; // (B*T, d)
@@ -168,15 +168,15 @@ interface Acts {
   dqkv: Float32Array; // (B*T, 3d)
   dfch: Float32Array; // (B*T, 4d)
   dfchGelu: Float32Array; // (B*T, 4d)
-  dhead: Float32Array; // (N, D) reused for d a2, then d z
-  dr: Float32Array; // (N, D) d r, then d a1
+  dhead: Float32Array; // (N, D) d a2, then d a1
+  dr: Float32Array; // (N, D) d r, then d z
 }
 
 export interface HaloModelOptions {
   /** Seed of the parameter initialisation. */
   seed: number;
-  /** Compute kernels (native or TypeScript). */
-  kernels: Kernels;
+  /** Compute kernels; default: native when the addon loads, else TypeScript. */
+  kernels?: Kernels;
 }
 
 export class HaloModel {
@@ -193,7 +193,7 @@ export class HaloModel {
 
   constructor(config: HaloConfig, options: HaloModelOptions) {
     this.config = validateConfig(config);
-    this.kernels = options.kernels;
+    this.kernels = options.kernels ?? defaultKernels;
     this.views = paramLayout(this.config);
     const last = this.views[this.views.length - 1];
     this.params = new Float32Array(last.offset + last.size);
@@ -221,6 +221,12 @@ export class HaloModel {
   get logits(): Float32Array {
     if (this.acts === null) throw new Error("No forward pass yet; call forward(batch) first");
     return this.acts.logits;
+  }
+
+  /** The last forward's h_t for every row, (B*T, d): the coarse module's output after ln_f. */
+  get hidden(): Float32Array {
+    if (this.acts === null) throw new Error("No forward pass yet; call forward(batch) first");
+    return this.acts.lnf;
   }
 
   // GPT-2 init for the coarse module (normal 0.02, LN 1/0, biases 0, residual projections scaled by
@@ -285,8 +291,8 @@ export class HaloModel {
         residual3: t("residual3", BT * d),
       });
     }
-    const ones = this.take("ones", Math.max(BT, N));
-    ones.fill(1);
+    const rowMask = this.take("rowMask", N);
+    rowMask.fill(1);
     return {
       encoded: this.take("encoded", BT * d),
       h,
@@ -300,7 +306,7 @@ export class HaloModel {
       logits: this.take("logits", N * V),
       targets: this.take("targets", N * V),
       dlogits: this.take("dlogits", N * V),
-      ones,
+      rowMask,
       dres: this.take("dres", BT * d),
       dln: this.take("dln", BT * d),
       datty: this.take("datty", BT * d),
@@ -328,10 +334,7 @@ export class HaloModel {
 
     // visit embedding: sum of the present tokens' rows (no dense product with the multi-hot row)
     k.embeddingBagForward(a.encoded, batch.rowIdx, batch.rowOff, p.wte, BT, d, 0);
-    for (let r = 0; r < BT; r++) {
-      const t = r % T;
-      for (let i = 0; i < d; i++) a.encoded[r * d + i] += p.wpe[t * d + i];
-    }
+    for (let b = 0; b < B; b++) k.addInPlace(a.encoded.subarray(b * T * d), p.wpe, T * d);
     let x = a.encoded;
     for (let l = 0; l < this.config.nLayer; l++) {
       const w = p.h[l];
@@ -362,14 +365,14 @@ export class HaloModel {
         a.targets[n * V + tok] = 1;
       }
     }
-    fillRows(a.a1, p.b1, N, D);
-    k.triForward(a.a1, a.z, p.w1, N, D, 1);
-    for (let i = 0; i < N * D; i++) a.r[i] = Math.max(a.a1[i], 0);
-    fillRows(a.a2, p.b2, N, D);
-    k.triForward(a.a2, a.r, p.w2, N, D, 1);
+    k.triForward(a.a1, a.z, p.w1, N, D, 0);
+    k.biasAddForward(a.a1, p.b1, N, D);
+    k.reluForward(a.r, a.a1, N * D);
+    k.triForward(a.a2, a.r, p.w2, N, D, 0);
+    k.biasAddForward(a.a2, p.b2, N, D);
     // logit of token j is output d-1+j: it sees h_t and tokens 0..j-1 of the next row only
     for (let n = 0; n < N; n++) a.logits.set(a.a2.subarray(n * D + d - 1, n * D + d - 1 + V), n * V);
-    const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.ones, N, V, 1 / (N * V));
+    const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.rowMask, N, V, 1 / (N * V));
     return sum / (N * V);
   }
 
@@ -390,17 +393,18 @@ export class HaloModel {
     const da2 = a.dhead;
     da2.fill(0);
     for (let n = 0; n < N; n++) da2.set(a.dlogits.subarray(n * V, n * V + V), n * D + d - 1);
-    k.matmulTN(g.b2, a.ones, da2, 1, N, D, 1);
+    k.biasAddBackward(g.b2, da2, N, D);
     k.triBackwardWeight(g.w2, da2, a.r, N, D);
     a.dr.fill(0);
     k.triBackwardInput(a.dr, da2, p.w2, N, D);
-    // ReLU, in place: dr becomes d a1
-    for (let i = 0; i < N * D; i++) if (a.a1[i] <= 0) a.dr[i] = 0;
-    k.matmulTN(g.b1, a.ones, a.dr, 1, N, D, 1);
-    k.triBackwardWeight(g.w1, a.dr, a.z, N, D);
-    const dz = a.dhead;
+    const da1 = a.dhead;
+    da1.fill(0);
+    k.reluBackward(da1, a.a1, a.dr, N * D);
+    k.biasAddBackward(g.b1, da1, N, D);
+    k.triBackwardWeight(g.w1, da1, a.z, N, D);
+    const dz = a.dr;
     dz.fill(0);
-    k.triBackwardInput(dz, a.dr, p.w1, N, D);
+    k.triBackwardInput(dz, da1, p.w1, N, D);
     // only the h_t part of z has a gradient; scatter it back to the rows that produced it
     a.dln.fill(0);
     for (let n = 0; n < N; n++) {
@@ -417,27 +421,24 @@ export class HaloModel {
       const L = a.h[l];
       const x = l === 0 ? a.encoded : a.h[l - 1].residual3;
       // MLP branch (dres is the gradient of residual3 and, through the skip, of residual2)
-      linearBackward(k, a.dfchGelu, gw.fcprojw, gw.fcprojb, a.dres, L.fchGelu, w.fcprojw, a.ones, BT, 4 * d, d);
+      linearBackward(k, a.dfchGelu, gw.fcprojw, gw.fcprojb, a.dres, L.fchGelu, w.fcprojw, BT, 4 * d, d);
       a.dfch.fill(0);
       k.geluBackward(a.dfch, L.fch, a.dfchGelu, BT * 4 * d);
-      linearBackward(k, a.dln, gw.fcw, gw.fcb, a.dfch, L.ln2, w.fcw, a.ones, BT, d, 4 * d);
+      linearBackward(k, a.dln, gw.fcw, gw.fcb, a.dfch, L.ln2, w.fcw, BT, d, 4 * d);
       k.layernormBackward(a.dres, gw.ln2w, gw.ln2b, a.dln, L.residual2, w.ln2w, L.ln2Mean, L.ln2Rstd, BT, d);
       // attention branch
-      linearBackward(k, a.datty, gw.attprojw, gw.attprojb, a.dres, L.atty, w.attprojw, a.ones, BT, d, d);
+      linearBackward(k, a.datty, gw.attprojw, gw.attprojb, a.dres, L.atty, w.attprojw, BT, d, d);
       a.dqkv.fill(0);
       k.attentionBackward(a.dqkv, a.datty, L.qkv, L.att, B, T, d, NH);
-      linearBackward(k, a.dln, gw.qkvw, gw.qkvb, a.dqkv, L.ln1, w.qkvw, a.ones, BT, d, 3 * d);
+      linearBackward(k, a.dln, gw.qkvw, gw.qkvb, a.dqkv, L.ln1, w.qkvw, BT, d, 3 * d);
       k.layernormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, L.ln1Mean, L.ln1Rstd, BT, d);
     }
     k.embeddingBagBackward(g.wte, a.dres, batch.rowIdx, batch.rowOff, BT, d);
-    for (let r = 0; r < BT; r++) {
-      const t = r % T;
-      for (let i = 0; i < d; i++) g.wpe[t * d + i] += a.dres[r * d + i];
-    }
+    for (let b = 0; b < B; b++) k.addInPlace(g.wpe, a.dres.subarray(b * T * d), T * d);
   }
 }
 
-/** out[M, N] = (accumulate ? out : 0) + bias + inp[M, K] @ w[K, N] (Conv1D layout). */
+/** out[M, N] = (accumulate ? out : 0) + inp[M, K] @ w[K, N] + bias (Conv1D layout). */
 export function linearForward(
   k: Kernels,
   out: Float32Array,
@@ -449,15 +450,11 @@ export function linearForward(
   N: number,
   accumulate = false,
 ): void {
-  if (accumulate) {
-    for (let m = 0; m < M; m++) for (let j = 0; j < N; j++) out[m * N + j] += bias[j];
-  } else {
-    fillRows(out, bias, M, N);
-  }
-  k.matmulNN(out, inp, w, M, K, N, 1);
+  k.matmulNN(out, inp, w, M, K, N, accumulate ? 1 : 0);
+  k.biasAddForward(out, bias, M, N);
 }
 
-/** dinp = dout @ w^T (overwrites); dw += inp^T @ dout; dbias += ones^T @ dout. */
+/** dinp = dout @ w^T (overwrites); dw += inp^T @ dout; dbias += column sums of dout. */
 export function linearBackward(
   k: Kernels,
   dinp: Float32Array,
@@ -466,17 +463,11 @@ export function linearBackward(
   dout: Float32Array,
   inp: Float32Array,
   w: Float32Array,
-  ones: Float32Array,
   M: number,
   K: number,
   N: number,
 ): void {
   k.matmulTN(dw, inp, dout, K, M, N, 1);
-  k.matmulTN(dbias, ones, dout, 1, M, N, 1);
+  k.biasAddBackward(dbias, dout, M, N);
   k.matmulNT(dinp, dout, w, M, N, K, 0);
-}
-
-/** Every row of out[M, N] = row. */
-export function fillRows(out: Float32Array, row: Float32Array, M: number, N: number): void {
-  for (let m = 0; m < M; m++) out.set(row.subarray(0, N), m * N);
 }

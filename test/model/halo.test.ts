@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
+import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
+import { HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
+import { Rng } from "../../src/sample/rng.ts";
+import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
+
+const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
+
+const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+function randomRecords(c: HaloConfig, n: number, seed: number) {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, (_, r) => {
+    const nv = 1 + Math.floor(rng.uniform() * (c.nCtx - 2));
+    const visits = Array.from({ length: nv }, () => {
+      const codes = [
+        ...new Set(
+          Array.from({ length: 1 + Math.floor(rng.uniform() * 3) }, () => Math.floor(rng.uniform() * c.nCodes)),
+        ),
+      ];
+      return Int32Array.from(codes.sort((a, b) => a - b));
+    });
+    const labels = Int32Array.from([...Array(c.nLabels).keys()].filter(() => rng.uniform() < 0.5));
+    return { id: `r${r}`, labels, visits };
+  });
+}
+
+// Central differences in float32 with eps 1e-2: truncation error is O(eps^2), rounding O(1e-7/eps).
+function numericGrad(model: HaloModel, lossOf: () => number, i: number, eps = 1e-3): number {
+  const p = model.params;
+  const old = p[i];
+  p[i] = old + eps;
+  const up = lossOf();
+  p[i] = old - eps;
+  const down = lossOf();
+  p[i] = old;
+  return (up - down) / (2 * eps);
+}
+
+for (const kernels of kernelSets)
+  test(`gradient of every parameter tensor matches finite differences (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 5, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 5, nLabels: 2 });
+    const model = new HaloModel(c, { seed: 3, kernels: kernels });
+    // Non-trivial LN gains and biases so their gradients are exercised away from the init point.
+    const rng = new Rng(9);
+    for (const v of model.views) {
+      if (/ln_|bias/.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] += 0.3 * rng.normal();
+      // Larger block weights so every path carries a gradient well above float32 rounding.
+      else if (/transformer\.h\./.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] *= 10;
+    }
+    const batch = makeBatch(randomRecords(c, 3, 4), c);
+    // Scale so the gradients are O(1): the loss is a mean over N x V entries.
+    const lossOf = () => model.forward(batch) * batch.N * c.nVocab;
+    lossOf();
+    model.zeroGrad();
+    model.backward();
+    const scale = batch.N * c.nVocab;
+    for (const v of model.views) {
+      let num2 = 0;
+      let diff2 = 0;
+      const picks = Math.min(v.size, 12);
+      for (let s = 0; s < picks; s++) {
+        const i = v.offset + Math.floor((s * v.size) / picks);
+        const num = numericGrad(model, lossOf, i);
+        const ana = model.grads[i] * scale;
+        num2 += num * num;
+        diff2 += (num - ana) ** 2;
+      }
+      // 0.2% relative, plus an absolute floor at float32 rounding of the loss over 2 eps
+      const tol = 2e-3 * Math.sqrt(num2) + 1e-3 * Math.sqrt(picks);
+      assert.ok(
+        Math.sqrt(diff2) < tol,
+        `${v.name}: gradient error ${Math.sqrt(diff2)} > ${tol} (norm ${Math.sqrt(num2)})`,
+      );
+    }
+  });
+
+test("linearForward/linearBackward (Conv1D layout) match finite differences", () => {
+  const rng = new Rng(1);
+  const [M, K, N] = [3, 4, 5];
+  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  const inp = rand(M * K);
+  const w = rand(K * N);
+  const b = rand(N);
+  const dout = rand(M * N);
+  const out = new Float32Array(M * N);
+  linearForward(tsKernels, out, inp, w, b, M, K, N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = b[n];
+      for (let k = 0; k < K; k++) s += inp[m * K + k] * w[k * N + n];
+      assert.ok(Math.abs(out[m * N + n] - s) < 1e-5);
+    }
+  const dinp = new Float32Array(M * K);
+  const dw = new Float32Array(K * N);
+  const db = new Float32Array(N);
+  linearBackward(tsKernels, dinp, dw, db, dout, inp, w, M, K, N);
+  const loss = () => {
+    linearForward(tsKernels, out, inp, w, b, M, K, N);
+    return out.reduce((s, x, i) => s + x * dout[i], 0);
+  };
+  for (const [arr, grad] of [
+    [inp, dinp],
+    [w, dw],
+    [b, db],
+  ] as const) {
+    for (let i = 0; i < arr.length; i++) {
+      const old = arr[i];
+      arr[i] = old + 1e-2;
+      const up = loss();
+      arr[i] = old - 1e-2;
+      const down = loss();
+      arr[i] = old;
+      assert.ok(Math.abs((up - down) / 2e-2 - grad[i]) < 1e-2);
+    }
+  }
+});
+
+for (const kernels of kernelSets)
+  test(`autoregressive: logit of code j ignores codes >= j of its visit and all later visits (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 6, nLabels: 2 });
+    const model = new HaloModel(c, { seed: 5, kernels: kernels });
+    model.p.b1.fill(5); // keep the ReLUs open so code 0 can reach later logits (sensitivity check)
+    const base = [
+      Int32Array.of(8),
+      Int32Array.of(6),
+      Int32Array.of(0, 2, 4),
+      Int32Array.of(1, 3, 5),
+      Int32Array.of(2, 9),
+    ];
+    const logitsOf = (rows: Int32Array[]) => {
+      model.forward(batchFromRows([rows], c));
+      return model.logits.slice();
+    };
+    const ref = logitsOf(base);
+    const V = c.nVocab;
+    const t = 2; // pair 2 -> 3: predicts visit row 3 = {1, 3, 5}
+    for (let j = 0; j < V; j++) {
+      // keep codes < j of row 3, replace the rest by every other token >= j; scramble later rows
+      const kept = [...base[3]].filter((x) => x < j);
+      const changed = [...Array(V).keys()].filter((x) => x >= j && !base[3].includes(x));
+      const rows = [
+        ...base.slice(0, 3),
+        Int32Array.from([...kept, ...changed]),
+        Int32Array.of(0, 1, 3),
+        Int32Array.of(4),
+      ];
+      const got = logitsOf(rows);
+      for (let q = 0; q <= t; q++) {
+        // earlier pairs entirely, and pair t up to and including logit j, are bit-identical
+        const upto = q < t ? V : j + 1;
+        for (let i = 0; i < upto; i++) assert.equal(got[q * V + i], ref[q * V + i], `pair ${q} logit ${i} (j=${j})`);
+      }
+    }
+    // sensitivity: setting code 0 in row 3 does change the logit of code 1
+    const rows = [...base.slice(0, 3), Int32Array.of(0, 1, 3, 5), ...base.slice(4)];
+    assert.notEqual(logitsOf(rows)[t * V + 1], ref[t * V + 1]);
+  });
+
+for (const kernels of kernelSets)
+  test(`loss of a hand-built case equals the hand-computed value (${kernels.name})`, () => {
+    // C = 1, L = 0: tokens code0 = 0, start = 1, end = 2, pad = 3; d = 2, D = 6.
+    const c = makeConfig({ nCtx: 4, nEmbd: 2, nLayer: 1, nHead: 1 }, { nCodes: 1, nLabels: 0 });
+    const model = new HaloModel(c, { seed: 1, kernels: kernels });
+    const p = model.p;
+    p.lnfw.fill(0); // h_t = ln_f bias = [1, -1] whatever the transformer computes
+    p.lnfb.set([1, -1]);
+    const D = 6;
+    p.w1.fill(0);
+    for (let o = 0; o < D; o++) p.w1[(o * (o + 1)) / 2 + o] = 1; // auto1 = identity
+    p.b1.fill(0);
+    p.w2.fill(1); // auto2 = all-ones lower triangle: output o = sum_{i<=o} relu(z_i)
+    p.b2.fill(0);
+    // One visit with code 0 (and the end token): rows [start], [], [0, end].
+    const loss = model.forward(makeBatch([{ id: "x", labels: new Int32Array(0), visits: [Int32Array.of(0)] }], c));
+    // pair 0: z = [1,-1, 0,0,0,0] -> r = [1,0,0,0,0,0]; logits (outputs 1..4) = 1,1,1,1; targets all 0
+    // pair 1: z = [1,-1, 1,0,1,0] -> r = [1,0,1,0,1,0]; logits = 1,2,2,3; targets [1,0,1,0]
+    const hand = (4 * softplus(1) + softplus(-1) + softplus(2) + softplus(-2) + softplus(3)) / 8;
+    assert.ok(Math.abs(loss - hand) < 1e-6, `${loss} vs ${hand}`);
+  });
+
+for (const kernels of kernelSets)
+  test(`packed head equals a dense masked computation (values and gradients) (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 5, nEmbd: 4, nLayer: 1, nHead: 2 }, { nCodes: 4, nLabels: 1 });
+    const model = new HaloModel(c, { seed: 7, kernels: kernels });
+    const batch = makeBatch(randomRecords(c, 2, 8), c);
+    const loss = model.forward(batch);
+    model.zeroGrad();
+    model.backward();
+    const d = c.nEmbd;
+    const V = c.nVocab;
+    const D = d + V;
+    const dense = (packed: Float32Array) => {
+      const W = Array.from({ length: D }, () => new Float64Array(D));
+      for (let o = 0; o < D; o++) for (let i = 0; i <= o; i++) W[o][i] = packed[(o * (o + 1)) / 2 + i];
+      return W; // upper triangle stays 0: the mask
+    };
+    const W1 = dense(model.p.w1);
+    const W2 = dense(model.p.w2);
+    const dW1 = Array.from({ length: D }, () => new Float64Array(D));
+    let sum = 0;
+    for (let n = 0; n < batch.N; n++) {
+      const s = batch.src[n];
+      const z = new Float64Array(D);
+      for (let i = 0; i < d; i++) z[i] = model.hidden[s * d + i];
+      const target = new Float64Array(V);
+      for (let q = batch.rowOff[s + 1]; q < batch.rowOff[s + 2]; q++) {
+        z[d + batch.rowIdx[q]] = 1;
+        target[batch.rowIdx[q]] = 1;
+      }
+      const a1 = W1.map((row, o) => row.reduce((acc, w, i) => acc + w * z[i], model.p.b1[o]));
+      const r = a1.map((x) => Math.max(x, 0));
+      const a2 = W2.map((row, o) => row.reduce((acc, w, i) => acc + w * r[i], model.p.b2[o]));
+      const da2 = new Float64Array(D);
+      for (let j = 0; j < V; j++) {
+        const x = a2[d - 1 + j];
+        assert.ok(Math.abs(model.logits[n * V + j] - x) < 1e-5);
+        sum += softplus(x) - x * target[j];
+        da2[d - 1 + j] = (1 / (1 + Math.exp(-x)) - target[j]) / (batch.N * V);
+      }
+      for (let i = 0; i < D; i++) {
+        let dr = 0;
+        for (let o = 0; o < D; o++) dr += da2[o] * W2[o][i];
+        const da1 = a1[i] > 0 ? dr : 0;
+        for (let k = 0; k <= i; k++) dW1[i][k] += da1 * z[k];
+      }
+    }
+    assert.ok(Math.abs(loss - sum / (batch.N * V)) < 1e-6);
+    for (let o = 0; o < D; o++)
+      for (let i = 0; i <= o; i++) assert.ok(Math.abs(model.g.w1[(o * (o + 1)) / 2 + i] - dW1[o][i]) < 1e-6);
+  });
+
+test("parameter names follow the official state_dict and the layout is contiguous", () => {
+  const c = makeConfig("tiny", { nCodes: 5, nLabels: 2 });
+  const model = new HaloModel(c, { seed: 1, kernels: tsKernels });
+  const names = model.views.map((v) => v.name);
+  assert.ok(names.includes("transformer.h.0.attn.c_attn.weight"));
+  assert.ok(names.includes("ehr_head.auto2.bias"));
+  let off = 0;
+  for (const v of model.views) {
+    assert.equal(v.offset, off);
+    off += v.size;
+  }
+  assert.equal(off, model.params.length);
+  const D = c.nEmbd + c.nVocab;
+  assert.equal(model.views.find((v) => v.name === "ehr_head.auto1.weight")?.size, (D * (D + 1)) / 2);
+});
+
+test("same seed gives the same parameters", () => {
+  const c = makeConfig("tiny", { nCodes: 5, nLabels: 2 });
+  const a = new HaloModel(c, { seed: 11, kernels: tsKernels });
+  const b = new HaloModel(c, { seed: 11, kernels: tsKernels });
+  assert.deepEqual(a.params, b.params);
+});
