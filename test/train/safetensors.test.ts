@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,5 +81,29 @@ test("rejects files that are not F32 safetensors with a clear message", () => {
   assert.throws(() => new SafetensorsReader(path), /tensor "x" has dtype F16; halo-ehr reads F32 only/);
   writeFileSync(path, "short");
   assert.throws(() => new SafetensorsReader(path), /not a valid safetensors file: it is shorter than 8 bytes/);
+  rmSync(dir, { recursive: true });
+});
+
+// Cross-check with the reference implementation when python3 has it (pip install safetensors numpy).
+const hasPythonSafetensors =
+  spawnSync("python3", ["-c", "import safetensors.numpy, numpy"], { stdio: "ignore" }).status === 0;
+
+test("the reference safetensors library reads our files and writes the same bytes", {
+  skip: hasPythonSafetensors ? false : "python3 with safetensors and numpy is not installed",
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), "st-"));
+  const ours = join(dir, "ours.safetensors");
+  const theirs = join(dir, "theirs.safetensors");
+  write(ours, [source("a", [2], [1, 2]), source("b", [1, 1], [3])], { k: "v" });
+  const script = `
+import sys, numpy as np
+from safetensors.numpy import load_file, save_file
+t = load_file(sys.argv[1])
+assert t["a"].tolist() == [1.0, 2.0] and t["b"].shape == (1, 1) and t["b"][0, 0] == 3.0, t
+save_file({"a": t["a"], "b": t["b"]}, sys.argv[2], metadata={"k": "v"})
+`;
+  const run = spawnSync("python3", ["-c", script, ours, theirs], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(readFileSync(theirs), readFileSync(ours));
   rmSync(dir, { recursive: true });
 });

@@ -1,0 +1,56 @@
+// Runs a training job in a worker thread, so the main thread stays free for the progress display
+// and for Ctrl-C: the first SIGINT asks the worker to save last/ and stop after the current step,
+// a second one ends the process at once (last/ then holds the previous interval's checkpoint).
+import { Worker } from "node:worker_threads";
+import type { TrainEvent, TrainRequest, TrainResult } from "./train.ts";
+import type { TrainWorkerData } from "./train-worker.ts";
+
+type WorkerMessage =
+  | { type: "event"; event: TrainEvent }
+  | { type: "done"; result: TrainResult }
+  | { type: "error"; message: string; name: string; stack?: string };
+
+/** Trains on the encoded dataset in `datasetDir`; resolves when the run stops for any reason. */
+export function runTrain(
+  datasetDir: string,
+  request: TrainRequest,
+  onProgress?: (event: TrainEvent) => void,
+): Promise<TrainResult> {
+  const stopFlag = new SharedArrayBuffer(4);
+  const data: TrainWorkerData = { datasetDir, request, stopFlag };
+  const worker = new Worker(new URL("./train-worker-entry.js", import.meta.url), { workerData: data });
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      Atomics.store(new Int32Array(stopFlag), 0, 1);
+      process.stderr.write("\nStopping: saving the last checkpoint after this step (Ctrl-C again to quit at once).\n");
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSigint);
+  return new Promise<TrainResult>((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      process.off("SIGINT", onSigint);
+      fn();
+    };
+    worker.on("message", (message: WorkerMessage) => {
+      if (message.type === "event") onProgress?.(message.event);
+      else if (message.type === "done") finish(() => resolve(message.result));
+      else {
+        const error = new Error(message.message);
+        error.name = message.name;
+        error.stack = message.stack;
+        finish(() => reject(error));
+      }
+    });
+    worker.on("error", (error) => finish(() => reject(error)));
+    worker.on("exit", (code) =>
+      finish(() => reject(new Error(`The training worker exited with code ${code} before finishing.`))),
+    );
+  });
+}

@@ -1,0 +1,330 @@
+// The HALO training loop (../../shared/HALO.md section 3), top to bottom: set up (fresh or resumed
+// from last/), then step: batch -> forward -> backward -> Adam; evaluate on the validation split
+// every `evalEvery` steps (or once per epoch), keep best/, refresh last/, stop early on patience,
+// on a limit, or when asked (Ctrl-C). It runs synchronously; train-worker.ts puts it off the main
+// thread, and `shouldStop` is polled between steps.
+import { join } from "node:path";
+import type { EncodedDataset, EncodedRecord } from "../encode/types.ts";
+import { vocabSizes } from "../encode/types.ts";
+import { makeBatch } from "../model/batch.ts";
+import { type HaloConfig, makeConfig } from "../model/config.ts";
+import { HaloModel } from "../model/halo.ts";
+import type { Kernels } from "../tensor/kernel-api.ts";
+import { kernels as defaultKernels } from "../tensor/kernels.ts";
+import { epochBatches } from "./batches.ts";
+import { bernoulliBaseline } from "./bernoulli-baseline.ts";
+import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { defaultTrainOptions, runDefiningOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
+import { Rng } from "./rng.ts";
+
+/** What the loop reports as it goes (the worker forwards these to the main thread). */
+export type TrainEvent =
+  | {
+      type: "start";
+      config: HaloConfig;
+      options: TrainOptions;
+      parameters: number;
+      kernels: string;
+      trainRecords: number;
+      validationRecords: number;
+      stepsPerEpoch: number;
+      /** Steps this session will take at most (limits by epochs and steps; time may stop it sooner). */
+      totalSteps: number;
+      step: number;
+      epoch: number;
+      baselineValLoss: number;
+      resumed: boolean;
+    }
+  | {
+      type: "step";
+      step: number;
+      epoch: number;
+      loss: number;
+      recordsPerSecond: number;
+      /** Seconds to the nearest limit at the current speed (evaluations not counted). */
+      etaSeconds: number;
+    }
+  | { type: "eval"; step: number; epoch: number; valLoss: number; bestValLoss: number; improved: boolean }
+  | { type: "checkpoint"; which: "best" | "last"; dir: string; step: number };
+
+export type StopReason = "epochs" | "steps" | "time" | "early-stop" | "interrupted";
+
+export interface TrainResult {
+  reason: StopReason;
+  step: number;
+  epoch: number;
+  bestValLoss: number;
+  bestStep: number;
+  baselineValLoss: number;
+  /** Training loss of every step taken in this session, in order. */
+  losses: number[];
+  out: string;
+}
+
+export interface TrainHooks {
+  onEvent?: (event: TrainEvent) => void;
+  /** Polled between steps; true saves last/ and returns (Ctrl-C). */
+  shouldStop?: () => boolean;
+  kernels?: Kernels;
+}
+
+/** Training requests: every option optional but `out`; on resume, unset options come from the checkpoint. */
+export type TrainRequest = Partial<TrainOptions> & { out: string };
+
+const limitKeys = ["maxEpochs", "maxSteps", "maxMinutes", "evalEvery", "patience"] as const;
+
+/**
+ * Trains on `dataset` (loaded from `datasetDir`, recorded in the checkpoint so it can be found again).
+ * Fresh runs fill unset options with defaults; resumed runs take them from last/config.json, and
+ * only the limits (epochs, steps, minutes, evalEvery, patience) may change.
+ */
+export function trainLoop(
+  dataset: EncodedDataset,
+  datasetDir: string,
+  request: TrainRequest,
+  hooks: TrainHooks = {},
+): TrainResult {
+  const kernels = hooks.kernels ?? defaultKernels;
+  const emit = hooks.onEvent ?? (() => {});
+  const shouldStop = hooks.shouldStop ?? (() => false);
+  const lastDir = join(request.out, "last");
+  const bestDir = join(request.out, "best");
+  const train = dataset.splits.train;
+  const validation = dataset.splits.validation;
+  if (train.length === 0 || validation.length === 0) {
+    throw new Error(
+      `The dataset in ${datasetDir} has ${train.length} training and ${validation.length} validation records; ` +
+        "training needs both. Hint: ingest more patients, or check the split fractions used by `halo-ehr ingest`.",
+    );
+  }
+
+  // ---- set up: model, Adam moments and progress, fresh or from last/ ----
+  let options: TrainOptions;
+  let model: HaloModel;
+  let m: Float32Array;
+  let v: Float32Array;
+  let state: TrainState;
+  if (request.resume) {
+    const checkpoint = loadCheckpoint(lastDir, kernels);
+    checkResumable(checkpoint.config, checkpoint.vocab, dataset, request);
+    options = validateTrainOptions({
+      ...checkpoint.config.training,
+      ...pick(request, limitKeys),
+      resume: true,
+      out: request.out,
+    });
+    model = checkpoint.model;
+    ({ m, v } = loadMoments(lastDir, model.params.length));
+    state = checkpoint.state;
+  } else {
+    options = validateTrainOptions({ ...defaultTrainOptions, ...request });
+    const { C, L } = vocabSizes(dataset.vocab);
+    const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
+    model = new HaloModel(config, { seed: options.seed, kernels });
+    m = new Float32Array(model.params.length);
+    v = new Float32Array(model.params.length);
+    state = {
+      step: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      epochRng: new Rng(options.seed).state(),
+      bestValLoss: Number.POSITIVE_INFINITY,
+      bestStep: 0,
+      evalsSinceBest: 0,
+      trainMs: 0,
+    };
+  }
+  const config = model.config;
+  const maxVisits = config.nCtx - 2;
+  const visitCounts = train.map((r) => Math.min(r.visits.length, maxVisits));
+  const baseline = bernoulliBaseline(train, validation, config.nCodes, config.nLabels, maxVisits);
+  const baselineValLoss = baseline.sum / (baseline.rows * config.nVocab);
+
+  // The epoch's batch order is a function of the RNG state at its start, so a resumed run rebuilds it.
+  const rng = Rng.fromState(state.epochRng);
+  let batches = epochBatches(visitCounts, options.batchSize, rng);
+  const stepsPerEpoch = batches.length;
+  const sessionSteps = Math.min(
+    Math.max(0, options.maxEpochs * stepsPerEpoch - (state.epoch * stepsPerEpoch + state.batchInEpoch)),
+    options.maxSteps > 0 ? Math.max(0, options.maxSteps - state.step) : Number.POSITIVE_INFINITY,
+  );
+  emit({
+    type: "start",
+    config,
+    options,
+    parameters: model.params.length,
+    kernels: kernels.name,
+    trainRecords: train.length,
+    validationRecords: validation.length,
+    stepsPerEpoch,
+    totalSteps: sessionSteps,
+    step: state.step,
+    epoch: state.epoch,
+    baselineValLoss,
+    resumed: options.resume,
+  });
+
+  let stepsSinceEval = 0;
+  let stepsSinceSave = 0;
+  const checkpointConfig = (): CheckpointConfig => ({
+    format: "halo-ehr-checkpoint",
+    version: 1,
+    model: config,
+    training: options,
+    state,
+    dataset: { ...dataset.source, dir: datasetDir },
+    baselineValLoss,
+    kernels: kernels.name,
+  });
+  const saveLast = () => {
+    saveCheckpoint(lastDir, model, dataset.vocab, checkpointConfig(), { m, v });
+    stepsSinceSave = 0;
+    emit({ type: "checkpoint", which: "last", dir: lastDir, step: state.step });
+  };
+  const evaluate = () => {
+    const valLoss = validationLoss(model, validation, options.batchSize);
+    const improved = valLoss < state.bestValLoss;
+    if (improved) {
+      state.bestValLoss = valLoss;
+      state.bestStep = state.step;
+      state.evalsSinceBest = 0;
+    } else {
+      state.evalsSinceBest++;
+    }
+    stepsSinceEval = 0;
+    emit({ type: "eval", step: state.step, epoch: state.epoch, valLoss, bestValLoss: state.bestValLoss, improved });
+    if (improved) {
+      saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
+      emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
+    }
+  };
+
+  // ---- the loop ----
+  const losses: number[] = [];
+  const sessionStart = performance.now();
+  let recordsPerSecond = 0;
+  let reason: StopReason;
+  for (;;) {
+    if (state.batchInEpoch === batches.length) {
+      state.epoch++;
+      state.batchInEpoch = 0;
+      state.epochRng = rng.state();
+      batches = epochBatches(visitCounts, options.batchSize, rng);
+    }
+    const sessionMinutes = (performance.now() - sessionStart) / 60000;
+    if (state.epoch >= options.maxEpochs) reason = "epochs";
+    else if (options.maxSteps > 0 && state.step >= options.maxSteps) reason = "steps";
+    else if (options.maxMinutes > 0 && sessionMinutes >= options.maxMinutes) reason = "time";
+    else if (shouldStop()) reason = "interrupted";
+    else {
+      const t0 = performance.now();
+      const records = batches[state.batchInEpoch].map((i) => train[i]);
+      model.zeroGrad();
+      const loss = model.forward(makeBatch(records, config));
+      model.backward();
+      state.step++;
+      const { lr, beta1, beta2, eps, weightDecay } = options;
+      kernels.adamStep(
+        model.params,
+        model.grads,
+        m,
+        v,
+        model.params.length,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        state.step,
+      );
+      state.batchInEpoch++;
+      stepsSinceEval++;
+      stepsSinceSave++;
+      losses.push(loss);
+
+      const ms = performance.now() - t0;
+      state.trainMs += ms;
+      const rate = (records.length * 1000) / ms;
+      recordsPerSecond = recordsPerSecond === 0 ? rate : 0.9 * recordsPerSecond + 0.1 * rate;
+      const stepsLeft = sessionSteps - losses.length;
+      let etaSeconds = (stepsLeft * options.batchSize) / recordsPerSecond;
+      if (options.maxMinutes > 0) etaSeconds = Math.min(etaSeconds, options.maxMinutes * 60 - sessionMinutes * 60);
+      emit({ type: "step", step: state.step, epoch: state.epoch, loss, recordsPerSecond, etaSeconds });
+
+      const epochDone = state.batchInEpoch === batches.length;
+      if (options.evalEvery > 0 ? state.step % options.evalEvery === 0 : epochDone) {
+        evaluate();
+        saveLast();
+        if (options.patience > 0 && state.evalsSinceBest >= options.patience) {
+          reason = "early-stop";
+          break;
+        }
+      }
+      continue;
+    }
+    break;
+  }
+
+  // ---- wrap up: a limit still evaluates the latest steps; Ctrl-C only saves, to exit quickly ----
+  if (reason !== "interrupted" && stepsSinceEval > 0) evaluate();
+  if (stepsSinceSave > 0) saveLast();
+  return {
+    reason,
+    step: state.step,
+    epoch: state.epoch,
+    bestValLoss: state.bestValLoss,
+    bestStep: state.bestStep,
+    baselineValLoss,
+    losses,
+    out: request.out,
+  };
+}
+
+/** Mean validation loss, weighting each batch by its scored rows, so it equals one big batch's loss. */
+export function validationLoss(model: HaloModel, records: EncodedRecord[], batchSize: number): number {
+  // Sorted by length so batches pad little; the order does not change the mean.
+  const order = records.map((_, i) => i).sort((a, b) => records[a].visits.length - records[b].visits.length);
+  let sum = 0;
+  let rows = 0;
+  for (let i = 0; i < order.length; i += batchSize) {
+    const batch = makeBatch(
+      order.slice(i, i + batchSize).map((j) => records[j]),
+      model.config,
+    );
+    sum += model.forward(batch) * batch.N;
+    rows += batch.N;
+  }
+  return sum / rows;
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (from[k] !== undefined) out[k] = from[k];
+  return out;
+}
+
+/** A resumed run must train the same model on the same vocabulary with the same hyperparameters. */
+function checkResumable(
+  saved: CheckpointConfig,
+  savedVocab: EncodedDataset["vocab"],
+  dataset: EncodedDataset,
+  request: TrainRequest,
+): void {
+  const names = (v: EncodedDataset["vocab"]) =>
+    JSON.stringify([v.codes.map((c) => c.name), v.labels.map((l) => l.name)]);
+  if (names(savedVocab) !== names(dataset.vocab)) {
+    throw new Error(
+      `The checkpoint in ${request.out}/last was trained on a different vocabulary than this dataset's. ` +
+        `Hint: resume with the dataset it was trained on (${saved.dataset.dir}), or start a new run with another --out.`,
+    );
+  }
+  for (const key of runDefiningOptions) {
+    const asked = request[key];
+    if (asked !== undefined && JSON.stringify(asked) !== JSON.stringify(saved.training[key])) {
+      throw new Error(
+        `Cannot change ${key} when resuming: the run in ${request.out} used ${JSON.stringify(saved.training[key])}, ` +
+          `this command asks for ${JSON.stringify(asked)}. Hint: drop the option, or start a new run with another --out.`,
+      );
+    }
+  }
+}

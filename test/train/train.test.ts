@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { tsKernels } from "../../src/tensor/kernels.ts";
+import { loadCheckpoint } from "../../src/train/checkpoint.ts";
+import { type TrainRequest, trainLoop } from "../../src/train/train.ts";
+import { syntheticDataset } from "./synthetic-dataset.ts";
+
+const dataset = syntheticDataset(120);
+const hooks = { kernels: tsKernels };
+// 120 records in batches of 16: 8 steps per epoch, so 20 steps cross two epoch boundaries.
+const base = { preset: "tiny", batchSize: 16, lr: 3e-3, patience: 0 } as const;
+
+function tempRun(): string {
+  return mkdtempSync(join(tmpdir(), "train-"));
+}
+
+test("same seed, same losses; another seed, other losses", () => {
+  const dirs = [tempRun(), tempRun(), tempRun()];
+  const a = trainLoop(dataset, "synthetic", { ...base, out: dirs[0], maxSteps: 12 }, hooks);
+  const b = trainLoop(dataset, "synthetic", { ...base, out: dirs[1], maxSteps: 12 }, hooks);
+  const c = trainLoop(dataset, "synthetic", { ...base, out: dirs[2], maxSteps: 12, seed: 2 }, hooks);
+  assert.equal(a.losses.length, 12);
+  assert.deepEqual(a.losses, b.losses);
+  assert.notDeepEqual(a.losses, c.losses);
+  for (const d of dirs) rmSync(d, { recursive: true });
+});
+
+test("resuming gives exactly the run that was never interrupted", () => {
+  const whole = tempRun();
+  const split = tempRun();
+  const N = 20;
+  const a = trainLoop(dataset, "synthetic", { ...base, out: whole, maxSteps: N }, hooks);
+
+  // Ctrl-C after 5 steps (mid-epoch), then a limit at 11 steps, then the rest.
+  let polls = 0;
+  const b1 = trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out: split, maxSteps: N },
+    { ...hooks, shouldStop: () => ++polls > 5 },
+  );
+  assert.equal(b1.reason, "interrupted");
+  assert.equal(b1.step, 5);
+  const b2 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: 11 }, hooks);
+  assert.equal(b2.reason, "steps");
+  const b3 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: N }, hooks);
+  assert.deepEqual([...b1.losses, ...b2.losses, ...b3.losses], a.losses);
+  assert.deepEqual(
+    loadCheckpoint(join(split, "last"), tsKernels).model.params,
+    loadCheckpoint(join(whole, "last"), tsKernels).model.params,
+  );
+  rmSync(whole, { recursive: true });
+  rmSync(split, { recursive: true });
+});
+
+test("resuming refuses to change what defines the run", () => {
+  const out = tempRun();
+  trainLoop(dataset, "synthetic", { ...base, out, maxSteps: 2 }, hooks);
+  const request: TrainRequest = { out, resume: true, lr: 1e-3 };
+  assert.throws(
+    () => trainLoop(dataset, "synthetic", request, hooks),
+    /Cannot change lr when resuming: the run in .* used 0.003, this command asks for 0.001/,
+  );
+  rmSync(out, { recursive: true });
+});
+
+test("the loss falls on a learnable dataset and the model beats independent Bernoullis", () => {
+  const out = tempRun();
+  const evals: number[] = [];
+  const r = trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out, maxEpochs: 15 },
+    {
+      ...hooks,
+      onEvent: (e) => {
+        if (e.type === "eval") evals.push(e.valLoss);
+      },
+    },
+  );
+  assert.equal(r.reason, "epochs");
+  assert.equal(evals.length, 15); // once per epoch by default
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  assert.ok(
+    mean(r.losses.slice(-8)) < 0.5 * mean(r.losses.slice(0, 8)),
+    "the last epoch's loss is under half the first's",
+  );
+  assert.ok(r.bestValLoss < r.baselineValLoss, `val ${r.bestValLoss} vs baseline ${r.baselineValLoss}`);
+  assert.equal(loadCheckpoint(join(out, "best"), tsKernels).state.bestValLoss, r.bestValLoss);
+  rmSync(out, { recursive: true });
+});
+
+test("early stopping after `patience` evaluations without improvement", () => {
+  const out = tempRun();
+  // A learning rate this large makes the validation loss stall or worsen quickly.
+  const r = trainLoop(dataset, "synthetic", { ...base, out, lr: 0.5, evalEvery: 2, patience: 2, maxEpochs: 50 }, hooks);
+  assert.equal(r.reason, "early-stop");
+  const last = loadCheckpoint(join(out, "last"), tsKernels).state;
+  assert.equal(last.evalsSinceBest, 2);
+  assert.equal(last.step, r.step);
+  rmSync(out, { recursive: true });
+});
