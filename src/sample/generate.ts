@@ -1,0 +1,368 @@
+// Batched HALO sampling (../../shared/HALO.md section 4) with two shortcuts that keep it exact:
+// - the coarse module's attention keys/values are cached, so each new visit row costs one position
+//   per layer instead of re-running the whole prefix;
+// - each row is filled token by token with the masked head updated incrementally
+//   (kernels.madeSampleRow): one column addition per drawn code, the j-th logit from the first j
+//   hidden units, so a row costs about one head pass instead of V.
+// Slots are refilled as records finish (continuous batching), and every record draws from its own
+// random stream Rng(seed, n), so the output depends on the seed only, not on batchSize.
+
+import type { EncodedRecord } from "../encode/types.ts";
+import type { HaloModel } from "../model/halo.ts";
+import { linearForward } from "../model/halo.ts";
+import { Rng } from "./rng.ts";
+
+export interface GenerateOptions {
+  /** Records to attempt; those that end without a visit are dropped and counted. */
+  count: number;
+  /** Records sampled side by side. */
+  batchSize: number;
+  /** Seed; record n draws from stream n. */
+  seed: number;
+  /** Conditional generation: the label row is fixed to these label ids (0..L-1), for all records or per record n. */
+  fixedLabels?: Int32Array | ((n: number) => Int32Array);
+  /** Conditional generation: the first visits (code ids, ascending) are given; sampling continues after them. */
+  prefix?: Int32Array[];
+  /** Called with each run of finished records, in record order (streaming to disk). */
+  onBatch?: (records: EncodedRecord[], done: number) => void | Promise<void>;
+}
+
+/** A sampled record before decoding: its matrix rows as ascending token ids, row 0 the start row. */
+export interface RawRecord {
+  n: number;
+  rows: Int32Array[];
+}
+
+/** Samples `count` records and decodes them (labels from row 1, codes from rows >= 2, empty visits dropped). */
+export async function generate(
+  model: HaloModel,
+  options: GenerateOptions,
+): Promise<{ records: EncodedRecord[]; dropped: number }> {
+  const records: EncodedRecord[] = [];
+  let dropped = 0;
+  let done = 0;
+  await sampleRows(model, options, async (raws) => {
+    const batch: EncodedRecord[] = [];
+    for (const raw of raws) {
+      const rec = decodeRows(raw, model.config.nCodes, model.config.nLabels);
+      if (rec === null) dropped++;
+      else batch.push(rec);
+    }
+    done += raws.length;
+    records.push(...batch);
+    if (options.onBatch && batch.length > 0) await options.onBatch(batch, done);
+  });
+  return { records, dropped };
+}
+
+/** Decodes one raw record; null when it has no non-empty visit. */
+export function decodeRows(raw: RawRecord, C: number, L: number): EncodedRecord | null {
+  const labels =
+    raw.rows.length > 1 ? raw.rows[1].filter((t) => t >= C && t < C + L).map((t) => t - C) : new Int32Array(0);
+  const visits: Int32Array[] = [];
+  for (let t = 2; t < raw.rows.length; t++) {
+    const codes = raw.rows[t].filter((tok) => tok < C);
+    if (codes.length > 0) visits.push(codes);
+  }
+  return visits.length === 0 ? null : { id: `syn-${raw.n}`, labels, visits };
+}
+
+/**
+ * Samples raw records 0..count-1; onRecords receives finished records in record order, in runs of
+ * about batchSize (the last run may be shorter).
+ */
+export async function sampleRows(
+  model: HaloModel,
+  options: GenerateOptions,
+  onRecords: (records: RawRecord[]) => void | Promise<void>,
+): Promise<void> {
+  const { count, batchSize, seed } = options;
+  checkInt("count", count, 0);
+  checkInt("batchSize", batchSize, 1);
+  checkInt("seed", seed, 0);
+  const c = model.config;
+  const check = (ids: Int32Array, max: number, what: string) => {
+    for (const id of ids)
+      if (!(id >= 0 && id < max)) throw new Error(`Expected ${what} ids in 0..${max - 1} but received ${id}`);
+  };
+  if (options.fixedLabels instanceof Int32Array) check(options.fixedLabels, c.nLabels, "fixedLabels");
+  for (const v of options.prefix ?? []) check(v, c.nCodes, "prefix code");
+
+  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)));
+  const finished = new Map<number, RawRecord>();
+  let emitted = 0;
+  let pendingRun: RawRecord[] = [];
+  let next = 0;
+  const flush = async (force: boolean) => {
+    while (finished.has(emitted)) {
+      pendingRun.push(finished.get(emitted) as RawRecord);
+      finished.delete(emitted);
+      emitted++;
+    }
+    if (pendingRun.length >= batchSize || (force && pendingRun.length > 0)) {
+      const run = pendingRun;
+      pendingRun = [];
+      await onRecords(run);
+    }
+  };
+  while (emitted < count) {
+    while (next < count && sampler.hasFreeSlot()) sampler.start(next++, seed, options);
+    for (const raw of sampler.step()) finished.set(raw.n, raw);
+    await flush(next >= count && sampler.active() === 0);
+  }
+  await flush(true);
+}
+
+function checkInt(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new Error(`Expected an integer >= ${min} for ${name} but received ${JSON.stringify(v)} (${typeof v})`);
+  }
+}
+
+/** One record being sampled in a slot. */
+interface SlotState {
+  n: number;
+  rng: Rng;
+  rows: Int32Array[];
+  /** Rows given in advance (label row, prefix visits) by row index; undefined rows are sampled. */
+  fixed: (Int32Array | undefined)[];
+  /** A prefix follows the label row: its end token is forced to 0 (conditioning on the record going on). */
+  forceNoEnd: boolean;
+}
+
+/** KV-cached coarse module plus incremental head over B slots. */
+class Sampler {
+  private readonly model: HaloModel;
+  private readonly slots: (SlotState | null)[];
+  private readonly kCache: Float32Array[]; // per layer (B, nCtx, d)
+  private readonly vCache: Float32Array[]; // per layer (B, nCtx, d)
+  private readonly w1h: Float32Array; // (D, d) auto1 weight columns that see h_t (masked), dense for matmulNT
+  // per-step scratch, sized for B rows
+  private readonly x: Float32Array; // (B, d) residual stream
+  private readonly ln: Float32Array; // (B, d)
+  private readonly mean: Float32Array; // (B)
+  private readonly rstd: Float32Array; // (B)
+  private readonly qkv: Float32Array; // (B, 3d)
+  private readonly atty: Float32Array; // (B, d)
+  private readonly fch: Float32Array; // (B, 4d)
+  private readonly fchGelu: Float32Array; // (B, 4d)
+  private readonly scores: Float64Array; // (nCtx)
+  private readonly hsel: Float32Array; // (B, d) h_t of the rows the head samples
+  private readonly a1: Float32Array; // (B, D)
+  private readonly xrow: Float32Array; // (B, V) sampled rows, 0/1
+  private readonly uniforms: Float32Array; // (B, V)
+  private readonly fixedTok: Int8Array; // (B, V) -1 free, 0/1 forced
+
+  constructor(model: HaloModel, B: number) {
+    this.model = model;
+    const { nEmbd: d, nVocab: V, nCtx, nLayer } = model.config;
+    const D = d + V;
+    this.slots = new Array(B).fill(null);
+    this.kCache = Array.from({ length: nLayer }, () => new Float32Array(B * nCtx * d));
+    this.vCache = Array.from({ length: nLayer }, () => new Float32Array(B * nCtx * d));
+    this.w1h = new Float32Array(D * d);
+    const w1 = model.p.w1;
+    for (let o = 0; o < D; o++) {
+      const n = Math.min(o + 1, d);
+      this.w1h.set(w1.subarray((o * (o + 1)) / 2, (o * (o + 1)) / 2 + n), o * d);
+    }
+    this.x = new Float32Array(B * d);
+    this.ln = new Float32Array(B * d);
+    this.mean = new Float32Array(B);
+    this.rstd = new Float32Array(B);
+    this.qkv = new Float32Array(B * 3 * d);
+    this.atty = new Float32Array(B * d);
+    this.fch = new Float32Array(B * 4 * d);
+    this.fchGelu = new Float32Array(B * 4 * d);
+    this.scores = new Float64Array(nCtx);
+    this.hsel = new Float32Array(B * d);
+    this.a1 = new Float32Array(B * D);
+    this.xrow = new Float32Array(B * V);
+    this.uniforms = new Float32Array(B * V);
+    this.fixedTok = new Int8Array(B * V);
+  }
+
+  hasFreeSlot(): boolean {
+    return this.slots.includes(null);
+  }
+
+  active(): number {
+    return this.slots.filter((s) => s !== null).length;
+  }
+
+  start(n: number, seed: number, options: GenerateOptions): void {
+    const c = this.model.config;
+    const C = c.nCodes;
+    const fixed: (Int32Array | undefined)[] = [];
+    const labels = typeof options.fixedLabels === "function" ? options.fixedLabels(n) : options.fixedLabels;
+    if (labels !== undefined) fixed[1] = labels.map((k) => C + k);
+    const prefix = (options.prefix ?? []).slice(0, c.nCtx - 2);
+    prefix.forEach((v, i) => {
+      fixed[2 + i] = v;
+    });
+    const slot = this.slots.indexOf(null);
+    this.slots[slot] = {
+      n,
+      rng: new Rng(seed, n),
+      rows: [Int32Array.of(C + c.nLabels)],
+      fixed,
+      forceNoEnd: prefix.length > 0,
+    };
+  }
+
+  /** Feeds every active slot's last row through the coarse module, then produces its next row. */
+  step(): RawRecord[] {
+    const m = this.model;
+    const k = m.kernels;
+    const p = m.p;
+    const { nEmbd: d, nVocab: V, nCtx, nHead: NH, nCodes: C, nLabels: L } = m.config;
+    const D = d + V;
+    const end = C + L + 1;
+    const act: number[] = [];
+    this.slots.forEach((s, i) => {
+      if (s !== null) act.push(i);
+    });
+    const na = act.length;
+
+    // embedding bag of the rows being fed, plus their positions
+    let nnz = 0;
+    for (const s of act) nnz += this.slotOf(s).rows.at(-1)?.length ?? 0;
+    const idx = new Int32Array(nnz);
+    const off = new Int32Array(na + 1);
+    act.forEach((s, i) => {
+      const row = this.slotOf(s).rows.at(-1) as Int32Array;
+      idx.set(row, off[i]);
+      off[i + 1] = off[i] + row.length;
+    });
+    const x = this.x.subarray(0, na * d);
+    k.embeddingBagForward(x, idx, off, p.wte, na, d, 0);
+    act.forEach((s, i) => {
+      const t = this.slotOf(s).rows.length - 1;
+      k.addInPlace(x.subarray(i * d, i * d + d), p.wpe.subarray(t * d), d);
+    });
+
+    const ln = this.ln.subarray(0, na * d);
+    const mean = this.mean.subarray(0, na);
+    const rstd = this.rstd.subarray(0, na);
+    for (let l = 0; l < m.config.nLayer; l++) {
+      const w = p.h[l];
+      k.layernormForward(ln, mean, rstd, x, w.ln1w, w.ln1b, na, d);
+      const qkv = this.qkv.subarray(0, na * 3 * d);
+      linearForward(k, qkv, ln, w.qkvw, w.qkvb, na, d, 3 * d);
+      this.attendCached(l, act, NH);
+      linearForward(k, x, this.atty.subarray(0, na * d), w.attprojw, w.attprojb, na, d, d, true);
+      k.layernormForward(ln, mean, rstd, x, w.ln2w, w.ln2b, na, d);
+      linearForward(k, this.fch.subarray(0, na * 4 * d), ln, w.fcw, w.fcb, na, d, 4 * d);
+      k.geluForward(this.fchGelu, this.fch, na * 4 * d);
+      linearForward(k, x, this.fchGelu.subarray(0, na * 4 * d), w.fcprojw, w.fcprojb, na, 4 * d, d, true);
+    }
+    k.layernormForward(ln, mean, rstd, x, p.lnfw, p.lnfb, na, d); // ln now holds h_t
+
+    // next rows: fixed ones are copied, the others sampled by the head in one batch
+    const sampled: number[] = []; // indices into act
+    const next: Int32Array[] = new Array(na);
+    act.forEach((s, i) => {
+      const st = this.slotOf(s);
+      const given = st.fixed[st.rows.length];
+      if (given !== undefined) next[i] = given;
+      else sampled.push(i);
+    });
+    const nh = sampled.length;
+    if (nh > 0) {
+      const hsel = this.hsel.subarray(0, nh * d);
+      const fixedTok = this.fixedTok.subarray(0, nh * V);
+      fixedTok.fill(-1);
+      let anyFixed = false;
+      sampled.forEach((i, r) => {
+        hsel.set(ln.subarray(i * d, i * d + d), r * d);
+        const st = this.slotOf(act[i]);
+        st.rng.fillUniform(this.uniforms.subarray(r * V, r * V + V), V);
+        if (st.forceNoEnd && st.rows.length === 1) {
+          fixedTok[r * V + end] = 0;
+          anyFixed = true;
+        }
+      });
+      const a1 = this.a1.subarray(0, nh * D);
+      // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
+      k.matmulNT(a1, hsel, this.w1h, nh, d, D, 0);
+      k.biasAddForward(a1, p.b1, nh, D);
+      const xrow = this.xrow.subarray(0, nh * V);
+      k.madeSampleRow(
+        xrow,
+        null,
+        a1,
+        p.w1,
+        p.w2,
+        p.b2,
+        this.uniforms.subarray(0, nh * V),
+        anyFixed ? fixedTok : null,
+        nh,
+        d,
+        V,
+      );
+      sampled.forEach((i, r) => {
+        const toks: number[] = [];
+        for (let j = 0; j < V; j++) if (xrow[r * V + j] !== 0) toks.push(j);
+        next[i] = Int32Array.from(toks);
+      });
+    }
+
+    const out: RawRecord[] = [];
+    act.forEach((s, i) => {
+      const st = this.slotOf(s);
+      st.rows.push(next[i]);
+      const drawnEnd = st.fixed[st.rows.length - 1] === undefined && next[i].includes(end);
+      if (drawnEnd || st.rows.length === nCtx) {
+        out.push({ n: st.n, rows: st.rows });
+        this.slots[s] = null;
+      }
+    });
+    return out;
+  }
+
+  private slotOf(s: number): SlotState {
+    return this.slots[s] as SlotState;
+  }
+
+  // Causal attention of each fed row (slot s at position t) over its cached positions 0..t: appends
+  // this row's key and value to the cache, then one query against t+1 keys. O(t d) per row, small
+  // next to the O(d^2) projections, so it stays here rather than in a kernel.
+  private attendCached(l: number, act: number[], NH: number): void {
+    const { nEmbd: d, nCtx } = this.model.config;
+    const hs = d / NH;
+    const scale = 1 / Math.sqrt(hs);
+    const kc = this.kCache[l];
+    const vc = this.vCache[l];
+    const qkv = this.qkv;
+    const scores = this.scores;
+    act.forEach((s, i) => {
+      const t = this.slotOf(s).rows.length - 1;
+      const base = s * nCtx * d;
+      kc.set(qkv.subarray(i * 3 * d + d, i * 3 * d + 2 * d), base + t * d);
+      vc.set(qkv.subarray(i * 3 * d + 2 * d, i * 3 * d + 3 * d), base + t * d);
+      for (let h = 0; h < NH; h++) {
+        const q = i * 3 * d + h * hs;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let u = 0; u <= t; u++) {
+          const ko = base + u * d + h * hs;
+          let dot = 0;
+          for (let c = 0; c < hs; c++) dot += qkv[q + c] * kc[ko + c];
+          scores[u] = dot * scale;
+          if (scores[u] > max) max = scores[u];
+        }
+        let sum = 0;
+        for (let u = 0; u <= t; u++) {
+          scores[u] = Math.exp(scores[u] - max);
+          sum += scores[u];
+        }
+        const o = i * d + h * hs;
+        this.atty.fill(0, o, o + hs);
+        for (let u = 0; u <= t; u++) {
+          const wgt = scores[u] / sum;
+          const vo = base + u * d + h * hs;
+          for (let c = 0; c < hs; c++) this.atty[o + c] += wgt * vc[vo + c];
+        }
+      }
+    });
+  }
+}
