@@ -49,7 +49,7 @@ export type Sex = "F" | "M" | "O" | "U";
 export interface PatientRecord {
   id: string;
   sex?: Sex;
-  /** ISO date. */
+  /** ISO date (YYYY-MM-DD); sources that give only a birth year use YYYY-01-01. */
   birthDate?: string;
   deathDate?: string;
   /** Sorted by start, ties by id. */
@@ -61,6 +61,8 @@ export type SourceFormat = "mimic3" | "mimic4" | "omop" | "fhir" | "synthea-csv"
 /** Counts of what a reader skipped, by reason ("unparsable date", "unknown encounter", ...). */
 export class SkipCounter {
   readonly counts = new Map<string, number>();
+  /** Where the first skip of each reason happened (file:line), so a summary can point at one. */
+  readonly firstAt = new Map<string, string>();
   constructor(private readonly strict = false) {}
 
   /** Record one skipped row; in strict mode it is an error naming where and why. */
@@ -68,6 +70,7 @@ export class SkipCounter {
     if (this.strict)
       throw new IngestError(`${where ?? "input"}: ${reason} (strict mode; drop --strict to skip and count such rows)`);
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    if (where !== undefined && !this.firstAt.has(reason)) this.firstAt.set(reason, where);
   }
 
   get total(): number {
@@ -161,13 +164,47 @@ export class RecordBuilder {
       return false;
     }
     const visit = slot.visits.get(visitId) as Visit;
-    visit.events.push({
-      ...e,
-      code: this.intern(e.code),
-      display: e.display === undefined ? undefined : this.intern(e.display),
-      unit: e.unit === undefined ? undefined : this.intern(e.unit),
-    });
+    // Absent optional fields stay absent (not `undefined`), so records compare equal after a round trip.
+    const event: ClinicalEvent = { ...e, code: this.intern(e.code) };
+    if (e.display !== undefined) event.display = this.intern(e.display);
+    if (e.unit !== undefined) event.unit = this.intern(e.unit);
+    visit.events.push(event);
     return true;
+  }
+
+  /**
+   * The id of the patient's visit whose [start, end] covers `time` (compared at the coarser of the two
+   * resolutions, so a date-only visit covers every time of its days); the latest-starting one when several
+   * do. Only visits added so far count: readers add visits before their timed events.
+   */
+  findVisitAt(patientId: string, time: string): string | undefined {
+    const slot = this.patients.get(patientId);
+    if (!slot) return undefined;
+    let best: Visit | undefined;
+    for (const v of slot.visits.values()) {
+      if (!covers(v.start, v.end ?? v.start, time)) continue;
+      if (!best || v.start > best.start || (v.start === best.start && v.id < best.id)) best = v;
+    }
+    return best?.id;
+  }
+
+  /**
+   * Adds an event that has a time but no visit to the patient's visit covering that time (`findVisitAt`);
+   * otherwise skips it and counts `reason`.
+   */
+  addTimedEvent(
+    patientId: string,
+    time: string,
+    e: ClinicalEvent,
+    where?: string,
+    reason = "no visit covers the event time",
+  ): boolean {
+    const visitId = this.findVisitAt(patientId, time);
+    if (visitId === undefined) {
+      this.skipped.skip(reason, where);
+      return false;
+    }
+    return this.addEvent(visitId, e, where);
   }
 
   /** Number of patients collected so far. */
@@ -190,6 +227,34 @@ export class RecordBuilder {
   }
 }
 
+/** Whether start <= time <= end, each pair compared on the prefix both have (date vs date-time). */
+function covers(start: string, end: string, time: string): boolean {
+  const a = Math.min(start.length, time.length);
+  const b = Math.min(end.length, time.length);
+  return time.slice(0, a) >= start.slice(0, a) && time.slice(0, b) <= end.slice(0, b);
+}
+
+/**
+ * A source timestamp ("2164-10-23 21:09:00", "2164-10-23T21:09:00Z", "2164-10-23") as the canonical ISO
+ * form: "YYYY-MM-DD" for dates, "YYYY-MM-DDTHH:MM:SS" for date-times (fractions and zone dropped: the
+ * sources are local times). Undefined when it is not a valid date.
+ */
+export function isoTimestamp(s: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.exec(
+    s.trim(),
+  );
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // MIMIC shifts years to 2100-2200 and DOBs of the very old to ~1800: any 4-digit year is valid.
+  const days = new Date(Date.UTC(2000, mo, 0)).getUTCDate();
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 ? (leap ? 29 : 28) : days)) return undefined;
+  const date = `${m[1]}-${m[2]}-${m[3]}`;
+  if (m[4] === undefined) return date;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59) return undefined;
+  return `${date}T${m[4]}:${m[5]}:${m[6] ?? "00"}`;
+}
+
 /** What every reader returns. */
 export interface ReadResult {
   format: SourceFormat;
@@ -197,6 +262,8 @@ export interface ReadResult {
   skipped: SkipCounter;
   /** Rows read per input file, for the summary. */
   rowsRead: Map<string, number>;
+  /** Rows kept with a substitute for a missing field, by what was done (e.g. "drug coded by name: no NDC"). */
+  substituted?: Map<string, number>;
 }
 
 export interface ReadOptions {

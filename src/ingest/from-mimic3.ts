@@ -1,0 +1,256 @@
+// Reads a MIMIC-III v1.4 export (classic upper-case or lower-case headers, plain or .gz files) into
+// canonical records: a visit per admission (HADM_ID), ICD-9 diagnoses and procedures, NDC prescriptions
+// and lab ITEMIDs with their numeric value.
+//
+// Decisions:
+// - PRESCRIPTIONS rows with NDC "0" or blank (base solutions and other non-dispensed items) keep their
+//   drug as system "other" coded by the DRUG name, so no prescription is lost; they are counted in
+//   `substituted`. Rows with neither NDC nor DRUG are skipped as "blank code".
+// - LABEVENTS rows without HADM_ID (outpatient labs) join the admission covering CHARTTIME, else are
+//   skipped and counted. Rows whose VALUENUM is blank keep the lab code without a value.
+// - An unparsable DOB or DOD keeps the patient without it and counts the reason.
+// The directory helpers here (`openTables`) are shared with the MIMIC-IV and OMOP readers.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type CsvRow, readCsv, readCsvHeader } from "./csv.ts";
+import {
+  type ClinicalEvent,
+  type EventKind,
+  IngestError,
+  isoTimestamp,
+  type ReadOptions,
+  type ReadResult,
+  RecordBuilder,
+  type Sex,
+} from "./record.ts";
+
+/** A table file found in an input directory. */
+export interface TableFile {
+  path: string;
+  delimiter: string;
+}
+
+/**
+ * The tables of one input directory: finds files by table name (any case, .csv/.tsv, optionally .gz),
+ * streams their rows, counts rows read and skips malformed rows, and reports progress across all files.
+ */
+export class TableSet {
+  readonly builder: RecordBuilder;
+  readonly rowsRead = new Map<string, number>();
+  readonly substituted = new Map<string, number>();
+  private readonly files = new Map<string, string>();
+  private bytesDone = 0;
+  private bytesTotal = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly opts: ReadOptions,
+    tables: string[],
+  ) {
+    this.builder = new RecordBuilder({ strict: opts.strict });
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      throw new IngestError(`${dir}: directory not found or not readable`);
+    }
+    const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+    for (const t of tables) {
+      for (const ext of [".csv", ".csv.gz", ".tsv", ".tsv.gz"]) {
+        const hit = byLower.get(t.toLowerCase() + ext);
+        if (hit) {
+          const path = join(dir, hit);
+          this.files.set(t.toLowerCase(), path);
+          this.bytesTotal += statSync(path).size;
+          break;
+        }
+      }
+    }
+  }
+
+  has(table: string): boolean {
+    return this.files.has(table.toLowerCase());
+  }
+
+  wants(kind: EventKind): boolean {
+    return this.opts.kinds === undefined || this.opts.kinds.includes(kind);
+  }
+
+  substitute(what: string): void {
+    this.substituted.set(what, (this.substituted.get(what) ?? 0) + 1);
+  }
+
+  /**
+   * Rows of a table with a `where` ("FILE:LINE") for messages; malformed rows are skipped and counted.
+   * A table that is absent yields nothing unless `mustExist`, which makes it an error.
+   */
+  async *rows(table: string, required: string[], mustExist = false): AsyncGenerator<Row> {
+    const path = this.files.get(table.toLowerCase());
+    if (path === undefined) {
+      if (mustExist)
+        throw new IngestError(
+          `${this.dir}: no ${table}.csv(.gz) found; point the reader at the folder holding the tables`,
+        );
+      return;
+    }
+    const header = await readCsvHeader(path);
+    const delimiter = header?.length === 1 && header[0].includes("\t") ? "\t" : ",";
+    const start = this.bytesDone;
+    const onProgress = this.opts.onProgress;
+    let n = 0;
+    for await (const row of readCsv(path, {
+      required,
+      delimiter,
+      onProgress: onProgress && ((read) => onProgress(start + read, this.bytesTotal)),
+    })) {
+      n++;
+      const where = `${path}:${row.line}`;
+      if (row.malformed) {
+        this.builder.skipped.skip(`${table}: malformed row (wrong number of fields)`, where);
+        continue;
+      }
+      yield Object.assign(row, { where });
+    }
+    this.bytesDone += statSync(path).size;
+    this.rowsRead.set(path, n);
+  }
+
+  result(format: ReadResult["format"]): ReadResult {
+    return {
+      format,
+      records: [...this.builder.records()],
+      skipped: this.builder.skipped,
+      rowsRead: this.rowsRead,
+      substituted: this.substituted,
+    };
+  }
+}
+
+/** A row of a table, with "FILE:LINE" for messages. */
+export type Row = CsvRow & { where: string };
+
+/** Counts a skipped row; returns false so callers can `return skip(...)`. */
+export function skip(t: TableSet, reason: string, row: Row): false {
+  t.builder.skipped.skip(reason, row.where);
+  return false;
+}
+
+/** MIMIC GENDER ("M"/"F"; our writers may also write "O"/"U") as canonical sex; anything else is unknown. */
+export function mimicSex(g: string): Sex | undefined {
+  const u = g.toUpperCase();
+  return u === "M" || u === "F" || u === "O" || u === "U" ? u : undefined;
+}
+
+/** A date column of a patient row; unparsable values are counted and dropped (the patient is kept). */
+export function patientDate(t: TableSet, value: string, column: string, where: string): string | undefined {
+  if (value === "") return undefined;
+  const iso = isoTimestamp(value);
+  if (iso === undefined) t.builder.skipped.skip(`unparsable ${column} (patient kept without it)`, where);
+  return iso?.slice(0, 10);
+}
+
+/** Adds an admission row as a visit; counts rows with unparsable times. */
+export function addAdmission(t: TableSet, row: Row, typeColumn: string): boolean {
+  const subject = row.get("subject_id");
+  const hadm = row.get("hadm_id");
+  if (subject === "" || hadm === "") return skip(t, "admission without subject or hadm id", row);
+  const start = isoTimestamp(row.get("admittime"));
+  if (start === undefined) return skip(t, "unparsable admittime", row);
+  const disch = row.get("dischtime");
+  const end = disch === "" ? undefined : isoTimestamp(disch);
+  if (disch !== "" && end === undefined) return skip(t, "unparsable dischtime", row);
+  const type = row.get(typeColumn);
+  return t.builder.addVisit(
+    subject,
+    {
+      id: hadm,
+      start,
+      ...(end === undefined ? {} : { end }),
+      ...(type === "" ? {} : { type: t.builder.intern(type) }),
+    },
+    row.where,
+  );
+}
+
+/** Adds a coded row to its admission; rows without one are counted. */
+export function addAdmissionEvent(t: TableSet, row: Row, e: ClinicalEvent, table: string): boolean {
+  const hadm = row.get("hadm_id");
+  if (hadm === "") return skip(t, `${table} row without hadm_id`, row);
+  return t.builder.addEvent(hadm, e, row.where);
+}
+
+/** Adds a prescription as an NDC event, or coded by drug name when the NDC is "0" or blank (counted). */
+export function addPrescription(t: TableSet, row: Row, table: string): void {
+  const ndc = row.get("ndc");
+  const drug = row.get("drug");
+  if (ndc !== "" && ndc !== "0") {
+    const display = drug === "" ? {} : { display: drug };
+    addAdmissionEvent(t, row, { kind: "medication", system: "ndc", code: ndc, ...display }, table);
+  } else if (addAdmissionEvent(t, row, { kind: "medication", system: "other", code: drug }, table)) {
+    t.substitute("medication coded by drug name (system other): NDC blank or 0");
+  }
+}
+
+/** Adds a lab row: to its admission, else to the admission covering its charttime, else counted. */
+export function addLab(t: TableSet, row: Row, itemColumn: string): boolean {
+  const raw = row.get("valuenum");
+  const value = raw === "" ? undefined : Number(raw);
+  if (value !== undefined && !Number.isFinite(value)) return skip(t, "unparsable valuenum", row);
+  const unit = row.get("valueuom");
+  const e: ClinicalEvent = {
+    kind: "lab",
+    system: "mimic-lab",
+    code: row.get(itemColumn),
+    ...(value === undefined ? {} : { value }),
+    ...(unit === "" ? {} : { unit }),
+  };
+  if (row.get("hadm_id") !== "") return t.builder.addEvent(row.get("hadm_id"), e, row.where);
+  const time = isoTimestamp(row.get("charttime"));
+  if (time === undefined) return skip(t, "lab without hadm_id and with unparsable charttime", row);
+  return t.builder.addTimedEvent(
+    row.get("subject_id"),
+    time,
+    e,
+    row.where,
+    "lab without hadm_id outside every admission",
+  );
+}
+
+/** Reads PATIENTS, ADMISSIONS, DIAGNOSES_ICD, PROCEDURES_ICD, PRESCRIPTIONS and LABEVENTS from `dir`. */
+export async function readMimic3(dir: string, opts: ReadOptions = {}): Promise<ReadResult> {
+  const t = new TableSet(dir, opts, [
+    "PATIENTS",
+    "ADMISSIONS",
+    "DIAGNOSES_ICD",
+    "PROCEDURES_ICD",
+    "PRESCRIPTIONS",
+    "LABEVENTS",
+  ]);
+  const b = t.builder;
+  for await (const row of t.rows("PATIENTS", ["subject_id", "gender", "dob"], true)) {
+    const id = row.get("subject_id");
+    if (id === "") {
+      b.skipped.skip("patient without subject_id", row.where);
+      continue;
+    }
+    const sex = mimicSex(row.get("gender"));
+    const birthDate = patientDate(t, row.get("dob"), "dob", row.where);
+    const deathDate = patientDate(t, row.get("dod"), "dod", row.where);
+    b.addPatient({ id, ...(sex && { sex }), ...(birthDate && { birthDate }), ...(deathDate && { deathDate }) });
+  }
+  for await (const row of t.rows("ADMISSIONS", ["subject_id", "hadm_id", "admittime", "dischtime"], true))
+    addAdmission(t, row, "admission_type");
+  if (t.wants("diagnosis"))
+    for await (const row of t.rows("DIAGNOSES_ICD", ["hadm_id", "icd9_code"]))
+      addAdmissionEvent(t, row, { kind: "diagnosis", system: "icd9cm", code: row.get("icd9_code") }, "DIAGNOSES_ICD");
+  if (t.wants("procedure"))
+    for await (const row of t.rows("PROCEDURES_ICD", ["hadm_id", "icd9_code"]))
+      addAdmissionEvent(t, row, { kind: "procedure", system: "icd9pcs", code: row.get("icd9_code") }, "PROCEDURES_ICD");
+  if (t.wants("medication"))
+    for await (const row of t.rows("PRESCRIPTIONS", ["hadm_id", "ndc", "drug"]))
+      addPrescription(t, row, "PRESCRIPTIONS");
+  if (t.wants("lab"))
+    for await (const row of t.rows("LABEVENTS", ["subject_id", "hadm_id", "itemid", "charttime", "valuenum"]))
+      addLab(t, row, "itemid");
+  return t.result("mimic3");
+}

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { test } from "node:test";
+import { readMimic3 } from "../../src/ingest/from-mimic3.ts";
+import type { PatientRecord } from "../../src/ingest/record.ts";
+import { writeMimic3 } from "../../src/ingest/to-mimic3.ts";
+import { withoutIds } from "./canonical-records.ts";
+
+const records: PatientRecord[] = [
+  {
+    id: "a",
+    sex: "F",
+    birthDate: "2080-02-29",
+    deathDate: "2151-01-02",
+    visits: [
+      {
+        id: "a1",
+        start: "2150-01-01T08:00:00",
+        end: "2150-01-05T10:30:00",
+        type: "EMERGENCY",
+        events: [
+          { kind: "diagnosis", system: "icd9cm", code: "0389" },
+          { kind: "diagnosis", system: "icd9cm", code: "V4581" },
+          { kind: "procedure", system: "icd9pcs", code: "0040" },
+          { kind: "medication", system: "ndc", code: "00904404073", display: "Aspirin" },
+          { kind: "medication", system: "other", code: "Sodium Chloride 0.9%  Flush" },
+          { kind: "lab", system: "mimic-lab", code: "50912", value: 0.9, unit: "mg/dL" },
+          { kind: "lab", system: "mimic-lab", code: "51221" },
+        ],
+      },
+      {
+        id: "a2",
+        start: "2150-06-01T00:00:00",
+        events: [{ kind: "diagnosis", system: "icd9cm", code: "E8790" }],
+      },
+    ],
+  },
+  { id: "b", visits: [{ id: "b1", start: "2160-03-03T03:03:03", events: [] }] },
+  { id: "c", sex: "M", birthDate: "2100-12-31", visits: [] },
+];
+
+test("MIMIC-III writer: round trip gives the same records, ids aside", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
+  const files = await writeMimic3(dir, records);
+  assert.deepEqual(files.map((f) => basename(f)).sort(), [
+    "ADMISSIONS.csv",
+    "DIAGNOSES_ICD.csv",
+    "LABEVENTS.csv",
+    "PATIENTS.csv",
+    "PRESCRIPTIONS.csv",
+    "PROCEDURES_ICD.csv",
+  ]);
+  const back = await readMimic3(dir, { strict: true });
+  assert.deepEqual(withoutIds(back.records), withoutIds(records));
+  assert.deepEqual(
+    back.records.map((r) => r.id),
+    ["900000001", "900000002", "900000003"],
+  );
+  assert.deepEqual(
+    back.records.flatMap((r) => r.visits.map((v) => v.id)),
+    ["900000001", "900000002", "900000003"],
+  );
+});
+
+test("MIMIC-III writer: dates are written at second resolution and read back as date-times", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
+  await writeMimic3(dir, [
+    { id: "x", birthDate: "2090-01-01", visits: [{ id: "v", start: "2150-01-01", events: [] }] },
+  ]);
+  assert.match(readFileSync(join(dir, "ADMISSIONS.csv"), "utf8"), /2150-01-01 00:00:00/);
+  const back = await readMimic3(dir);
+  assert.equal(back.records[0].visits[0].start, "2150-01-01T00:00:00");
+  assert.equal(back.records[0].birthDate, "2090-01-01");
+});
+
+test("MIMIC-III writer: a code MIMIC-III cannot hold is an error naming it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
+  const bad: PatientRecord[] = [
+    {
+      id: "x",
+      visits: [{ id: "v", start: "2150-01-01", events: [{ kind: "diagnosis", system: "icd10cm", code: "I10" }] }],
+    },
+  ];
+  await assert.rejects(writeMimic3(dir, bad), /cannot write diagnosis icd10cm:I10 \(visit v\) as MIMIC-III/);
+});
