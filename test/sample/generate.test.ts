@@ -38,7 +38,7 @@ function naiveRecord(m: HaloModel, n: number, options: GenerateOptions): RawReco
   const V = c.nVocab;
   const end = C + c.nLabels + 1;
   const rng = new Rng(options.seed, n);
-  const rows = [Int32Array.of(C + c.nLabels)];
+  const rows: Int32Array[] = [Int32Array.of(C + c.nLabels)];
   const labels = typeof options.fixedLabels === "function" ? options.fixedLabels(n) : options.fixedLabels;
   const prefix = options.prefix ?? [];
   const u = new Float32Array(V);
