@@ -122,7 +122,16 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
  * keys and model size keys (nCtx, nEmbd, nLayer, nHead). Unknown keys are an error.
  */
 export function parseConfigJson(text: string, readFile: (path: string) => string): Partial<TrainOptions> {
-  const source = text.trim().startsWith("{") ? text : readFile(text);
+  let source = text;
+  if (!/^\s*[[{]/.test(text)) {
+    try {
+      source = readFile(text);
+    } catch {
+      throw new Error(
+        `--config-json "${text}" is neither a JSON object nor a readable file. Hint: pass '{"lr": 3e-4}' or a .json file.`,
+      );
+    }
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(source);

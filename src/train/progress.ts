@@ -1,0 +1,108 @@
+// Shows training progress: a live bar (loss, validation loss, records/s, ETA) on a terminal, with
+// evaluations logged above it; plain, timestamp-free log lines when the output is not a terminal
+// (CI, files), at most one step line every `logSeconds` so logs stay short.
+import cliProgress from "cli-progress";
+import type { TrainEvent, TrainResult } from "./train.ts";
+
+export interface ProgressDisplay {
+  onEvent(event: TrainEvent): void;
+  /** Ends the bar and prints the outcome. */
+  finish(result: TrainResult): void;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+const count = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "-");
+
+export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, logSeconds = 10): ProgressDisplay {
+  const tty = stream.isTTY === true;
+  const log = (line: string) => (multi ? multi.log(`${line}\n`) : stream.write(`${line}\n`));
+  let multi: cliProgress.MultiBar | null = null;
+  let bar: cliProgress.SingleBar | null = null;
+  let firstStep = 0;
+  let lastLine = 0;
+  let val = Number.NaN;
+
+  return {
+    onEvent(e) {
+      switch (e.type) {
+        case "start": {
+          const c = e.config;
+          stream.write(
+            `${e.resumed ? "Resuming" : "Training"} HALO (${e.options.preset}: ${c.nLayer} layers, width ${c.nEmbd}, ` +
+              `${c.nHead} heads, ${c.nCtx} visit slots; V = ${c.nVocab}; ${count(e.parameters)} parameters, ` +
+              `${e.kernels} kernels) on ${e.trainRecords} records, validating on ${e.validationRecords}.\n` +
+              `Batch ${e.options.batchSize}, ${e.stepsPerEpoch} steps per epoch, lr ${e.options.lr}. ` +
+              `Independent-Bernoulli baseline validation loss: ${fmt(e.baselineValLoss)}.\n`,
+          );
+          firstStep = e.step;
+          if (tty) {
+            multi = new cliProgress.MultiBar(
+              {
+                stream,
+                format:
+                  "{bar} {value}/{total} steps | epoch {epoch} | loss {loss} | val {val} | {rate} rec/s | ETA {eta}",
+                hideCursor: true,
+                barsize: 24,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            bar = multi.create(e.totalSteps, 0, { epoch: e.epoch + 1, loss: "-", val: "-", rate: "-", eta: "?" });
+          }
+          break;
+        }
+        case "step": {
+          const payload = {
+            epoch: e.epoch + 1,
+            loss: fmt(e.loss),
+            val: fmt(val),
+            rate: e.recordsPerSecond.toFixed(1),
+            eta: duration(e.etaSeconds),
+          };
+          if (bar) bar.update(e.step - firstStep, payload);
+          else if (performance.now() - lastLine > logSeconds * 1000) {
+            lastLine = performance.now();
+            stream.write(
+              `step ${e.step} epoch ${payload.epoch} loss ${payload.loss} | ${payload.rate} rec/s | ETA ${payload.eta}\n`,
+            );
+          }
+          break;
+        }
+        case "eval":
+          val = e.valLoss;
+          log(
+            `step ${e.step} epoch ${e.epoch + 1}: validation loss ${fmt(e.valLoss)}` +
+              (e.improved ? " (best so far)" : ` (best ${fmt(e.bestValLoss)})`),
+          );
+          break;
+        case "checkpoint":
+          break;
+      }
+    },
+    finish(r) {
+      multi?.stop();
+      const why = {
+        epochs: "reached the epoch limit",
+        steps: "reached the step limit",
+        time: "reached the time limit",
+        "early-stop": "stopped early: the validation loss stopped improving",
+        interrupted: "interrupted; resume with --resume",
+      }[r.reason];
+      const best = Number.isFinite(r.bestValLoss)
+        ? `Best validation loss ${fmt(r.bestValLoss)} at step ${r.bestStep} (in ${r.out}/best)`
+        : "No validation yet";
+      stream.write(
+        `Stopped at step ${r.step} (${why}). ${best}; independent-Bernoulli baseline ${fmt(r.baselineValLoss)}.\n` +
+          (r.step > 0 ? `Latest state for --resume: ${r.out}/last.\n` : ""),
+      );
+    },
+  };
+}
