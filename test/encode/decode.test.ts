@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { canonicalForCompare } from "../../src/encode/canonical-for-compare.ts";
+import { ageInYears, dayNumber } from "../../src/encode/dates.ts";
+import { Decoder } from "../../src/encode/decode.ts";
+import { Encoder } from "../../src/encode/encode.ts";
+import { seededRandom } from "../../src/encode/seeded-random.ts";
+import type { EncodedRecord } from "../../src/encode/types.ts";
+import { buildVocabulary } from "../../src/encode/vocabulary.ts";
+import { dx, lab, patient, px } from "./helpers.ts";
+
+const train = [
+  patient(
+    "a",
+    [
+      ["2100-01-10T08:00", [dx("4019"), px("3893"), lab("2345-7", 90), lab("718-7")]],
+      ["2100-01-12", [dx("25000"), lab("2345-7", 140)]],
+      ["2100-06-01", [dx("4019"), lab("2345-7", 200)]],
+    ],
+    { sex: "M", birthDate: "2040-02-29" },
+  ),
+  patient("b", [["2100-02-01", [dx("4019"), lab("2345-7", 110)]]], { sex: "F" }),
+];
+const vocab = buildVocabulary(train, [], {
+  kinds: ["diagnosis", "procedure", "lab"],
+  minCount: 1,
+  age: true,
+  gaps: true,
+  sex: true,
+  labBuckets: 2,
+  seed: 1,
+});
+const id = (name: string) => vocab.codes.findIndex((t) => t.name === name);
+
+test("decodes codes, gap days inside their bucket, the birth date from the age bucket, lab values, sex", () => {
+  const rec: EncodedRecord = {
+    id: "synthetic-1",
+    labels: Int32Array.from([vocab.labels.findIndex((l) => l.name === "sex:F")]),
+    visits: [
+      Int32Array.from([id("icd9cm:4019"), id("age:60-64"), id("loinc:2345-7#1")]).sort(),
+      Int32Array.from([id("icd9pcs:3893"), id("gap:8-14"), id("loinc:718-7")]).sort(),
+    ],
+  };
+  const decoder = new Decoder(vocab);
+  for (let seed = 0; seed < 50; seed++) {
+    const r = decoder.decode(rec, { rand: seededRandom(seed), startDate: "2020-03-01" });
+    assert.equal(r.sex, "F");
+    assert.equal(r.visits.length, 2);
+    assert.equal(r.visits[0].start, "2020-03-01");
+    const gap = dayNumber(r.visits[1].start) - dayNumber(r.visits[0].start);
+    assert.ok(gap >= 8 && gap <= 14, `gap ${gap}`);
+    const age = ageInYears(dayNumber(r.birthDate as string), dayNumber("2020-03-01"));
+    assert.ok(age >= 60 && age <= 64, `age ${age}`);
+    const glucose = r.visits[0].events.find((e) => e.kind === "lab");
+    const bucket = vocab.codes[id("loinc:2345-7#1")];
+    assert.ok(glucose?.value !== undefined && glucose.value >= (bucket.lo ?? 0) && glucose.value <= (bucket.hi ?? 0));
+    assert.equal(glucose?.unit, "mg/dL");
+    assert.deepEqual(
+      r.visits[0].events.filter((e) => e.kind !== "lab"),
+      [{ kind: "diagnosis", system: "icd9cm", code: "4019" }],
+    );
+    assert.deepEqual(r.visits[1].events.map((e) => [e.kind, e.code, e.value]).sort(), [
+      ["lab", "718-7", undefined],
+      ["procedure", "3893", undefined],
+    ]);
+  }
+});
+
+test("a record without a first date needs a start date", () => {
+  const rec: EncodedRecord = { id: "s", labels: new Int32Array(0), visits: [Int32Array.from([id("icd9cm:4019")])] };
+  assert.throws(() => new Decoder(vocab).decode(rec, { rand: seededRandom(1) }), /pass startDate/);
+});
+
+test("decode(encode(r)) equals r restricted to the vocabulary, dates to the gap buckets", () => {
+  const encoder = new Encoder(vocab);
+  const decoder = new Decoder(vocab);
+  const probe = [
+    ...train,
+    patient(
+      "c",
+      [
+        ["2101-01-01", [dx("9999")]], // out of vocabulary: the visit goes
+        ["2101-03-01T23:59:59", [dx("25000"), lab("2345-7", 1000), lab("2345-7", 95)]],
+        ["2101-03-01", [px("3893")]],
+        ["2104-12-31", [dx("4019")]],
+      ],
+      { birthDate: "1900-01-01", sex: "U" },
+    ),
+  ];
+  for (const r of probe) {
+    for (let seed = 0; seed < 20; seed++) {
+      const enc = encoder.encode(r);
+      assert.ok(enc);
+      const back = decoder.decode(enc, { rand: seededRandom(seed) });
+      assert.deepEqual(canonicalForCompare(back, encoder), canonicalForCompare(r, encoder));
+    }
+  }
+  const c = canonicalForCompare(probe[2], encoder);
+  assert.deepEqual(c, {
+    id: "c",
+    sex: null,
+    age: "age:90+",
+    firstDate: "2101-03-01",
+    visits: [
+      { gap: null, tokens: ["icd9cm:25000", "loinc:2345-7#0", "loinc:2345-7#1"] },
+      { gap: "gap:0", tokens: ["icd9pcs:3893"] },
+      { gap: "gap:731+", tokens: ["icd9cm:4019"] },
+    ],
+  });
+});
