@@ -232,6 +232,9 @@ export class HaloModel {
   // GPT-2 init for the coarse module (normal 0.02, LN 1/0, biases 0, residual projections scaled by
   // 1/sqrt(2 nLayer)); the masked layers like the official AutoregressiveLinear, which is a plain
   // nn.Linear: weight and bias uniform(-1/sqrt(D), 1/sqrt(D)) (kaiming_uniform with a = sqrt(5)).
+  // The official code differs in the coarse module: no residual scaling, vis_embed_mat as an
+  // nn.Linear default (uniform +-1/sqrt(V)) and pos_embed_mat as nn.Embedding (normal 1); we keep
+  // GPT-2's scheme there, which trains the same architecture from a better-conditioned start.
   private init(rng: Rng): void {
     const normal = (a: Float32Array, std: number) => {
       for (let i = 0; i < a.length; i++) a[i] = std * rng.normal();

@@ -254,3 +254,21 @@ test("same seed gives the same parameters", () => {
   const b = new HaloModel(c, { seed: 11, kernels: tsKernels });
   assert.deepEqual(a.params, b.params);
 });
+
+test("Adam on forward/backward overfits a tiny dataset", () => {
+  const c = makeConfig("tiny", { nCodes: 6, nLabels: 2 });
+  const model = new HaloModel(c, { seed: 2, kernels: tsKernels });
+  const batch = makeBatch(randomRecords(c, 4, 12), c);
+  const n = model.params.length;
+  const m = new Float32Array(n);
+  const v = new Float32Array(n);
+  const first = model.forward(batch);
+  let loss = first;
+  for (let step = 1; step <= 150; step++) {
+    model.zeroGrad();
+    loss = model.forward(batch);
+    model.backward();
+    tsKernels.adamStep(model.params, model.grads, m, v, n, 1e-2, 0.9, 0.999, 1e-8, 0, step);
+  }
+  assert.ok(loss < 0.2 * first, `loss ${first} -> ${loss}`);
+});
