@@ -174,7 +174,12 @@ export function formatIngestSummary(s: IngestSummary): string {
     `labels (${s.labelSource}): ${
       s.labels.length === 0
         ? "none"
-        : s.labels.map((l) => `${l.name.replace(/^pheno:/, "")} ${fmt(100 * l.trainPrevalence, 1)}%`).join("; ")
+        : s.labels
+            .map(
+              (l) =>
+                `${l.name.replace(/^pheno:/, "")}${l.display ? ` (${l.display})` : ""} ${fmt(100 * l.trainPrevalence, 1)}%`,
+            )
+            .join("; ")
     }`,
   ];
   const skipped = Object.entries(s.skipped);

@@ -43,7 +43,7 @@ export interface EncodeSummary {
   vocabulary: { codes: number; labels: number; byKind: Record<string, number>; bySystem: Record<string, number> };
   labelSource: string;
   /** Each label with the share of training records that have it. */
-  labels: { name: string; trainPrevalence: number }[];
+  labels: { name: string; display?: string; trainPrevalence: number }[];
 }
 
 function count<T>(items: T[], key: (t: T) => string): Record<string, number> {
@@ -119,6 +119,7 @@ export function encodeDataset(
     labelSource: phenotypes.source,
     labels: vocab.labels.map((l, k) => ({
       name: l.name,
+      ...(l.display === undefined ? {} : { display: l.display }),
       trainPrevalence: splits.train.length === 0 ? 0 : labelCounts[k] / splits.train.length,
     })),
   };

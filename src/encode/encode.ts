@@ -5,9 +5,9 @@ import type { PatientRecord } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
 import { bucketIndex } from "./buckets.ts";
 import { ageInYears, dayNumber, isoDay } from "./dates.ts";
+import { EventCodeMap } from "./event-code-map.ts";
 import { phenotypeMatcher } from "./labels.ts";
 import type { EncodedRecord, LabelMatch, Vocabulary } from "./types.ts";
-import { eventKey } from "./vocabulary.ts";
 
 interface RangeToken {
   id: number;
@@ -32,8 +32,8 @@ function ranges(vocab: Vocabulary, kind: "age" | "gap"): RangeToken[] {
 
 /** Encodes records with one vocabulary; builds its lookup tables once. */
 export class Encoder {
-  private readonly codeIds = new Map<string, number>();
-  private readonly labs = new Map<string, LabTokens>();
+  private readonly codeIds = new EventCodeMap<number>();
+  private readonly labs = new EventCodeMap<LabTokens>();
   private readonly ageTokens: RangeToken[];
   private readonly gapTokens: RangeToken[];
   private readonly sexLabels = new Map<string, number>();
@@ -43,13 +43,13 @@ export class Encoder {
   constructor(readonly vocab: Vocabulary) {
     vocab.codes.forEach((t, id) => {
       if (t.kind !== "code" && t.kind !== "lab") return;
-      const key = eventKey(t.eventKind ?? "", t.system ?? "", t.code ?? "");
+      const [kind, system, code] = [t.eventKind ?? "", t.system ?? "", t.code ?? ""];
       if (t.kind === "code") {
-        this.codeIds.set(key, id);
+        this.codeIds.set(kind, system, code, id);
         return;
       }
-      let lab = this.labs.get(key);
-      if (!lab) this.labs.set(key, (lab = { buckets: [] }));
+      let lab = this.labs.get(kind, system, code);
+      if (!lab) this.labs.set(kind, system, code, (lab = { buckets: [] }));
       if (t.lo === undefined) lab.plain = id;
       else lab.buckets.push({ id, lo: t.lo, hi: t.hi ?? t.lo });
     });
@@ -81,13 +81,12 @@ export class Encoder {
     for (const v of r.visits) {
       const ids = new Set<number>();
       for (const e of v.events) {
-        const key = eventKey(e.kind, e.system, e.code);
         if (e.kind !== "lab") {
-          const id = this.codeIds.get(key);
+          const id = this.codeIds.get(e.kind, e.system, e.code);
           if (id !== undefined) ids.add(id);
           continue;
         }
-        const lab = this.labs.get(key);
+        const lab = this.labs.get(e.kind, e.system, e.code);
         if (!lab) continue;
         if (e.value !== undefined && Number.isFinite(e.value) && lab.buckets.length > 0)
           ids.add(lab.buckets[bucketIndex(lab.buckets, e.value)].id);

@@ -5,11 +5,13 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { EventKind, PatientRecord } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
+import { EventCodeMap } from "./event-code-map.ts";
 import type { LabelMatch } from "./types.ts";
 
 /** One phenotype: a name and the code group that sets it. */
 export interface PhenotypeDefinition extends LabelMatch {
   name: string;
+  display?: string;
 }
 
 /** The shipped default: the 25 HCUP CCS benchmark phenotypes (ICD-9-CM diagnoses) HALO used on MIMIC-III. */
@@ -78,9 +80,16 @@ export function readPhenotypes(path: string): PhenotypeDefinition[] {
 /** The K diagnosis codes present in the most training records (ties by name), each its own label. */
 export function topKPhenotypes(train: PatientRecord[], k: number): PhenotypeDefinition[] {
   const count = new Map<string, number>();
+  const display = new Map<string, string>();
   for (const r of train) {
     const seen = new Set<string>();
-    for (const v of r.visits) for (const e of v.events) if (e.kind === "diagnosis") seen.add(`${e.system}:${e.code}`);
+    for (const v of r.visits)
+      for (const e of v.events) {
+        if (e.kind !== "diagnosis") continue;
+        const key = `${e.system}:${e.code}`;
+        seen.add(key);
+        if (e.display !== undefined && !display.has(key)) display.set(key, e.display);
+      }
     for (const key of seen) count.set(key, (count.get(key) ?? 0) + 1);
   }
   return [...count.entries()]
@@ -88,7 +97,16 @@ export function topKPhenotypes(train: PatientRecord[], k: number): PhenotypeDefi
     .slice(0, k)
     .map(([key]) => {
       const i = key.indexOf(":");
-      return { name: key, system: key.slice(0, i), eventKind: "diagnosis", codes: [key.slice(i + 1)], prefixes: [] };
+      const def: PhenotypeDefinition = {
+        name: key,
+        system: key.slice(0, i),
+        eventKind: "diagnosis",
+        codes: [key.slice(i + 1)],
+        prefixes: [],
+      };
+      const d = display.get(key);
+      if (d !== undefined) def.display = d;
+      return def;
     });
 }
 
@@ -127,25 +145,29 @@ export function resolvePhenotypes(
 
 /** A function giving the indices (ascending) of the definitions a record matches, from any of its events. */
 export function phenotypeMatcher(defs: LabelMatch[]): (r: PatientRecord) => number[] {
-  const exact = new Map<string, number[]>();
-  const prefixes: { key: string; prefix: string; label: number }[] = [];
+  const exact = new EventCodeMap<number[]>();
+  const prefixes = new EventCodeMap<{ prefix: string; label: number }[]>();
   defs.forEach((d, label) => {
-    const key = `${d.eventKind}\u0000${d.system}\u0000`;
     for (const c of d.codes) {
-      const list = exact.get(key + c);
+      const list = exact.get(d.eventKind, d.system, c);
       if (list) list.push(label);
-      else exact.set(key + c, [label]);
+      else exact.set(d.eventKind, d.system, c, [label]);
     }
-    for (const p of d.prefixes) prefixes.push({ key, prefix: p, label });
+    // All prefixes of one kind and system share one list, stored under the empty code.
+    for (const prefix of d.prefixes) {
+      const list = prefixes.get(d.eventKind, d.system, "");
+      if (list) list.push({ prefix, label });
+      else prefixes.set(d.eventKind, d.system, "", [{ prefix, label }]);
+    }
   });
   return (r) => {
     const hit = new Set<number>();
     for (const v of r.visits) {
       for (const e of v.events) {
-        const key = `${e.kind}\u0000${e.system}\u0000`;
-        const list = exact.get(key + e.code);
+        const list = exact.get(e.kind, e.system, e.code);
         if (list) for (const l of list) hit.add(l);
-        for (const p of prefixes) if (p.key === key && e.code.startsWith(p.prefix)) hit.add(p.label);
+        const ps = prefixes.get(e.kind, e.system, "");
+        if (ps) for (const p of ps) if (e.code.startsWith(p.prefix)) hit.add(p.label);
       }
     }
     return [...hit].sort((a, b) => a - b);

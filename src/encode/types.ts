@@ -30,6 +30,8 @@ export interface LabelToken {
   /** "pheno:Diabetes mellitus with complications", "sex:F", ... */
   name: string;
   kind: "phenotype" | "sex";
+  /** Human-readable name of a single-code phenotype (top:K labels), when the source had one. */
+  display?: string;
   /** For phenotypes: the codes that set it (exact or by prefix), so new records can be labelled. */
   match?: LabelMatch;
 }

@@ -3,6 +3,7 @@
 // random order (HALO.md section 1: the within-visit autoregressive order), which the array order saves.
 import type { EventKind, PatientRecord } from "../ingest/record.ts";
 import { AGE_BUCKETS, GAP_BUCKETS, quantileBuckets } from "./buckets.ts";
+import { EventCodeMap } from "./event-code-map.ts";
 import type { PhenotypeDefinition } from "./labels.ts";
 import { seededRandom } from "./seeded-random.ts";
 import type { CodeToken, LabelToken, Vocabulary } from "./types.ts";
@@ -23,11 +24,6 @@ export interface VocabularyOptions {
 
 export const DEFAULT_KINDS: EventKind[] = ["diagnosis", "procedure", "medication"];
 
-/** Key of an event's code for lookups: kind, system and code (names alone could collide across kinds). */
-export function eventKey(kind: string, system: string, code: string): string {
-  return `${kind}\u0000${system}\u0000${code}`;
-}
-
 interface CodeStats {
   kind: EventKind;
   system: string;
@@ -39,15 +35,14 @@ interface CodeStats {
   units: Map<string, number>;
 }
 
-function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): Map<string, CodeStats> {
-  const stats = new Map<string, CodeStats>();
+function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMap<CodeStats> {
+  const stats = new EventCodeMap<CodeStats>();
   for (const r of train) {
     const seen = new Set<CodeStats>();
     for (const v of r.visits) {
       for (const e of v.events) {
         if (!kinds.has(e.kind)) continue;
-        const key = eventKey(e.kind, e.system, e.code);
-        let s = stats.get(key);
+        let s = stats.get(e.kind, e.system, e.code);
         if (!s) {
           s = {
             kind: e.kind,
@@ -58,7 +53,7 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): Map<string,
             withoutValue: false,
             units: new Map(),
           };
-          stats.set(key, s);
+          stats.set(e.kind, e.system, e.code, s);
         }
         s.display ??= e.display;
         seen.add(s);
@@ -128,9 +123,10 @@ export function buildVocabulary(
   if (opts.gaps) for (const b of GAP_BUCKETS) tokens.push({ kind: "gap", name: `gap:${b.label}`, lo: b.lo, hi: b.hi });
   tokens.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  const labels: LabelToken[] = phenotypes.map(({ name, ...match }) => ({
+  const labels: LabelToken[] = phenotypes.map(({ name, display, ...match }) => ({
     name: `pheno:${name}`,
     kind: "phenotype",
+    ...(display === undefined ? {} : { display }),
     match,
   }));
   if (opts.sex) {
