@@ -3,7 +3,9 @@
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
 import { seededRandom } from "../../src/evaluate/seeded-random.ts";
 
+/** Ids 0-19 gap tokens, 20-29 age, 30-99 labs, 100.. medical codes; `codes` must exceed 100. */
 export function syntheaLikeVocabulary(codes = 600, labels = 10): Vocabulary {
+  if (codes <= 100) throw new Error(`syntheaLikeVocabulary needs more than 100 codes, got ${codes}`);
   const systems = ["snomed", "rxnorm", "snomed-proc"];
   return {
     codes: Array.from({ length: codes }, (_, i) => {

@@ -1,0 +1,176 @@
+// The evaluation report as one self-contained HTML page: inline CSS and SVG, no scripts, no fetches,
+// so it opens anywhere and can be archived with the run.
+import type { Distribution } from "../evaluate/distribution.ts";
+import type { DecodedRecord, EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
+import type { MembershipAttack } from "../evaluate/privacy.ts";
+import { TABLE_NAMES } from "../evaluate/probability-tables.ts";
+import { COLORS, escapeXml as esc, groupedBars, horizontalBars, scatterPlot } from "./svg-plots.ts";
+
+export interface ReportInfo {
+  /** Where the real dataset and the synthetic records came from, shown in the header. */
+  real: string;
+  synthetic: string;
+  /** ISO time of the evaluation. */
+  created: string;
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
+.plots{display:flex;flex-wrap:wrap;gap:12px}.plot{background:#fff;border:1px solid #eee}
+.plot text{font-size:10px;fill:#333}.plot .title{font-size:12px;font-weight:600}.plot .note{font-size:12px}
+.plot .axes line{stroke:#555}.plot .identity{stroke:#999;stroke-dasharray:4 3}
+.muted{color:#777}.records{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.record{border:1px solid #ddd;padding:6px 10px;margin:6px 0;font-size:12px}.record ol{margin:4px 0;padding-left:22px}
+.key{display:inline-block;width:10px;height:10px;margin-right:4px}
+`;
+
+function num(v: number | null | undefined, digits = 3): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
+}
+
+/** Shared bins for two count histograms: integer bins, widened to keep about 30 bars. Fractions per bin. */
+export function sharedBins(a: Distribution, b: Distribution): { labels: string[]; a: number[]; b: number[] } {
+  const size = Math.max(a.histogram.length, b.histogram.length);
+  const width = Math.max(1, Math.ceil(size / 30));
+  const bins = Math.ceil(size / width);
+  const fractions = (d: Distribution) => {
+    const out = new Array<number>(bins).fill(0);
+    d.histogram.forEach((n, v) => {
+      out[Math.floor(v / width)] += d.count > 0 ? n / d.count : 0;
+    });
+    return out;
+  };
+  const labels = Array.from({ length: bins }, (_, i) =>
+    width === 1 ? String(i) : `${i * width}-${i * width + width - 1}`,
+  );
+  return { labels, a: fractions(a), b: fractions(b) };
+}
+
+function fidelitySection(r: EvaluationResult): string {
+  const f = r.fidelity;
+  let s = `<h2>Fidelity</h2><p>Probabilities on the real training set (x) against the synthetic set (y); R² of synthetic against real over the union of keys (scikit-learn's r2_score, a missing key counting as 0). Counted tokens: ${esc(f.countedKinds.join(", "))}. 95% bootstrap intervals resample the synthetic records; resampling adds noise to the synthetic side, so they lie below the point estimate and show its spread, not a centred interval.</p>`;
+  s +=
+    "<table><tr><th>table</th><th>R²</th><th>95% bootstrap</th><th>keys real</th><th>keys synthetic</th><th>union</th><th>plotted</th></tr>";
+  for (const t of f.tables)
+    s += `<tr><td>${esc(t.title)}</td><td>${num(t.r2)}</td><td>${t.ci95 ? `${num(t.ci95[0])} – ${num(t.ci95[1])}` : "n/a"}</td><td>${t.realKeys}</td><td>${t.syntheticKeys}</td><td>${t.unionKeys}</td><td>${t.points.real.length}</td></tr>`;
+  s += '</table><div class="plots">';
+  for (const t of f.tables)
+    s += scatterPlot({
+      id: t.name,
+      title: t.title,
+      xLabel: "real (train)",
+      yLabel: "synthetic",
+      x: t.points.real,
+      y: t.points.synthetic,
+      names: t.points.names,
+      note: `R² = ${num(t.r2)}`,
+    });
+  s +=
+    "</div><h3>By token type</h3><p>The same six R² within each group of tokens (pairs with both tokens in the group).</p>";
+  s += `<table><tr><th>group</th><th>tokens</th>${TABLE_NAMES.map((n) => `<th>${esc(n)}</th>`).join("")}</tr>`;
+  for (const g of f.byType)
+    s += `<tr><td>${esc(g.group)}</td><td>${g.codes}</td>${TABLE_NAMES.map((n) => `<td>${num(g.r2[n])}</td>`).join("")}</tr>`;
+  s += "</table>";
+  const shape = (title: string, id: string, d: { real: Distribution; synthetic: Distribution }, unit: string) => {
+    const b = sharedBins(d.real, d.synthetic);
+    return groupedBars(
+      id,
+      title,
+      b.labels,
+      [
+        { name: "real", color: COLORS.real, values: b.a },
+        { name: "synthetic", color: COLORS.synthetic, values: b.b },
+      ],
+      unit,
+      "fraction",
+    );
+  };
+  s +=
+    "<h3>Record shape</h3><table><tr><th></th><th>real mean</th><th>real sd</th><th>synthetic mean</th><th>synthetic sd</th></tr>";
+  for (const [name, d] of [
+    ["visits per record", f.visitsPerRecord],
+    ["codes per visit", f.codesPerVisit],
+  ] as const)
+    s += `<tr><td>${name}</td><td>${num(d.real.mean, 2)}</td><td>${num(d.real.sd, 2)}</td><td>${num(d.synthetic.mean, 2)}</td><td>${num(d.synthetic.sd, 2)}</td></tr>`;
+  s += '</table><div class="plots">';
+  s += shape("Visits per record", "visitsPerRecord", f.visitsPerRecord, "visits");
+  s += shape("Codes per visit", "codesPerVisit", f.codesPerVisit, "codes");
+  s += "</div>";
+  if (f.labels.length > 0) {
+    s += "<h3>Label probabilities</h3>";
+    s += horizontalBars(
+      "labels",
+      "Label probabilities",
+      f.labels.map((l) => l.name),
+      [
+        { name: "real", color: COLORS.real, values: f.labels.map((l) => l.real) },
+        { name: "synthetic", color: COLORS.synthetic, values: f.labels.map((l) => l.synthetic) },
+      ],
+    );
+  }
+  return s;
+}
+
+function utilitySection(r: EvaluationResult): string {
+  const u = r.utility;
+  let s =
+    "<h2>Utility</h2><p>Per label, logistic regression over the codes present in a record, trained on the real training set or on the synthetic set, tested on the real test split.</p>";
+  s +=
+    "<table><tr><th>label</th><th>positives train / synthetic / test</th><th>AUROC real</th><th>AUROC synthetic</th><th>AUPRC real</th><th>AUPRC synthetic</th><th>note</th></tr>";
+  for (const l of u.labels)
+    s += `<tr><td>${esc(l.label)}</td><td>${l.positives.realTrain} / ${l.positives.synthetic} / ${l.positives.test}</td><td>${num(l.real?.auroc)}</td><td>${num(l.synthetic?.auroc)}</td><td>${num(l.real?.auprc)}</td><td>${num(l.synthetic?.auprc)}</td><td class="muted">${esc(l.note ?? "")}</td></tr>`;
+  s += u.mean
+    ? `<tr><th>mean (${u.mean.labels} labels scored on both)</th><th></th><th>${num(u.mean.real.auroc)}</th><th>${num(u.mean.synthetic.auroc)}</th><th>${num(u.mean.real.auprc)}</th><th>${num(u.mean.synthetic.auprc)}</th><th></th></tr>`
+    : '<tr><td colspan="7" class="muted">no label could be scored on both sides</td></tr>';
+  return `${s}</table>`;
+}
+
+function attackRow(name: string, a: MembershipAttack | null, missing: string): string {
+  return a
+    ? `<tr><td>${name}</td><td>${num(a.accuracy)}</td><td>${num(a.precision)}</td><td>${num(a.recall)}</td><td>${num(a.f1)}</td><td>${a.members} / ${a.nonMembers}</td></tr>`
+    : `<tr><td>${name}</td><td colspan="5" class="muted">${esc(missing)}</td></tr>`;
+}
+
+function privacySection(r: EvaluationResult): string {
+  const p = r.privacy;
+  let s = "<h2>Privacy</h2>";
+  if (p.note) s += `<p class="muted">${esc(p.note)}</p>`;
+  s +=
+    "<h3>Membership inference</h3><p>Accuracy near 0.5 means the attack cannot tell training records from unseen ones.</p>";
+  s +=
+    "<table><tr><th>attack</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>members / non-members</th></tr>";
+  s += attackRow("distance to nearest synthetic record", p.membership, "n/a");
+  s += attackRow("model log-likelihood", p.likelihoodMembership, "n/a (no model given)");
+  s += "</table><h3>Attribute inference</h3>";
+  if (p.attribute) {
+    const a = p.attribute;
+    s += `<p>Knowing a training patient's labels and which of the ${a.commonCodes} most common codes they have, guess their other codes from the nearest record (${a.targets} targets).</p>`;
+    s += "<table><tr><th>reference</th><th>precision</th><th>recall</th><th>F1</th></tr>";
+    s += `<tr><td>synthetic records</td><td>${num(a.synthetic.precision)}</td><td>${num(a.synthetic.recall)}</td><td>${num(a.synthetic.f1)}</td></tr>`;
+    s += `<tr><td>real held-out records (baseline)</td><td>${num(a.baseline.precision)}</td><td>${num(a.baseline.recall)}</td><td>${num(a.baseline.f1)}</td></tr></table>`;
+  } else s += '<p class="muted">n/a</p>';
+  s += "<h3>Nearest-neighbour adversarial accuracy and copies</h3><table><tr><th>measure</th><th>value</th></tr>";
+  if (p.nnaa) {
+    s += `<tr><td>AA test–synthetic</td><td>${num(p.nnaa.aaES)}</td></tr><tr><td>AA train–synthetic</td><td>${num(p.nnaa.aaTS)}</td></tr>`;
+    s += `<tr><td>NNAAE (AA<sub>ES</sub> − AA<sub>TS</sub>, zero distances kept; ${p.nnaa.samples} records each)</td><td>${num(p.nnaa.nnaae)}</td></tr>`;
+  } else s += '<tr><td>NNAA</td><td class="muted">n/a</td></tr>';
+  s += p.exactCopies
+    ? `<tr><td>synthetic records identical to a training record</td><td>${p.exactCopies.synthetic} (${num(100 * p.exactCopies.fraction, 2)}%), of ${p.exactCopies.distinctTrainingRecords} distinct training records</td></tr>`
+    : '<tr><td>exact copies</td><td class="muted">n/a</td></tr>';
+  return `${s}</table>`;
+}
+
+function recordHtml(r: DecodedRecord): string {
+  const visits = r.visits.map((v) => `<li>${esc(v.join(", "))}</li>`).join("");
+  return `<div class="record"><b>${esc(r.id)}</b> <span class="muted">labels: ${esc(r.labels.join(", ") || "none")}</span><ol>${visits}</ol></div>`;
+}
+
+export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string {
+  const head = `<h1>HALO synthetic data evaluation</h1><p>Real: <code>${esc(info.real)}</code> (${r.records.train} train, ${r.records.test} test records). Synthetic: <code>${esc(info.synthetic)}</code> (${r.records.synthetic} records). ${esc(info.created)}. <span class="key" style="background:${COLORS.real}"></span>real <span class="key" style="background:${COLORS.synthetic}"></span>synthetic</p>`;
+  const examples = `<h2>Example records</h2><div class="records"><div><h3>Real (train)</h3>${r.examples.real.map(recordHtml).join("")}</div><div><h3>Synthetic</h3>${r.examples.synthetic.map(recordHtml).join("") || '<p class="muted">none</p>'}</div></div>`;
+  const timing = `<p class="muted">Computed in ${num(r.seconds.fidelity, 1)} s (fidelity), ${num(r.seconds.utility, 1)} s (utility), ${num(r.seconds.privacy, 1)} s (privacy).</p>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${CSS}</style></head><body>${head}${fidelitySection(r)}${utilitySection(r)}${privacySection(r)}${examples}${timing}</body></html>\n`;
+}

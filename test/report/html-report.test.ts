@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { chromium } from "playwright-core";
+import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
+import { renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
+import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const vocab = syntheaLikeVocabulary(300, 6);
+const result = evaluateSynthetic(
+  {
+    vocab,
+    train: randomRecords(300, vocab, 1),
+    test: randomRecords(100, vocab, 2),
+    synthetic: randomRecords(300, vocab, 3),
+  },
+  { fidelity: { bootstrap: 10, maxPoints: 400 } },
+);
+const info = { real: "/data/real", synthetic: "/data/synthetic.records", created: "2026-01-01T00:00:00Z" };
+
+test("the report is one self-contained page: no scripts, no external references", () => {
+  const html = renderHtmlReport(result, info);
+  assert.doesNotMatch(html, /<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  assert.equal((html.match(/<svg /g) ?? []).length, 9); // six scatter plots, two histograms, labels
+});
+
+test("shared histogram bins: integer bins, widened past 30 values, fractions of each set", () => {
+  const d = (histogram: number[]) => ({ count: histogram.reduce((a, b) => a + b, 0), mean: 0, sd: 0, histogram });
+  assert.deepEqual(sharedBins(d([1, 3]), d([0, 0, 2])), { labels: ["0", "1", "2"], a: [0.25, 0.75, 0], b: [0, 0, 1] });
+  const wide = sharedBins(d(new Array(61).fill(1)), d([1]));
+  assert.equal(wide.labels[0], "0-2");
+  assert.equal(wide.labels.length, 21);
+});
+
+test("in Chromium: every plot draws its points and bars, nothing is fetched; screenshot", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "halo-report-"));
+  const file = join(dir, "report.html");
+  writeFileSync(file, renderHtmlReport(result, info));
+  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1240, height: 900 },
+  });
+  try {
+    const page = await context.newPage();
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(`file://${file}`);
+    assert.deepEqual(requests, [`file://${file}`]);
+    for (const table of result.fidelity.tables) {
+      const svg = page.locator(`svg[data-plot="${table.name}"]`);
+      assert.equal(await svg.locator("circle.mark").count(), table.points.real.length, table.name);
+      assert.equal(await svg.getAttribute("data-marks"), String(table.points.real.length));
+      assert.ok(table.points.real.length > 0);
+    }
+    const bins = sharedBins(result.fidelity.visitsPerRecord.real, result.fidelity.visitsPerRecord.synthetic);
+    assert.equal(await page.locator('svg[data-plot="visitsPerRecord"] rect.mark').count(), 2 * bins.labels.length);
+    assert.equal(await page.locator('svg[data-plot="labels"] rect.mark').count(), 2 * vocab.labels.length);
+    // Every scatter point lies inside its plot area.
+    const outside = await page.evaluate(
+      () =>
+        [...document.querySelectorAll("svg circle.mark")].filter((c) => {
+          const x = Number(c.getAttribute("cx"));
+          const y = Number(c.getAttribute("cy"));
+          return !(x >= 52 && x <= 348 && y >= 28 && y <= 258);
+        }).length,
+    );
+    assert.equal(outside, 0);
+    const shot = join(dir, "report.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(existsSync(shot));
+    t.diagnostic(`screenshot: ${shot}`);
+  } finally {
+    await context.close();
+  }
+});
