@@ -4,7 +4,6 @@
 // Procedure, MedicationRequest and Observation are its events.
 import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { createGunzip, gunzipSync } from "node:zlib";
 import {
   type ClinicalEvent,
@@ -155,17 +154,20 @@ class FhirAssembler {
         onBytes(bytes);
       });
     }
-    const stream = file.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
-    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    // Larger inflate chunks than the 16 KiB default: a Synthea bundle line is ~100 KB.
+    const stream = file.endsWith(".gz") ? raw.pipe(createGunzip({ chunkSize: 1 << 18 })) : raw;
+    // pipe() does not pass a read error on; without this an unreadable file would leave the loop waiting.
+    if (stream !== raw) raw.on("error", (err) => stream.destroy(err));
     let n = 0;
     let resources = 0;
     try {
-      for await (const line of lines) {
+      for await (const line of lines(stream)) {
         n++;
         if (line.trim() === "") continue;
         let value: unknown;
         try {
-          value = JSON.parse(line);
+          // A byte-order mark may open the file; JSON.parse rejects it.
+          value = JSON.parse(n === 1 ? line.replace(/^\uFEFF/, "") : line);
         } catch {
           this.builder.skipped.skip("malformed JSON line", `${file}:${n}`);
           continue;
@@ -186,7 +188,7 @@ class FhirAssembler {
     let value: unknown;
     try {
       const bytes = readFileSync(file);
-      value = JSON.parse((file.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8"));
+      value = JSON.parse((file.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8").replace(/^\uFEFF/, ""));
     } catch (err) {
       if (err instanceof SyntaxError) {
         this.builder.skipped.skip("malformed JSON file", file);
@@ -366,6 +368,26 @@ class FhirAssembler {
 }
 
 const SEX: Record<string, Sex> = { male: "M", female: "F", other: "O", unknown: "U" };
+
+/**
+ * The lines of a byte stream (UTF-8, "\n" or "\r\n"). Splitting bytes and decoding each line once is
+ * about a third faster than node:readline on long NDJSON lines.
+ */
+async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  const text = (b: Buffer) => b.toString("utf8", 0, b.length > 0 && b[b.length - 1] === 13 ? b.length - 1 : b.length);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, nl);
+      yield text(parts.length > 0 ? Buffer.concat([...parts, piece]) : piece);
+      parts = [];
+      from = nl + 1;
+    }
+    if (from < chunk.length) parts.push(chunk.subarray(from));
+  }
+  if (parts.length > 0) yield text(Buffer.concat(parts));
+}
 
 function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
