@@ -26,7 +26,7 @@ test("record distance on hand-built pairs", () => {
 });
 
 test("the pruned nearest-neighbour search equals brute force", () => {
-  const vocab = syntheaLikeVocabulary(80, 3);
+  const vocab = syntheaLikeVocabulary(150, 3);
   const q = randomRecords(60, vocab, 1, 4);
   const r = [...randomRecords(70, vocab, 2, 4), q[5]];
   const fast = nearestDistances(q, r);
