@@ -226,9 +226,8 @@ export function registerIngest(program: Command): void {
     .option("--seed <n>", "seed of the split and of the within-visit order", wholeNumber(0), 4)
     .option("--gzip", "gzip the records files")
     .option("--strict", "stop at the first malformed row instead of skipping and counting it")
+    .option("--quiet", "print nothing")
     .action(async (path: string, o: IngestCliOptions) => {
-      if (o.format !== undefined && !(o.format in READERS))
-        throw new IngestError(`--format: "${o.format}" is not one of ${Object.keys(READERS).join(", ")}`);
       await runIngest(path, o);
     });
 }

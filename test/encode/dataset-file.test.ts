@@ -58,6 +58,12 @@ test("records round trip, plain and gzip, including the empty list", async () =>
   same(decodeRecordsFile(encodeRecordsFile([]), "empty"), []);
 });
 
+test("the version 1 layout is stable: a file written earlier still loads and is written identically", async () => {
+  const fixture = join(import.meta.dirname, "..", "fixtures", "encode", "records-v1.hrec");
+  same(await loadRecords(fixture), records);
+  assert.deepEqual(encodeRecordsFile(records), await readFile(fixture));
+});
+
 test("records load even when the data is not 4-byte aligned in memory", () => {
   const bytes = encodeRecordsFile(records);
   const shifted = Buffer.alloc(bytes.length + 1);
