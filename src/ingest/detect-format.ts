@@ -25,7 +25,9 @@ export async function detectFormat(path: string): Promise<SourceFormat> {
   if (!isDir) {
     if (FHIR_FILE.test(path)) return "fhir";
     if (CSV_FILE.test(path)) return "events-csv";
-    throw new IngestError(`${path}: cannot tell its format from the name; looked for:\n- ${LOOKED_FOR.join("\n- ")}`);
+    throw new IngestError(
+      `${path}: cannot tell its format from the name; looked for:\n- ${LOOKED_FOR.join("\n- ")}\nName the format with --format.`,
+    );
   }
 
   const names = readdirSync(path);
@@ -48,7 +50,7 @@ export async function detectFormat(path: string): Promise<SourceFormat> {
   if (names.some((n) => FHIR_FILE.test(n))) return "fhir";
   throw new IngestError(
     `${path}: no known source format in this folder; looked for:\n- ${LOOKED_FOR.join("\n- ")}\n` +
-      "Point at the folder that holds the tables, or at the single file.",
+      "Point at the folder that holds the tables (or at the single file), or name the format with --format.",
   );
 }
 

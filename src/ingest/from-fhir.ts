@@ -271,11 +271,11 @@ class FhirAssembler {
     const sex = SEX[String(r.gender)];
     if (sex) p.sex = sex;
     if (typeof r.birthDate === "string") {
-      p.birthDate = isoTimestamp(r.birthDate);
+      p.birthDate = fhirTime(r.birthDate);
       if (p.birthDate === undefined) this.builder.skipped.skip("Patient.birthDate unparsable (patient kept)", where);
     }
     if (typeof r.deceasedDateTime === "string") {
-      p.deathDate = isoTimestamp(r.deceasedDateTime);
+      p.deathDate = fhirTime(r.deceasedDateTime);
       if (p.deathDate === undefined)
         this.builder.skipped.skip("Patient.deceasedDateTime unparsable (patient kept)", where);
     }
@@ -296,14 +296,14 @@ class FhirAssembler {
       return;
     }
     const period = isObject(r.period) ? r.period : {};
-    const start = typeof period.start === "string" ? isoTimestamp(period.start) : undefined;
+    const start = typeof period.start === "string" ? fhirTime(period.start) : undefined;
     if (start === undefined) {
       this.builder.skipped.skip("Encounter without a valid period.start", where);
       return;
     }
     const visit: PendingVisit["visit"] = { id, start };
     if (typeof period.end === "string") {
-      const end = isoTimestamp(period.end);
+      const end = fhirTime(period.end);
       if (end === undefined) this.builder.skipped.skip("Encounter.period.end unparsable (visit kept)", where);
       else visit.end = end;
     }
@@ -387,6 +387,12 @@ async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<string> {
     if (from < chunk.length) parts.push(chunk.subarray(from));
   }
   if (parts.length > 0) yield text(Buffer.concat(parts));
+}
+
+/** A FHIR date or dateTime in the canonical form; FHIR allows "1970" and "1970-03", taken as the first day. */
+function fhirTime(s: string): string | undefined {
+  const t = s.trim();
+  return isoTimestamp(/^\d{4}$/.test(t) ? `${t}-01-01` : /^\d{4}-\d{2}$/.test(t) ? `${t}-01` : t);
 }
 
 function isObject(v: unknown): v is Json {

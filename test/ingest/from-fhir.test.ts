@@ -225,6 +225,21 @@ describe("readFhir, bad input", () => {
     assert.equal(result.records[0].visits[0].events.length, 1);
   });
 
+  it("reads partial FHIR dates as their first day and counts an unparsable one", async () => {
+    const path = tempFile(
+      "partial.ndjson",
+      [
+        '{"resourceType":"Patient","id":"p1","birthDate":"1970","deceasedDateTime":"not a date"}',
+        '{"resourceType":"Encounter","id":"e1","subject":{"reference":"Patient/p1"},"period":{"start":"2020-03"}}',
+      ].join("\n"),
+    );
+    const result = await readFhir(path);
+    assert.equal(result.records[0].birthDate, "1970-01-01");
+    assert.equal(result.records[0].deathDate, undefined);
+    assert.equal(result.records[0].visits[0].start, "2020-03-01");
+    assert.deepEqual([...result.skipped.counts], [["Patient.deceasedDateTime unparsable (patient kept)", 1]]);
+  });
+
   it("names a missing path", async () => {
     await assert.rejects(readFhir("/no/such/file.ndjson"), /\/no\/such\/file.ndjson: not found/);
   });
