@@ -417,10 +417,14 @@ function adamStep(
 
 // ---- sampling: one visit row of the masked head, filled token by token (HALO.md section 4) ----
 
-// Token j's logit is output o = d-1+j of layer 2 and needs relu(a1[0..o]). a1[o] only receives
-// column updates from tokens j' with d+j' <= o, i.e. j' < j, so it is final when token j is drawn:
-// relu(a1) is cached one entry per step. Steps run j-outer, records inner, so each W2 row is
-// reused across the batch while it is in cache.
+// Token j's logit is layer-2 output o = d-1+j and needs relu(a1[0..o]). Setting token j' adds
+// column d+j' of W1 to a1[o'] for o' >= d+j'; only a1[o] is needed at step j, so the column
+// additions are applied lazily, row by row: at step j, a1[o] += W1[o][d+j'] for every token j'
+// already set (all have d+j' <= o). That reads row o of W1 instead of walking a column across
+// D rows per set token, and adds in the same order as the eager update (so the native kernel,
+// which does the same, agrees bit for bit on a1). relu(a1[o]) is cached once a1[o] is final;
+// row D-1, which no step reads, is brought up to date at the end. Steps run j-outer, records
+// inner, so each W2 row is reused across the batch while it is in cache.
 function madeSampleRow(
   x: Float32Array,
   probs: Float32Array | null,
@@ -436,14 +440,18 @@ function madeSampleRow(
 ) {
   const D = d + V;
   const h1 = new Float32Array(B * D);
+  const set = new Int32Array(B * V); // tokens set so far, per record
+  const nSet = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     for (let k = 0; k < d - 1; k++) h1[b * D + k] = Math.max(a1[b * D + k], 0);
   }
   for (let j = 0; j < V; j++) {
     const o = d - 1 + j;
+    const w1 = triRow(o) + d;
     const w2 = triRow(o);
     for (let b = 0; b < B; b++) {
       const r = b * D;
+      for (let q = 0; q < nSet[b]; q++) a1[r + o] += W1p[w1 + set[b * V + q]];
       h1[r + o] = Math.max(a1[r + o], 0);
       const logit = b2[o] + dot(h1, r, W2p, w2, o + 1);
       const p = 1 / (1 + Math.exp(-logit));
@@ -452,12 +460,12 @@ function madeSampleRow(
       const f = fixed === null ? -1 : fixed[xi];
       const on = f >= 0 ? f > 0 : uniforms[xi] < p;
       x[xi] = on ? 1 : 0;
-      if (on) {
-        // column d+j of W1: entries W1[o', d+j] for o' >= d+j
-        const c = d + j;
-        for (let o2 = c; o2 < D; o2++) a1[r + o2] += W1p[triRow(o2) + c];
-      }
+      if (on) set[b * V + nSet[b]++] = j;
     }
+  }
+  const w1 = triRow(D - 1) + d;
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < nSet[b]; q++) a1[b * D + D - 1] += W1p[w1 + set[b * V + q]];
   }
 }
 
