@@ -49,20 +49,14 @@ export interface IngestSummary extends EncodeSummary {
 
 type Reader = (path: string, opts: ReadOptions) => Promise<ReadResult>;
 
-function notYet(format: SourceFormat): never {
-  throw new IngestError(
-    `format ${format} is not supported yet by this build of halo-ehr; convert the data to events CSV or FHIR`,
-  );
-}
-
 /** Readers load lazily: ingesting one format should not parse the code of the others. */
 const READERS: Record<SourceFormat, () => Promise<Reader>> = {
   mimic3: async () => (await import("../ingest/from-mimic3.ts")).readMimic3,
-  mimic4: async () => notYet("mimic4"),
-  omop: async () => notYet("omop"),
+  mimic4: async () => (await import("../ingest/from-mimic4.ts")).readMimic4,
+  omop: async () => (await import("../ingest/from-omop.ts")).readOmop,
   fhir: async () => (await import("../ingest/from-fhir.ts")).readFhir,
   "synthea-csv": async () => (await import("../ingest/from-synthea-csv.ts")).readSyntheaCsv,
-  "events-csv": async () => notYet("events-csv"),
+  "events-csv": async () => (await import("../ingest/from-events-csv.ts")).readEventsCsv,
 };
 
 const ALL_KINDS: EventKind[] = ["diagnosis", "procedure", "medication", "lab"];
@@ -163,7 +157,7 @@ export function formatIngestSummary(s: IngestSummary): string {
     `ingested ${s.input} (${s.format}) -> ${s.out}`,
     `patients: ${s.patients} read, ${s.patients - s.droppedNoVisit} encoded, ${s.droppedNoVisit} dropped (no visit with an in-vocabulary code)`,
     `splits: train ${s.splits.train}, validation ${s.splits.validation}, test ${s.splits.test}`,
-    `visits: ${s.visits} (${fmt(s.visitsPerRecord.mean)} per patient, max ${s.visitsPerRecord.max}, ${s.visitsPerRecord.overPaperContext} patients over 46, the paper's n_ctx - 2); codes per visit: ${fmt(s.codesPerVisit)}`,
+    `visits: ${s.visits} (${fmt(s.visitsPerRecord.mean)} per patient, max ${s.visitsPerRecord.max}, ${s.visitsPerRecord.overPaperContext} patients over 46, the paper's n_ctx - 2); codes per visit: ${fmt(s.codesPerVisit)} (${fmt(s.tokensPerVisit)} tokens with age/gap)`,
     `vocabulary: ${s.vocabulary.codes} code tokens + ${s.vocabulary.labels} labels; by kind: ${Object.entries(
       s.vocabulary.byKind,
     )

@@ -38,7 +38,10 @@ export interface EncodeSummary {
   droppedNoVisit: number;
   splits: Record<Split, number>;
   visits: number;
+  /** Mean medical codes and lab tokens per visit. */
   codesPerVisit: number;
+  /** Mean tokens per visit, the age and gap tokens included (what the model sees). */
+  tokensPerVisit: number;
   visitsPerRecord: { mean: number; max: number; overPaperContext: number };
   vocabulary: { codes: number; labels: number; byKind: Record<string, number>; bySystem: Record<string, number> };
   labelSource: string;
@@ -84,7 +87,13 @@ export function encodeDataset(
   }
   const all = [...splits.train, ...splits.validation, ...splits.test];
   const visits = all.reduce((n, r) => n + r.visits.length, 0);
-  const codes = all.reduce((n, r) => n + r.visits.reduce((m, v) => m + v.length, 0), 0);
+  let tokens = 0;
+  let codes = 0;
+  for (const r of all)
+    for (const v of r.visits) {
+      tokens += v.length;
+      for (const id of v) if (vocab.codes[id].kind === "code" || vocab.codes[id].kind === "lab") codes++;
+    }
   const maxVisits = all.reduce((m, r) => Math.max(m, r.visits.length), 0);
   const labelCounts = new Array<number>(vocab.labels.length).fill(0);
   for (const r of splits.train) for (const k of r.labels) labelCounts[k]++;
@@ -105,6 +114,7 @@ export function encodeDataset(
     splits: { train: splits.train.length, validation: splits.validation.length, test: splits.test.length },
     visits,
     codesPerVisit: visits === 0 ? 0 : codes / visits,
+    tokensPerVisit: visits === 0 ? 0 : tokens / visits,
     visitsPerRecord: {
       mean: all.length === 0 ? 0 : visits / all.length,
       max: maxVisits,

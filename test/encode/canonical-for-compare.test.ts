@@ -10,6 +10,7 @@ import { encodeDataset } from "../../src/encode/encode-dataset.ts";
 import { seededRandom } from "../../src/encode/seeded-random.ts";
 import { readFhir } from "../../src/ingest/from-fhir.ts";
 import { readMimic3 } from "../../src/ingest/from-mimic3.ts";
+import { readOmop } from "../../src/ingest/from-omop.ts";
 import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import type { ReadResult } from "../../src/ingest/record.ts";
 
@@ -18,6 +19,7 @@ const datasets: [string, string, (path: string) => Promise<ReadResult>][] = [
   ["MIMIC-III demo", "mimic-iii-demo-1.4", readMimic3],
   ["Synthea FHIR STU3", "synthea-stu3-smart-1461/bundles.ndjson.gz", readFhir],
   ["Synthea CSV", "synthea-csv-nebraska-111", readSyntheaCsv],
+  ["Eunomia OMOP", "eunomia-synthea27nj-omop-5.4", readOmop],
 ];
 
 for (const [name, rel, read] of datasets) {

@@ -32,7 +32,8 @@ test("splits, learns the vocabulary on train, encodes all splits and summarises"
   assert.equal(summary.visitsPerRecord.max, 2);
   assert.equal(dataset.encoding?.maxVisits, 2);
   // Each visit: first {4019, snomed, age}, second {25000, gap}.
-  assert.equal(summary.codesPerVisit, 2.5);
+  assert.equal(summary.tokensPerVisit, 2.5);
+  assert.equal(summary.codesPerVisit, 1.5);
   assert.equal(summary.vocabulary.byKind.code, 5);
   assert.equal(summary.vocabulary.byKind.lab, undefined, "labs are opt-in");
   assert.equal(summary.vocabulary.byKind.age, 20);
