@@ -23,6 +23,7 @@ export class Decoder {
     });
   }
 
+  /** The canonical record; visits with no code token are left out, so a sampled record may have none. */
   decode(rec: EncodedRecord, opts: DecodeOptions): PatientRecord {
     const first = rec.firstDate ?? opts.startDate;
     if (first === undefined || Number.isNaN(dayNumber(first)))
