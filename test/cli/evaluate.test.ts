@@ -5,6 +5,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { runEvaluate, syntheticRecordsPath } from "../../src/cli/evaluate.ts";
 import { saveDataset, saveRecords } from "../../src/encode/dataset-file.ts";
+import { makeConfig } from "../../src/model/config.ts";
+import { HaloModel } from "../../src/model/halo.ts";
+import { saveCheckpoint } from "../../src/train/checkpoint.ts";
+import { defaultTrainOptions } from "../../src/train/options.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
 
 test("evaluate: dataset folder + synthetic folder -> report.html and metrics.json", async () => {
@@ -42,4 +46,53 @@ test("--synthetic names the folder or the records file; a missing path says what
     rmSync(dir, { recursive: true, force: true });
   }
   assert.throws(() => syntheticRecordsPath("/nonexistent/synth"), /--synthetic: \/nonexistent\/synth not found/);
+});
+
+test("evaluate --model: the likelihood attack runs on the checkpoint's per-record log-likelihoods", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "halo-evaluate-"));
+  try {
+    const vocab = syntheaLikeVocabulary(120, 3);
+    const train = randomRecords(20, vocab, 1, 4);
+    const test = randomRecords(20, vocab, 3, 4);
+    await saveDataset(join(dir, "data"), {
+      vocab,
+      splits: { train, validation: randomRecords(4, vocab, 2, 4), test },
+      source: { format: "fhir", path: "x" },
+    });
+    await saveRecords(join(dir, "synthetic.records"), randomRecords(20, vocab, 5, 4));
+    const config = makeConfig("tiny", { nCodes: 120, nLabels: 3 });
+    const model = new HaloModel(config, { seed: 1 });
+    saveCheckpoint(join(dir, "ckpt"), model, vocab, {
+      format: "halo-ehr-checkpoint",
+      version: 1,
+      model: config,
+      training: { ...defaultTrainOptions, out: join(dir, "run") },
+      state: {
+        step: 0,
+        epoch: 0,
+        batchInEpoch: 0,
+        epochRng: [1, 2, 3, 4],
+        bestValLoss: Number.POSITIVE_INFINITY,
+        bestStep: 0,
+        evalsSinceBest: 0,
+        trainMs: 0,
+      },
+      dataset: { format: "fhir", path: "x", dir: join(dir, "data") },
+      baselineValLoss: 0,
+      kernels: "typescript",
+    });
+    const r = await runEvaluate({
+      real: join(dir, "data"),
+      synthetic: dir,
+      model: join(dir, "ckpt"),
+      out: join(dir, "eval"),
+    });
+    const a = r.privacy.likelihoodMembership!;
+    assert.equal(a.members, 20);
+    assert.equal(a.nonMembers, 20);
+    assert.ok(a.accuracy >= 0 && a.accuracy <= 1);
+    assert.ok(a.threshold > 0, "the threshold is on minus the log-likelihood");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
