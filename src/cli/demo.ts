@@ -1,0 +1,79 @@
+// `halo-ehr demo`: the whole pipeline on the bundled Synthea FHIR data (1,461 synthetic patients):
+// ingest, train the `small` model within a time budget, generate as many synthetic patients as the
+// training split holds, and evaluate them into an HTML report.
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Command, InvalidArgumentError } from "commander";
+import { progressDisplay } from "../train/progress.ts";
+import { runTrain } from "../train/run-train.ts";
+import { formatEvaluation, runEvaluate } from "./evaluate.ts";
+import { runGenerate } from "./generate.ts";
+import { formatIngestSummary, runIngest } from "./ingest.ts";
+
+/** The bundled demo data (see its SOURCE.md for origin and license). */
+export const DEMO_DATA = fileURLToPath(new URL("../../data/demo/synthea-stu3/bundles.ndjson.gz", import.meta.url));
+
+export interface DemoOptions {
+  out: string;
+  /** Training time budget in minutes. */
+  minutes: number;
+  seed: number;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const started = performance.now();
+  const out = resolve(opts.out);
+  // A demo always starts afresh: a previous run's checkpoints would otherwise be refused.
+  rmSync(out, { recursive: true, force: true });
+  const step = (n: number, what: string) => console.log(`\n== ${n}/4 ${what}`);
+
+  step(1, `Ingest the bundled Synthea FHIR STU3 data (${DEMO_DATA})`);
+  const datasetDir = join(out, "dataset");
+  const ingest = await runIngest(DEMO_DATA, { out: datasetDir, labels: "top:10", seed: opts.seed, quiet: true });
+  console.log(formatIngestSummary(ingest));
+
+  step(2, `Train HALO (preset small, at most ${opts.minutes} minutes)`);
+  const runDir = join(out, "model");
+  const display = progressDisplay();
+  const trained = await runTrain(
+    datasetDir,
+    { out: runDir, preset: "small", maxMinutes: opts.minutes, seed: opts.seed },
+    (e) => display.onEvent(e),
+  );
+  display.finish(trained);
+
+  step(3, "Generate synthetic patients");
+  const count = ingest.splits.train;
+  const syntheticDir = join(out, "synthetic");
+  await runGenerate(runDir, { count, out: syntheticDir, seed: opts.seed });
+
+  step(4, "Evaluate fidelity, utility and privacy");
+  const reportDir = join(out, "report");
+  const result = await runEvaluate({
+    real: datasetDir,
+    synthetic: syntheticDir,
+    model: join(runDir, "best"),
+    out: reportDir,
+  });
+  console.log(formatEvaluation(result, reportDir));
+  console.log(
+    `\nDemo done in ${((performance.now() - started) / 60000).toFixed(1)} minutes. Open ${join(reportDir, "report.html")}.`,
+  );
+}
+
+function positive(value: string): number {
+  const x = Number(value);
+  if (!(x > 0)) throw new InvalidArgumentError(`Expected a positive number but received "${value}".`);
+  return x;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("run the whole pipeline on the bundled Synthea data and write a report")
+    .option("--out <dir>", "output folder (replaced)", "halo-demo")
+    .option("--minutes <m>", "training time budget in minutes", positive, 6)
+    .option("--seed <n>", "seed of every stage", (v) => Math.trunc(positive(String(Number(v) + 1)) - 1), 1)
+    .action((o: DemoOptions) => runDemo(o));
+}
