@@ -156,6 +156,7 @@ export function formatIngestSummary(s: IngestSummary): string {
   const lines = [
     `ingested ${s.input} (${s.format}) -> ${s.out}`,
     `patients: ${s.patients} read, ${s.patients - s.droppedNoVisit} encoded, ${s.droppedNoVisit} dropped (no visit with an in-vocabulary code)`,
+    `left out: ${s.droppedVisits} visits with no in-vocabulary code; ${s.unknownCodeEvents} events whose code is not in the vocabulary (below --min-count, or not in the training split)`,
     `splits: train ${s.splits.train}, validation ${s.splits.validation}, test ${s.splits.test}`,
     `visits: ${s.visits} (${fmt(s.visitsPerRecord.mean)} per patient, max ${s.visitsPerRecord.max}, ${s.visitsPerRecord.overPaperContext} patients over 46, the paper's n_ctx - 2); codes per visit: ${fmt(s.codesPerVisit)} (${fmt(s.tokensPerVisit)} tokens with age/gap)`,
     `vocabulary: ${s.vocabulary.codes} code tokens + ${s.vocabulary.labels} labels; by kind: ${Object.entries(

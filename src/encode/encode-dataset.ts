@@ -2,7 +2,7 @@
 // encode every split, and summarise what came out (HALO.md section 1).
 import type { EventKind, PatientRecord, SourceFormat } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
-import { Encoder } from "./encode.ts";
+import { type EncodeCounts, Encoder } from "./encode.ts";
 import { resolvePhenotypes } from "./labels.ts";
 import { DEFAULT_SPLIT, splitByPatient } from "./split.ts";
 import type { EncodedDataset, EncodedRecord, EncodingInfo, Split } from "./types.ts";
@@ -36,6 +36,10 @@ export interface EncodeSummary {
   patients: number;
   /** Records dropped because no visit had an in-vocabulary code. */
   droppedNoVisit: number;
+  /** Visits dropped because none of their codes is in the vocabulary. */
+  droppedVisits: number;
+  /** Events of an encoded kind left out because their code is not in the vocabulary. */
+  unknownCodeEvents: number;
   splits: Record<Split, number>;
   visits: number;
   /** Mean medical codes and lab tokens per visit. */
@@ -78,9 +82,10 @@ export function encodeDataset(
 
   const splits = { train: [], validation: [], test: [] } as Record<Split, EncodedRecord[]>;
   let dropped = 0;
+  const counts: EncodeCounts = { emptyVisits: 0, unknownCodes: 0 };
   for (const split of ["train", "validation", "test"] as Split[]) {
     for (const r of parts[split]) {
-      const enc = encoder.encode(r);
+      const enc = encoder.encode(r, counts);
       if (enc) splits[split].push(enc);
       else dropped++;
     }
@@ -111,6 +116,8 @@ export function encodeDataset(
   const summary: EncodeSummary = {
     patients: records.length,
     droppedNoVisit: dropped,
+    droppedVisits: counts.emptyVisits,
+    unknownCodeEvents: counts.unknownCodes,
     splits: { train: splits.train.length, validation: splits.validation.length, test: splits.test.length },
     visits,
     codesPerVisit: visits === 0 ? 0 : codes / visits,

@@ -30,6 +30,14 @@ function ranges(vocab: Vocabulary, kind: "age" | "gap"): RangeToken[] {
   return out.sort((a, b) => a.lo - b.lo);
 }
 
+/** What encoding left out, for the summary. */
+export interface EncodeCounts {
+  /** Visits with no in-vocabulary code (dropped). */
+  emptyVisits: number;
+  /** Events of an encoded kind whose code is not in the vocabulary (rare, or unseen in training). */
+  unknownCodes: number;
+}
+
 /** Encodes records with one vocabulary; builds its lookup tables once. */
 export class Encoder {
   private readonly codeIds = new EventCodeMap<number>();
@@ -39,11 +47,14 @@ export class Encoder {
   private readonly sexLabels = new Map<string, number>();
   private readonly phenotypeIds: number[] = [];
   private readonly matchPhenotypes: (r: PatientRecord) => number[];
+  /** Event kinds the vocabulary has codes of; events of other kinds are not "unknown", just not encoded. */
+  private readonly kinds = new Set<string>();
 
   constructor(readonly vocab: Vocabulary) {
     vocab.codes.forEach((t, id) => {
       if (t.kind !== "code" && t.kind !== "lab") return;
       const [kind, system, code] = [t.eventKind ?? "", t.system ?? "", t.code ?? ""];
+      this.kinds.add(kind);
       if (t.kind === "code") {
         this.codeIds.set(kind, system, code, id);
         return;
@@ -75,8 +86,8 @@ export class Encoder {
     return Int32Array.from(ids).sort();
   }
 
-  /** The encoded record, or undefined when no visit has an in-vocabulary code. */
-  encode(r: PatientRecord): EncodedRecord | undefined {
+  /** The encoded record, or undefined when no visit has an in-vocabulary code; `counts` tallies what was left out. */
+  encode(r: PatientRecord, counts?: EncodeCounts): EncodedRecord | undefined {
     const kept: { day: number; ids: Set<number> }[] = [];
     for (const v of r.visits) {
       const ids = new Set<number>();
@@ -84,15 +95,22 @@ export class Encoder {
         if (e.kind !== "lab") {
           const id = this.codeIds.get(e.kind, e.system, e.code);
           if (id !== undefined) ids.add(id);
+          else if (counts && this.kinds.has(e.kind)) counts.unknownCodes++;
           continue;
         }
         const lab = this.labs.get(e.kind, e.system, e.code);
-        if (!lab) continue;
+        if (!lab) {
+          if (counts && this.kinds.has(e.kind)) counts.unknownCodes++;
+          continue;
+        }
         if (e.value !== undefined && Number.isFinite(e.value) && lab.buckets.length > 0)
           ids.add(lab.buckets[bucketIndex(lab.buckets, e.value)].id);
         else if (lab.plain !== undefined) ids.add(lab.plain);
       }
-      if (ids.size === 0) continue;
+      if (ids.size === 0) {
+        if (counts) counts.emptyVisits++;
+        continue;
+      }
       const day = dayNumber(v.start);
       if (Number.isNaN(day))
         throw new IngestError(

@@ -29,6 +29,7 @@ test("splits, learns the vocabulary on train, encodes all splits and summarises"
   assert.equal(summary.droppedNoVisit, 5);
   assert.equal(summary.splits.train + summary.splits.validation + summary.splits.test, 45);
   assert.equal(summary.visits, 90);
+  assert.equal(summary.droppedVisits, 0);
   assert.equal(summary.visitsPerRecord.max, 2);
   assert.equal(dataset.encoding?.maxVisits, 2);
   // Each visit: first {4019, snomed, age}, second {25000, gap}.
@@ -61,6 +62,7 @@ test("options: labs, no age, no gaps, no sex, top:K labels, min count", () => {
   );
   assert.deepEqual(Object.keys(summary.vocabulary.byKind).sort(), ["code", "lab"]);
   assert.equal(summary.vocabulary.bySystem.snomed, undefined, "each snomed code is in < 20 training records");
+  assert.equal(summary.unknownCodeEvents, 45, "one snomed diagnosis per encoded patient");
   assert.equal(summary.vocabulary.byKind.lab, 5);
   assert.deepEqual(dataset.encoding?.kinds, ["diagnosis", "lab"]);
   assert.throws(() => encodeDataset(records, source, { minCount: 0 }), IngestError);

@@ -51,8 +51,10 @@ test("encodes a record to exact ids, dropping empty visits, with age, gap and la
     vocab.labels.map((l) => l.name),
     ["pheno:Essential hypertension", "pheno:Diabetes", "sex:F"],
   );
-  const enc = new Encoder(vocab).encode(alice);
+  const counts = { emptyVisits: 0, unknownCodes: 0 };
+  const enc = new Encoder(vocab).encode(alice, counts);
   assert.ok(enc);
+  assert.deepEqual(counts, { emptyVisits: 1, unknownCodes: 1 });
   const id = (name: string) => {
     const i = vocab.codes.findIndex((t) => t.name === name);
     assert.ok(i >= 0, name);
