@@ -51,7 +51,7 @@ export function sharedBins(a: Distribution, b: Distribution): { labels: string[]
 
 function fidelitySection(r: EvaluationResult): string {
   const f = r.fidelity;
-  let s = `<h2>Fidelity</h2><p>Probabilities on the real training set (x) against the synthetic set (y); R² of synthetic against real over the union of keys (scikit-learn's r2_score, a missing key counting as 0). Counted tokens: ${esc(f.countedKinds.join(", "))}. 95% bootstrap intervals resample the synthetic records; resampling adds noise to the synthetic side, so they lie below the point estimate and show its spread, not a centred interval.</p>`;
+  let s = `<h2>Fidelity</h2><p>Probabilities on the real training set (x) against the synthetic set (y); R² of synthetic against real over the union of keys (scikit-learn's r2_score, a missing key counting as 0). Counted tokens: ${esc(f.countedKinds.join(", "))}. 95% bootstrap intervals resample the synthetic records; resampling adds noise to the synthetic side, so they tend to lie below the point estimate: read them as its spread, not as a centred interval.</p>`;
   s +=
     "<table><tr><th>table</th><th>R²</th><th>95% bootstrap</th><th>keys real</th><th>keys synthetic</th><th>union</th><th>plotted</th></tr>";
   for (const t of f.tables)

@@ -101,7 +101,7 @@ export function groupedBars(
   xLabel: string,
   yLabel: string,
 ): string {
-  const max = Math.max(0, ...series.flatMap((s) => s.values)) || 1;
+  const max = 1.05 * Math.max(0, ...series.flatMap((s) => s.values)) || 1;
   const plotW = W - M.left - M.right;
   const sx = (i: number) => M.left + (i / categories.length) * plotW;
   const sy = (v: number) => H - M.bottom - (v / max) * (H - M.top - M.bottom);
