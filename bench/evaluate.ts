@@ -25,7 +25,11 @@ const all = [...train, ...validation, ...test];
 function visitSwapped(records: EncodedRecord[], seed: number): EncodedRecord[] {
   const random = seededRandom(seed);
   const atPosition: Int32Array[][] = [];
-  for (const r of records) r.visits.forEach((v, k) => (atPosition[k] ??= []).push(v));
+  for (const r of records) {
+    r.visits.forEach((v, k) => {
+      (atPosition[k] ??= []).push(v);
+    });
+  }
   return records.map((r, i) => ({
     id: `s${seed}-${i}`,
     labels: r.labels,
