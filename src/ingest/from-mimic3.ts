@@ -150,7 +150,7 @@ export function patientDate(t: TableSet, value: string, column: string, where: s
 }
 
 /** Adds an admission row as a visit; counts rows with unparsable times. */
-export function addAdmission(t: TableSet, row: Row, typeColumn: string): boolean {
+export function addAdmission(t: TableSet, row: Row): boolean {
   const subject = row.get("subject_id");
   const hadm = row.get("hadm_id");
   if (subject === "" || hadm === "") return skip(t, "admission without subject or hadm id", row);
@@ -159,7 +159,7 @@ export function addAdmission(t: TableSet, row: Row, typeColumn: string): boolean
   const disch = row.get("dischtime");
   const end = disch === "" ? undefined : isoTimestamp(disch);
   if (disch !== "" && end === undefined) return skip(t, "unparsable dischtime", row);
-  const type = row.get(typeColumn);
+  const type = row.get("admission_type");
   return t.builder.addVisit(
     subject,
     {
@@ -192,7 +192,7 @@ export function addPrescription(t: TableSet, row: Row, table: string): void {
 }
 
 /** Adds a lab row: to its admission, else to the admission covering its charttime, else counted. */
-export function addLab(t: TableSet, row: Row, itemColumn: string): boolean {
+export function addLab(t: TableSet, row: Row): boolean {
   const raw = row.get("valuenum");
   const value = raw === "" ? undefined : Number(raw);
   if (value !== undefined && !Number.isFinite(value)) return skip(t, "unparsable valuenum", row);
@@ -200,7 +200,7 @@ export function addLab(t: TableSet, row: Row, itemColumn: string): boolean {
   const e: ClinicalEvent = {
     kind: "lab",
     system: "mimic-lab",
-    code: row.get(itemColumn),
+    code: row.get("itemid"),
     ...(value === undefined ? {} : { value }),
     ...(unit === "" ? {} : { unit }),
   };
@@ -239,7 +239,7 @@ export async function readMimic3(dir: string, opts: ReadOptions = {}): Promise<R
     b.addPatient({ id, ...(sex && { sex }), ...(birthDate && { birthDate }), ...(deathDate && { deathDate }) });
   }
   for await (const row of t.rows("ADMISSIONS", ["subject_id", "hadm_id", "admittime", "dischtime"], true))
-    addAdmission(t, row, "admission_type");
+    addAdmission(t, row);
   if (t.wants("diagnosis"))
     for await (const row of t.rows("DIAGNOSES_ICD", ["hadm_id", "icd9_code"]))
       addAdmissionEvent(t, row, { kind: "diagnosis", system: "icd9cm", code: row.get("icd9_code") }, "DIAGNOSES_ICD");
@@ -251,6 +251,6 @@ export async function readMimic3(dir: string, opts: ReadOptions = {}): Promise<R
       addPrescription(t, row, "PRESCRIPTIONS");
   if (t.wants("lab"))
     for await (const row of t.rows("LABEVENTS", ["subject_id", "hadm_id", "itemid", "charttime", "valuenum"]))
-      addLab(t, row, "itemid");
+      addLab(t, row);
   return t.result("mimic3");
 }

@@ -77,7 +77,7 @@ export async function readMimic4(dir: string, opts: ReadOptions = {}): Promise<R
     b.addPatient({ id, ...(sex && { sex }), ...(born && { birthDate: born }), ...(deathDate && { deathDate }) });
   }
   for await (const row of t.rows("admissions", ["subject_id", "hadm_id", "admittime", "dischtime"], true))
-    addAdmission(t, row, "admission_type");
+    addAdmission(t, row);
   if (t.wants("diagnosis"))
     for await (const row of t.rows("diagnoses_icd", ["hadm_id", "icd_code", "icd_version"]))
       addIcd(t, row, "diagnosis", "diagnoses_icd");
@@ -89,6 +89,6 @@ export async function readMimic4(dir: string, opts: ReadOptions = {}): Promise<R
       addPrescription(t, row, "prescriptions");
   if (t.wants("lab"))
     for await (const row of t.rows("labevents", ["subject_id", "hadm_id", "itemid", "charttime", "valuenum"]))
-      addLab(t, row, "itemid");
+      addLab(t, row);
   return t.result("mimic4");
 }

@@ -135,3 +135,12 @@ test("MIMIC-III: a folder without PATIENTS is an error, not an empty result", as
   const dir = mkdtempSync(join(tmpdir(), "mimic3-"));
   await assert.rejects(readMimic3(dir), /no PATIENTS\.csv\(\.gz\) found/);
 });
+
+test("MIMIC-III: progress runs over all tables and ends at the total", async () => {
+  const calls: [number, number][] = [];
+  await readMimic3(fixture, { onProgress: (done, total) => calls.push([done, total]) });
+  assert.ok(calls.length > 0);
+  for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] >= calls[i - 1][0]);
+  const [done, total] = calls[calls.length - 1];
+  assert.equal(done, total);
+});

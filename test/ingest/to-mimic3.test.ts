@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { test } from "node:test";
@@ -7,6 +7,8 @@ import { readMimic3 } from "../../src/ingest/from-mimic3.ts";
 import type { PatientRecord } from "../../src/ingest/record.ts";
 import { writeMimic3 } from "../../src/ingest/to-mimic3.ts";
 import { withoutIds } from "./canonical-records.ts";
+
+const demo = join(import.meta.dirname, "..", "..", "..", "shared", "data", "mimic-iii-demo-1.4");
 
 const records: PatientRecord[] = [
   {
@@ -84,4 +86,14 @@ test("MIMIC-III writer: a code MIMIC-III cannot hold is an error naming it", asy
     },
   ];
   await assert.rejects(writeMimic3(dir, bad), /cannot write diagnosis icd10cm:I10 \(visit v\) as MIMIC-III/);
+});
+
+test("MIMIC-III writer: the demo survives a round trip", {
+  skip: !existsSync(demo) && "no ../shared data",
+}, async () => {
+  const real = await readMimic3(demo);
+  const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
+  await writeMimic3(dir, real.records);
+  const back = await readMimic3(dir, { strict: true });
+  assert.deepEqual(withoutIds(back.records), withoutIds(real.records));
 });
