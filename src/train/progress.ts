@@ -28,7 +28,7 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
   let multi: cliProgress.MultiBar | null = null;
   let bar: cliProgress.SingleBar | null = null;
   let firstStep = 0;
-  let lastLine = 0;
+  let lastLine = Number.NEGATIVE_INFINITY;
   let val = Number.NaN;
 
   return {
@@ -78,6 +78,7 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
         }
         case "eval":
           val = e.valLoss;
+          bar?.update({ val: fmt(val) });
           log(
             `step ${e.step} epoch ${e.epoch + 1}: validation loss ${fmt(e.valLoss)}` +
               (e.improved ? " (best so far)" : ` (best ${fmt(e.bestValLoss)})`),
