@@ -81,12 +81,8 @@ export async function sampleRows(
   checkInt("batchSize", batchSize, 1);
   checkInt("seed", seed, 0);
   const c = model.config;
-  const check = (ids: Int32Array, max: number, what: string) => {
-    for (const id of ids)
-      if (!(id >= 0 && id < max)) throw new Error(`Expected ${what} ids in 0..${max - 1} but received ${id}`);
-  };
-  if (options.fixedLabels instanceof Int32Array) check(options.fixedLabels, c.nLabels, "fixedLabels");
-  for (const v of options.prefix ?? []) check(v, c.nCodes, "prefix code");
+  if (options.fixedLabels instanceof Int32Array) idSet(options.fixedLabels, c.nLabels, "fixedLabels");
+  for (const v of options.prefix ?? []) idSet(v, c.nCodes, "prefix code");
 
   const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)));
   const finished = new Map<number, RawRecord>();
@@ -111,6 +107,14 @@ export async function sampleRows(
     await flush(next >= count && sampler.active() === 0);
   }
   await flush(true);
+}
+
+/** The ids checked against 0..max-1, de-duplicated and ascending (a matrix row is a set). */
+function idSet(ids: Int32Array, max: number, what: string): Int32Array {
+  for (const id of ids) {
+    if (!(id >= 0 && id < max)) throw new Error(`Expected ${what} ids in 0..${max - 1} but received ${id}`);
+  }
+  return Int32Array.from(new Set(ids)).sort();
 }
 
 function checkInt(name: string, v: number, min: number): void {
@@ -195,10 +199,10 @@ class Sampler {
     const C = c.nCodes;
     const fixed: (Int32Array | undefined)[] = [];
     const labels = typeof options.fixedLabels === "function" ? options.fixedLabels(n) : options.fixedLabels;
-    if (labels !== undefined) fixed[1] = labels.map((k) => C + k);
+    if (labels !== undefined) fixed[1] = idSet(labels, c.nLabels, "fixedLabels").map((k) => C + k);
     const prefix = (options.prefix ?? []).slice(0, c.nCtx - 2);
     prefix.forEach((v, i) => {
-      fixed[2 + i] = v;
+      fixed[2 + i] = idSet(v, C, "prefix code");
     });
     const slot = this.slots.indexOf(null);
     this.slots[slot] = {

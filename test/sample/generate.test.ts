@@ -235,4 +235,12 @@ test("argument errors say what was expected", async () => {
     generate(m, { count: 5, batchSize: 2, seed: 1, fixedLabels: Int32Array.of(7) }),
     /fixedLabels ids in 0..1/,
   );
+  await assert.rejects(
+    generate(m, { count: 5, batchSize: 2, seed: 1, fixedLabels: () => Int32Array.of(-1) }),
+    /received -1/,
+  );
+  await assert.rejects(
+    generate(m, { count: 5, batchSize: 2, seed: 1, prefix: [Int32Array.of(4)] }),
+    /prefix code ids in 0..3/,
+  );
 });
