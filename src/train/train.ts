@@ -3,7 +3,7 @@
 // every `evalEvery` steps (or once per epoch), keep best/, refresh last/, stop early on patience,
 // on a limit, or when asked (Ctrl-C). It runs synchronously; train-worker.ts puts it off the main
 // thread, and `shouldStop` is polled between steps.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { EncodedDataset, EncodedRecord } from "../encode/types.ts";
 import { vocabSizes } from "../encode/types.ts";
 import { makeBatch } from "../model/batch.ts";
@@ -172,7 +172,7 @@ export function trainLoop(
     model: config,
     training: options,
     state,
-    dataset: { ...dataset.source, dir: datasetDir },
+    dataset: { ...dataset.source, dir: resolve(datasetDir) },
     baselineValLoss,
     kernels: kernels.name,
   });

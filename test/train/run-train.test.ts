@@ -28,6 +28,28 @@ test("runTrain trains in a worker thread and forwards its progress", async () =>
   rmSync(root, { recursive: true });
 });
 
+test("Ctrl-C (SIGINT) makes the worker save last/ and stop after the current step", async () => {
+  const root = mkdtempSync(join(tmpdir(), "run-train-"));
+  const datasetDir = join(root, "ds");
+  await saveDataset(datasetDir, syntheticDataset(40));
+  let interrupted = false;
+  const result = await runTrain(
+    datasetDir,
+    { out: join(root, "run"), preset: "tiny", batchSize: 8, maxEpochs: 10_000 },
+    (e) => {
+      if (e.type === "step" && e.step === 3 && !interrupted) {
+        interrupted = true;
+        process.emit("SIGINT");
+      }
+    },
+  );
+  assert.equal(result.reason, "interrupted");
+  assert.ok(result.step >= 3 && result.step < 1000, `stopped at step ${result.step}`);
+  assert.ok(existsSync(join(root, "run", "last", "optimizer.safetensors")));
+  assert.equal(process.listenerCount("SIGINT"), 0, "runTrain removes its SIGINT handler");
+  rmSync(root, { recursive: true });
+});
+
 test("runTrain rejects with the worker's error message", async () => {
   const root = mkdtempSync(join(tmpdir(), "run-train-"));
   await assert.rejects(runTrain(join(root, "missing"), { out: join(root, "run") }), /dataset\.json: not found/);
