@@ -358,7 +358,7 @@ class FhirAssembler {
     if (type === "Observation" && isObject(r.valueQuantity) && typeof r.valueQuantity.value === "number") {
       event.value = r.valueQuantity.value;
       const unit = r.valueQuantity.unit ?? r.valueQuantity.code;
-      if (typeof unit === "string") event.unit = unit;
+      if (typeof unit === "string" && unit.trim() !== "") event.unit = unit.trim();
     }
     const visitId = this.encounters.get(encounterRef);
     if (visitId === undefined || medicationRef !== undefined)
@@ -443,7 +443,8 @@ function pickCoding(concept: unknown, resourceType: string): Coding | undefined 
     if (system === "icd9cm" && resourceType === "Procedure") system = "icd9pcs";
     const code = system && ICD.has(system) ? c.code.trim().replace(/\./g, "") : c.code.trim();
     const coding: Coding = { system: system ?? "other", code };
-    if (typeof c.display === "string") coding.display = c.display;
+    // Trimmed, as the CSV readers trim every field: Synthea writes some names with stray spaces.
+    if (typeof c.display === "string" && c.display.trim() !== "") coding.display = c.display.trim();
     if (system) return coding;
     fallback ??= coding;
   }

@@ -59,8 +59,8 @@ export function roundTripRecords(): PatientRecord[] {
 }
 
 /**
- * Records as plain data with ids replaced by `ids` and each visit's events in a fixed order: readers keep
- * source order, and formats that split events into one table per kind change it.
+ * Records as plain data with ids replaced by `ids`, visits re-sorted as readers sort them, and each
+ * visit's events in a fixed order: readers keep source order, and formats with one table per kind change it.
  */
 export function canonical(
   records: PatientRecord[],
@@ -76,11 +76,14 @@ export function canonical(
       records.map((r) => ({
         ...r,
         id: ids.patient(r.id),
-        visits: r.visits.map((v) => ({
-          ...v,
-          id: ids.visit(r.id, v.id),
-          events: [...v.events].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
-        })),
+        visits: r.visits
+          .map((v) => ({
+            ...v,
+            id: ids.visit(r.id, v.id),
+            events: [...v.events].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
+          }))
+          // Readers order visits by start, then id: new ids reorder visits that start together.
+          .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       })),
     ),
   );

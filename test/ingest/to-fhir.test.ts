@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { detectFormat } from "../../src/ingest/detect-format.ts";
 import { readFhir } from "../../src/ingest/from-fhir.ts";
+import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import {
   fhirEncounterId,
   fhirPatientId,
@@ -16,6 +17,7 @@ import {
 import { canonical, roundTripRecords } from "./round-trip-records.ts";
 
 const ids = { patient: fhirPatientId, visit: fhirEncounterId };
+const shared = join(import.meta.dirname, "..", "..", "..", "shared", "data");
 
 type Resource = Record<string, unknown> & { resourceType: string };
 
@@ -107,5 +109,20 @@ describe("writeFhir", () => {
       writeFhir(dir, [], { version: "R5" as "R4" }),
       /Expected FHIR version "R4" or "STU3" but received "R5"/,
     );
+  });
+
+  it("real sets (SMART STU3 bundles, Nebraska Synthea CSV) survive a write/read round trip as R4", {
+    skip: !existsSync(shared) && "shared data not present",
+  }, async () => {
+    for (const records of [
+      (await readFhir(join(shared, "synthea-stu3-smart-1461", "bundles.ndjson.gz"))).records,
+      (await readSyntheaCsv(join(shared, "synthea-csv-nebraska-111"))).records,
+    ]) {
+      const dir = mkdtempSync(join(tmpdir(), "halo-to-fhir-real-"));
+      await writeFhir(dir, records);
+      const back = await readFhir(dir);
+      assert.equal(back.skipped.total, 0);
+      assert.deepEqual(canonical(back.records), canonical(records, ids));
+    }
   });
 });

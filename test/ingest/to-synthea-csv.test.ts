@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { detectFormat } from "../../src/ingest/detect-format.ts";
+import { readFhir } from "../../src/ingest/from-fhir.ts";
 import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import { fhirEncounterId, fhirPatientId } from "../../src/ingest/to-fhir.ts";
 import { writeSyntheaCsv } from "../../src/ingest/to-synthea-csv.ts";
 import { canonical, roundTripRecords } from "./round-trip-records.ts";
+
+const shared = join(import.meta.dirname, "..", "..", "..", "shared", "data");
+const ids = { patient: fhirPatientId, visit: fhirEncounterId };
 
 describe("writeSyntheaCsv", () => {
   it("written records read back as the same canonical records", async () => {
@@ -47,5 +51,20 @@ describe("writeSyntheaCsv", () => {
     assert.ok(lines("procedures").some((l) => l.includes(',SNOMED-CT,117015009,"Throat culture, with comma",')));
     assert.ok(lines("observations").some((l) => l.endsWith(",laboratory,4548-4,,7.2,%,numeric,LOINC")));
     assert.ok(lines("patients")[1].startsWith(`${fhirPatientId("syn-1")},1970-03-14,,`));
+  });
+
+  it("real sets (Nebraska Synthea CSV, SMART STU3 bundles) survive a write/read round trip", {
+    skip: !existsSync(shared) && "shared data not present",
+  }, async () => {
+    for (const records of [
+      (await readSyntheaCsv(join(shared, "synthea-csv-nebraska-111"))).records,
+      (await readFhir(join(shared, "synthea-stu3-smart-1461", "bundles.ndjson.gz"))).records,
+    ]) {
+      const dir = mkdtempSync(join(tmpdir(), "halo-to-synthea-real-"));
+      await writeSyntheaCsv(dir, records);
+      const back = await readSyntheaCsv(dir);
+      assert.equal(back.skipped.total, 0);
+      assert.deepEqual(canonical(back.records), canonical(records, ids));
+    }
   });
 });
