@@ -3,7 +3,7 @@
 // "HALOREC1", a u32 header length, a JSON header (count, ids, first dates), then little-endian Int32
 // arrays: label offsets, visit offsets, code offsets, label ids, code ids. Gzip is detected on load.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { IngestError } from "../ingest/record.ts";
 import type { EncodedDataset, EncodedRecord, Split, Vocabulary } from "./types.ts";
@@ -241,9 +241,12 @@ export async function loadDatasetHeader(dir: string): Promise<DatasetHeader> {
   if (!v || !Array.isArray(v.codes) || !Array.isArray(v.labels) || v.codes.some((t) => typeof t?.name !== "string"))
     throw new IngestError(`${path}: corrupt vocabulary (expected codes and labels lists of named tokens)`);
   if (!h.source || typeof h.source.format !== "string") throw new IngestError(`${path}: missing source format`);
-  for (const s of SPLITS)
-    if (!h.splits?.[s] || typeof h.splits[s].file !== "string")
-      throw new IngestError(`${path}: missing the ${s} split entry`);
+  for (const s of SPLITS) {
+    const file = h.splits?.[s]?.file;
+    if (typeof file !== "string") throw new IngestError(`${path}: missing the ${s} split entry`);
+    // Split files live beside dataset.json; a path elsewhere means a hand-edited or foreign header.
+    if (basename(file) !== file) throw new IngestError(`${path}: ${s} split file "${file}" is not a plain file name`);
+  }
   return h;
 }
 

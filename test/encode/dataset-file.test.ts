@@ -123,6 +123,8 @@ test("bad dataset headers are IngestErrors", async () => {
   await rejects(loadDataset(join(dir, "bad")), /dataset version 2, this halo-ehr reads version 1/);
   await withHeader({ ...original, vocab: { codes: 3 } });
   await rejects(loadDataset(join(dir, "bad")), /corrupt vocabulary/);
+  await withHeader({ ...original, splits: { ...original.splits, test: { file: "../x.hrec", records: 0 } } });
+  await rejects(loadDataset(join(dir, "bad")), /test split file "..\/x.hrec" is not a plain file name/);
   await withHeader({ ...original, splits: { ...original.splits, train: { file: "train.hrec", records: 7 } } });
   await rejects(loadDataset(join(dir, "bad")), /holds 3 records but dataset.json says 7/);
   await rejects(loadDataset(join(dir, "nowhere")), /not found; is .* a dataset written by halo-ehr ingest/);
