@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchFromRows } from "../../src/model/batch.ts";
+import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { type GenerateOptions, generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
@@ -243,4 +243,35 @@ test("argument errors say what was expected", async () => {
     generate(m, { count: 5, batchSize: 2, seed: 1, prefix: [Int32Array.of(4)] }),
     /prefix code ids in 0..3/,
   );
+});
+
+test("a model trained on two deterministic record types regenerates them, conditioned on their labels", async () => {
+  const c = makeConfig({ nCtx: 6, nEmbd: 16, nLayer: 1, nHead: 2 }, { nCodes: 5, nLabels: 2 });
+  const m = new HaloModel(c, { seed: 4, kernels: tsKernels });
+  const typeA = { id: "a", labels: Int32Array.of(0), visits: [Int32Array.of(0, 2), Int32Array.of(1)] };
+  const typeB = {
+    id: "b",
+    labels: Int32Array.of(1),
+    visits: [Int32Array.of(3), Int32Array.of(3, 4), Int32Array.of(2)],
+  };
+  const batch = makeBatch([typeA, typeB], c);
+  const n = m.params.length;
+  const mom = new Float32Array(n);
+  const vel = new Float32Array(n);
+  for (let step = 1; step <= 300; step++) {
+    m.zeroGrad();
+    m.forward(batch);
+    m.backward();
+    tsKernels.adamStep(m.params, m.grads, mom, vel, n, 1e-2, 0.9, 0.999, 1e-8, 0, step);
+  }
+  const show = (r: { labels: Int32Array; visits: Int32Array[] }) =>
+    JSON.stringify([[...r.labels], r.visits.map((v) => [...v])]);
+  for (const [label, want] of [
+    [0, typeA],
+    [1, typeB],
+  ] as const) {
+    const out = await generate(m, { count: 40, batchSize: 16, seed: 8, fixedLabels: Int32Array.of(label) });
+    const exact = out.records.filter((r) => show(r) === show(want)).length;
+    assert.ok(exact >= 36, `label ${label}: ${exact} of 40 records are exact copies of ${show(want)}`);
+  }
 });
