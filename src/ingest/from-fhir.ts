@@ -1,7 +1,9 @@
 // Reads FHIR R4 or STU3 into canonical records: NDJSON of Bundles (one patient per line, as the SMART
 // Synthea set), a folder of Bundle .json files, or a bulk-export folder (Patient.ndjson, Encounter.ndjson,
 // ... one resource per line); any of them may be gzip-compressed. Encounter is the visit; Condition,
-// Procedure, MedicationRequest and Observation are its events.
+// Procedure, MedicationRequest and Observation are its events. References may be "urn:uuid:..." fullUrls
+// or "Type/id"; STU3 links events with `context`, R4 with `encounter`. Times keep their clock reading and
+// drop the zone (isoTimestamp), as every reader does.
 import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createGunzip, gunzipSync } from "node:zlib";

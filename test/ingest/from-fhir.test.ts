@@ -148,6 +148,14 @@ describe("readFhir, R4 fixtures", () => {
     });
   }
 
+  it("reports progress up to the total size of its files", async () => {
+    const calls: [number, number][] = [];
+    await readFhir(join(r4, "bulk"), { onProgress: (done, total) => calls.push([done, total]) });
+    const [done, total] = calls[calls.length - 1];
+    assert.equal(done, total);
+    assert.ok(calls.every(([d, t], i) => t === total && d <= t && (i === 0 || d >= calls[i - 1][0])));
+  });
+
   it("keeps only the requested event kinds", async () => {
     const result = await readFhir(join(r4, "bundles.ndjson"), { kinds: ["medication"] });
     const kinds = result.records.flatMap((r) => r.visits.flatMap((v) => v.events.map((e) => e.kind)));
