@@ -4,9 +4,9 @@
 import { statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { loadDataset, loadRecords } from "../encode/dataset-file.ts";
-import type { Vocabulary } from "../encode/types.ts";
+import type { TokenKind, Vocabulary } from "../encode/types.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
 import { recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
 import { renderHtmlReport } from "../report/html-report.ts";
@@ -20,6 +20,29 @@ export interface EvaluateCliOptions {
   /** Checkpoint directory; enables the likelihood-based membership attack. */
   model?: string;
   out: string;
+  /** Token kinds the fidelity tables count (default: medical codes only). */
+  kinds?: TokenKind[];
+  /** Bootstrap resamples for the R^2 intervals (default 100; 0 for none). */
+  bootstrap?: number;
+  /** Seed of every sample the evaluation draws (default 1). */
+  seed?: number;
+}
+
+const TOKEN_KINDS: TokenKind[] = ["code", "lab", "gap", "age"];
+
+function kindList(value: string): TokenKind[] {
+  const kinds = value.split(",").map((k) => k.trim());
+  const bad = kinds.filter((k) => !TOKEN_KINDS.includes(k as TokenKind));
+  if (bad.length > 0 || kinds.length === 0)
+    throw new InvalidArgumentError(
+      `expected a comma-separated list of ${TOKEN_KINDS.join(", ")} but received "${value}"`,
+    );
+  return kinds as TokenKind[];
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number but received "${value}"`);
+  return Number(value);
 }
 
 /** The records file of a --synthetic argument: the path itself, or <dir>/synthetic.records. */
@@ -60,7 +83,15 @@ export async function runEvaluate(opts: EvaluateCliOptions): Promise<EvaluationR
       testLogLikelihood: recordLogLikelihoods(checkpoint.model, test),
     };
   }
-  const result = evaluateSynthetic({ vocab, train, test, synthetic }, { privacy: { ...likelihoods } });
+  const seed = opts.seed ?? 1;
+  const result = evaluateSynthetic(
+    { vocab, train, test, synthetic },
+    {
+      fidelity: { kinds: opts.kinds, bootstrap: opts.bootstrap, seed },
+      utility: { seed },
+      privacy: { seed, ...likelihoods },
+    },
+  );
   await mkdir(opts.out, { recursive: true });
   await writeFile(join(opts.out, "metrics.json"), `${JSON.stringify(result, null, 1)}\n`);
   const html = renderHtmlReport(result, {
@@ -99,6 +130,9 @@ export function registerEvaluate(program: Command): void {
     .requiredOption("--synthetic <dir>", "folder written by `halo-ehr generate` (or its synthetic.records file)")
     .option("--model <checkpoint>", "checkpoint folder, for the likelihood-based membership attack")
     .requiredOption("--out <dir>", "folder for report.html and metrics.json")
+    .option("--kinds <list>", "token kinds the fidelity tables count: code, lab, gap, age", kindList)
+    .option("--bootstrap <n>", "bootstrap resamples for the R^2 intervals (0: none)", wholeNumber, 100)
+    .option("--seed <n>", "seed of every sample the evaluation draws", wholeNumber, 1)
     .action(async (o: EvaluateCliOptions) => {
       const result = await runEvaluate(o);
       console.log(formatEvaluation(result, o.out));

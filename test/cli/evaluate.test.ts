@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runEvaluate, syntheticRecordsPath } from "../../src/cli/evaluate.ts";
+import { Command } from "commander";
+import { registerEvaluate, runEvaluate, syntheticRecordsPath } from "../../src/cli/evaluate.ts";
 import { saveDataset, saveRecords } from "../../src/encode/dataset-file.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
@@ -92,6 +93,47 @@ test("evaluate --model: the likelihood attack runs on the checkpoint's per-recor
     assert.equal(a.nonMembers, 20);
     assert.ok(a.accuracy >= 0 && a.accuracy <= 1);
     assert.ok(a.threshold > 0, "the threshold is on minus the log-likelihood");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the evaluate command parses its options and rejects unknown token kinds", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "halo-evaluate-"));
+  t.mock.method(console, "log", () => {});
+  try {
+    const vocab = syntheaLikeVocabulary(150, 3);
+    await saveDataset(join(dir, "data"), {
+      vocab,
+      splits: { train: randomRecords(40, vocab, 1), validation: [], test: randomRecords(20, vocab, 2) },
+      source: { format: "fhir", path: "x" },
+    });
+    await saveRecords(join(dir, "synthetic.records"), randomRecords(40, vocab, 3));
+    const program = () => {
+      const p = new Command().exitOverride();
+      p.configureOutput({ writeErr: () => {} });
+      registerEvaluate(p);
+      return p;
+    };
+    const base = [
+      "node",
+      "halo-ehr",
+      "evaluate",
+      "--real",
+      join(dir, "data"),
+      "--synthetic",
+      dir,
+      "--out",
+      join(dir, "o"),
+    ];
+    await program().parseAsync([...base, "--kinds", "code,lab", "--bootstrap", "0"]);
+    const metrics = JSON.parse(readFileSync(join(dir, "o", "metrics.json"), "utf8"));
+    assert.deepEqual(metrics.fidelity.countedKinds, ["code", "lab"]);
+    assert.equal(metrics.fidelity.tables[0].ci95, null);
+    await assert.rejects(
+      program().parseAsync([...base, "--kinds", "code,drug"]),
+      /expected a comma-separated list of code, lab, gap, age but received "code,drug"/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
