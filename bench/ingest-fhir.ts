@@ -7,7 +7,7 @@ import { gunzipSync } from "node:zlib";
 import { readFhir } from "../src/ingest/from-fhir.ts";
 
 const path =
-  process.argv[2] ??
+  process.argv[2] ||
   join(import.meta.dirname, "..", "..", "shared", "data", "synthea-stu3-smart-1461", "bundles.ndjson.gz");
 const runs = Number(process.argv[3] ?? 3);
 
