@@ -9,7 +9,8 @@
 // - LABEVENTS rows without HADM_ID (outpatient labs) join the admission covering CHARTTIME, else are
 //   skipped and counted. Rows whose VALUENUM is blank keep the lab code without a value.
 // - An unparsable DOB or DOD keeps the patient without it and counts the reason.
-// The directory helpers here (`openTables`) are shared with the MIMIC-IV and OMOP readers.
+// The table-folder helper here (`TableSet`) and the admission/prescription/lab row helpers are shared
+// with the MIMIC-IV reader; the OMOP reader uses `TableSet` too.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type CsvRow, readCsv, readCsvHeader } from "./csv.ts";
@@ -23,12 +24,6 @@ import {
   RecordBuilder,
   type Sex,
 } from "./record.ts";
-
-/** A table file found in an input directory. */
-export interface TableFile {
-  path: string;
-  delimiter: string;
-}
 
 /**
  * The tables of one input directory: finds files by table name (any case, .csv/.tsv, optionally .gz),
@@ -66,10 +61,6 @@ export class TableSet {
         }
       }
     }
-  }
-
-  has(table: string): boolean {
-    return this.files.has(table.toLowerCase());
   }
 
   wants(kind: EventKind): boolean {
