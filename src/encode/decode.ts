@@ -13,6 +13,21 @@ export interface DecodeOptions {
   startDate?: string;
 }
 
+/**
+ * A value uniform in [lo, hi) (lo when empty) on the grid of `decimals` places: lo and hi are training
+ * values, so on that grid too, and flooring to the grid from lo keeps the value inside the bucket.
+ */
+export function drawInBucket(rand: () => number, lo: number, hi: number, decimals?: number): number {
+  if (!(hi > lo)) return lo;
+  const x = lo + rand() * (hi - lo);
+  if (decimals === undefined) return x;
+  const step = 10 ** -decimals;
+  const k = Math.min(Math.floor((x - lo) / step), Math.round((hi - lo) / step) - 1);
+  const v = Number((lo + k * step).toFixed(decimals));
+  // A bound with float noise beyond `decimals` places could round outside the bucket; lo never does.
+  return v >= lo && v < hi ? v : lo;
+}
+
 /** Decodes records of one vocabulary. */
 export class Decoder {
   private readonly sexOfLabel = new Map<number, Sex>();
@@ -58,7 +73,7 @@ export class Decoder {
           };
           if (t.lo !== undefined) {
             const hi = t.hi ?? t.lo;
-            e.value = hi > t.lo ? t.lo + opts.rand() * (hi - t.lo) : t.lo;
+            e.value = drawInBucket(opts.rand, t.lo, hi, t.decimals);
             if (t.unit !== undefined) e.unit = t.unit;
           }
           if (t.display !== undefined) e.display = t.display;

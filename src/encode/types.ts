@@ -22,6 +22,8 @@ export interface CodeToken {
   hi?: number;
   /** For labs: the most common unit in the training split, written back when decoding. */
   unit?: string;
+  /** For lab buckets: decimal places of the training values (at most 6); decoded values keep that precision. */
+  decimals?: number;
   /** Human-readable name from the source, when it had one (not part of identity). */
   display?: string;
 }

@@ -31,6 +31,8 @@ interface CodeStats {
   records: number;
   display?: string;
   values: number[];
+  /** Most decimal places among the values. */
+  decimals: number;
   withoutValue: boolean;
   units: Map<string, number>;
 }
@@ -50,6 +52,7 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMa
             code: e.code,
             records: 0,
             values: [],
+            decimals: 0,
             withoutValue: false,
             units: new Map(),
           };
@@ -60,6 +63,7 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMa
         if (e.kind !== "lab") continue;
         if (e.value !== undefined && Number.isFinite(e.value)) {
           s.values.push(e.value);
+          if (!Number.isInteger(e.value)) s.decimals = Math.max(s.decimals, decimalPlaces(e.value));
           if (e.unit) s.units.set(e.unit, (s.units.get(e.unit) ?? 0) + 1);
         } else s.withoutValue = true;
       }
@@ -67,6 +71,13 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMa
     for (const s of seen) s.records++;
   }
   return stats;
+}
+
+/** Decimal places of a number as JavaScript prints it, at most 6 (beyond that it is float noise). */
+function decimalPlaces(x: number): number {
+  const m = /\.(\d+)(?:e([-+]\d+))?$/.exec(String(x));
+  if (!m) return /e-(\d+)$/.test(String(x)) ? 6 : 0;
+  return Math.min(6, Math.max(0, m[1].length - Number(m[2] ?? 0)));
 }
 
 function mostCommon(m: Map<string, number>): string | undefined {
@@ -117,6 +128,7 @@ export function buildVocabulary(
         lo: b.lo,
         hi: b.hi,
         ...(unit ? { unit } : {}),
+        decimals: s.decimals,
       });
   }
   if (opts.age) for (const b of AGE_BUCKETS) tokens.push({ kind: "age", name: `age:${b.label}`, lo: b.lo, hi: b.hi });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { canonicalForCompare } from "../../src/encode/canonical-for-compare.ts";
 import { ageInYears, dayNumber } from "../../src/encode/dates.ts";
-import { Decoder } from "../../src/encode/decode.ts";
+import { Decoder, drawInBucket } from "../../src/encode/decode.ts";
 import { Encoder } from "../../src/encode/encode.ts";
 import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord } from "../../src/encode/types.ts";
@@ -55,6 +55,7 @@ test("decodes codes, gap days inside their bucket, the birth date from the age b
     const bucket = vocab.codes[id("loinc:2345-7#1")];
     assert.ok(glucose?.value !== undefined && glucose.value >= (bucket.lo ?? 0) && glucose.value <= (bucket.hi ?? 0));
     assert.equal(glucose?.unit, "mg/dL");
+    assert.ok(Number.isInteger(glucose?.value), "training values were whole numbers, so are decoded ones");
     assert.deepEqual(
       r.visits[0].events.filter((e) => e.kind !== "lab"),
       [{ kind: "diagnosis", system: "icd9cm", code: "4019" }],
@@ -107,4 +108,34 @@ test("decode(encode(r)) equals r restricted to the vocabulary, dates to the gap 
       { gap: "gap:731+", tokens: ["icd9cm:4019"] },
     ],
   });
+});
+
+test("lab values are drawn inside the bucket, at the precision of the training values", () => {
+  const rand = seededRandom(3);
+  const seen = new Set<number>();
+  for (let i = 0; i < 2000; i++) {
+    const v = drawInBucket(rand, 1.2, 1.5, 1);
+    assert.ok(v >= 1.2 && v < 1.5, String(v));
+    seen.add(v);
+  }
+  assert.deepEqual([...seen].sort(), [1.2, 1.3, 1.4]);
+  const x = drawInBucket(rand, 0.001, 0.0015, 4);
+  assert.ok([0.001, 0.0011, 0.0012, 0.0013, 0.0014].includes(x), String(x));
+  assert.equal(drawInBucket(rand, 7, 7, 0), 7);
+  const free = drawInBucket(rand, 0, 1);
+  assert.ok(free >= 0 && free < 1);
+  const train = [0.25, 1.5, 2, 3.125].map((v, i) => patient(`p${i}`, [["2100-01-01", [lab("1-1", v)]]]));
+  const v = buildVocabulary(train, [], {
+    kinds: ["lab"],
+    minCount: 1,
+    age: false,
+    gaps: false,
+    sex: false,
+    labBuckets: 2,
+    seed: 1,
+  });
+  assert.deepEqual(
+    v.codes.map((t) => t.decimals),
+    [3, 3],
+  );
 });
