@@ -7,9 +7,11 @@
 //   its *_source_value as system "other", counted in `substituted`, so unmapped source codes are not lost;
 //   with neither it is skipped and counted.
 // - A row without visit_occurrence_id joins the person's visit covering its date, else is skipped and
-//   counted. A row naming a visit_occurrence_id that does not exist is skipped and counted.
+//   counted. A row naming a visit_occurrence_id that does not exist is skipped and counted. A row whose
+//   date lies outside the visit it names stays in that visit (Synthea dates chronic conditions from onset).
 // - Times are dates unless the *_datetime column has a time other than midnight (most ETLs fill
 //   00:00:00 when they only know the day). A visit whose end equals its start gets no end.
+// - Sex: gender_concept_id 8507 M, 8532 F, 8521 O, 8551 U, anything else unknown.
 // - Birth date: birth_datetime, else year_of_birth with month/day_of_birth (1 when missing).
 // - Visit type: 9201 inpatient, 9202 outpatient, 9203 emergency, 262 emergency-inpatient, other concepts
 //   by id; concept 0 uses visit_source_value.
