@@ -82,8 +82,40 @@ function flatten(records: readonly EncodedRecord[]): FlatRecords {
   return flat;
 }
 
-/** recordDistance on flattened records, stopping with a value >= bound once it reaches the bound. */
-function flatDistance(x: FlatRecords, a: number, y: FlatRecords, b: number, bound: number): number {
+/** Size of the intersection of two ascending ranges, by merging. */
+function commonCount(xc: Int32Array, i: number, iEnd: number, yc: Int32Array, j: number, jEnd: number): number {
+  let common = 0;
+  while (i < iEnd && j < jEnd) {
+    const u = xc[i];
+    const w = yc[j];
+    if (u === w) {
+      common++;
+      i++;
+      j++;
+    } else if (u < w) i++;
+    else j++;
+  }
+  return common;
+}
+
+/** Visits of a query whose membership is kept as bits of `mask` (one 31-bit word per code). */
+const MASKED_VISITS = 31;
+
+/** Sets (on) or clears the query's visit bits: mask[c] has bit k when visit k (< 31) holds code c. */
+function markQuery(mask: Int32Array, x: FlatRecords, a: number, on: boolean): void {
+  const v0 = x.firstVisit[a];
+  const t = Math.min(x.firstVisit[a + 1] - v0, MASKED_VISITS);
+  for (let k = 0; k < t; k++)
+    for (let i = x.visitStart[v0 + k]; i < x.visitStart[v0 + k + 1]; i++)
+      mask[x.codes[i]] = on ? mask[x.codes[i]] | (1 << k) : 0;
+}
+
+/**
+ * recordDistance from marked query a to reference b, returning a value >= bound as soon as it is
+ * known to reach the bound. Aligned visits intersect through the query's bit mask: one branch-free
+ * pass over the reference's codes instead of a merge.
+ */
+function flatDistance(mask: Int32Array, x: FlatRecords, a: number, y: FlatRecords, b: number, bound: number): number {
   const av0 = x.firstVisit[a];
   const ta = x.firstVisit[a + 1] - av0;
   const bv0 = y.firstVisit[b];
@@ -98,31 +130,27 @@ function flatDistance(x: FlatRecords, a: number, y: FlatRecords, b: number, boun
   // Codes left in the aligned visits of each side: the rest costs at least their difference.
   let restA = vs[av0 + shared] - vs[av0];
   let restB = ws[bv0 + shared] - ws[bv0];
-  const xc = x.codes;
   const yc = y.codes;
   for (let k = 0; k < shared; k++) {
     if (d + Math.abs(restA - restB) >= bound) return bound;
-    let i = vs[av0 + k];
+    const i = vs[av0 + k];
     const iEnd = vs[av0 + k + 1];
-    let j = ws[bv0 + k];
+    const j = ws[bv0 + k];
     const jEnd = ws[bv0 + k + 1];
     restA -= iEnd - i;
     restB -= jEnd - j;
     let common = 0;
-    d += iEnd - i + jEnd - j;
-    while (i < iEnd && j < jEnd) {
-      const u = xc[i];
-      const w = yc[j];
-      if (u === w) {
-        common++;
-        i++;
-        j++;
-      } else if (u < w) i++;
-      else j++;
-    }
-    d -= 2 * common;
+    if (k < MASKED_VISITS) for (let q = j; q < jEnd; q++) common += (mask[yc[q]] >>> k) & 1;
+    else common = commonCount(x.codes, i, iEnd, yc, j, jEnd);
+    d += iEnd - i + jEnd - j - 2 * common;
   }
   return d;
+}
+
+function maxCode(x: FlatRecords): number {
+  let m = -1;
+  for (const c of x.codes) if (c > m) m = c;
+  return m;
 }
 
 /**
@@ -142,6 +170,7 @@ export function nearestDistances(
   const order = Int32Array.from(references, (_, i) => i).sort((i, j) => rs.total[i] - rs.total[j]);
   const sorted = Int32Array.from(order, (i) => rs.total[i]);
   const out = new Float64Array(queries.length);
+  const mask = new Int32Array(Math.max(maxCode(qs), maxCode(rs)) + 1);
   for (let q = 0; q < queries.length; q++) {
     const size = qs.total[q];
     let lo = 0;
@@ -154,15 +183,17 @@ export function nearestDistances(
     let down = lo - 1;
     let up = lo;
     let best = Number.POSITIVE_INFINITY;
+    markQuery(mask, qs, q, true);
     while (best > 0) {
       const gapDown = down >= 0 ? size - sorted[down] : Number.POSITIVE_INFINITY;
       const gapUp = up < sorted.length ? sorted[up] - size : Number.POSITIVE_INFINITY;
       if (Math.min(gapDown, gapUp) >= best) break;
       const r = gapDown <= gapUp ? order[down--] : order[up++];
       if (sameSet && r === q) continue;
-      const d = flatDistance(qs, q, rs, r, best);
+      const d = flatDistance(mask, qs, q, rs, r, best);
       if (d < best) best = d;
     }
+    markQuery(mask, qs, q, false);
     out[q] = best;
   }
   return out;

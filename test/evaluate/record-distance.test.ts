@@ -40,3 +40,14 @@ test("the pruned nearest-neighbour search equals brute force", () => {
   });
   assert.deepEqual(Array.from(nearestDistances(q.slice(0, 2), [])), [Infinity, Infinity]);
 });
+
+test("records longer than the 31 masked visits are compared exactly too", () => {
+  const vocab = syntheaLikeVocabulary(150, 3);
+  const q = randomRecords(8, vocab, 3, 40);
+  const r = randomRecords(12, vocab, 4, 40);
+  assert.ok(q.some((x) => x.visits.length > 31));
+  const fast = nearestDistances(q, r);
+  q.forEach((x, i) => {
+    assert.equal(fast[i], Math.min(...r.map((y) => recordDistance(x, y))));
+  });
+});
