@@ -43,6 +43,8 @@ export async function* readCsv(path: string, opts: CsvOptions = {}): AsyncGenera
   const parser = source.pipe(
     parse({ delimiter: opts.delimiter ?? ",", relax_column_count: true, relax_quotes: true, bom: true, info: true }),
   );
+  // pipe() does not forward errors: a read or gunzip error must end the iteration, not hang it.
+  for (const s of [file, source]) s.on("error", (e: Error) => parser.destroy(e));
   let header: Map<string, number> | undefined;
   let width = 0;
   try {
@@ -80,10 +82,12 @@ export async function* readCsv(path: string, opts: CsvOptions = {}): AsyncGenera
 
 /** Header of a CSV file (lower-cased), or undefined when it cannot be read; for format detection. */
 export async function readCsvHeader(path: string): Promise<string[] | undefined> {
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return undefined;
   const file = createReadStream(path);
-  file.on("error", () => {});
   const source = path.endsWith(".gz") ? file.pipe(createGunzip()) : file;
   const parser = source.pipe(parse({ to_line: 1, bom: true, relax_quotes: true }));
+  // pipe() does not forward errors: a read or gunzip error must end the iteration, not hang it.
+  for (const s of [file, source]) s.on("error", (e: Error) => parser.destroy(e));
   try {
     for await (const fields of parser as AsyncIterable<string[]>) return fields.map((f) => f.trim().toLowerCase());
   } catch {
