@@ -1,16 +1,17 @@
 // Times the whole evaluation (fidelity with bootstrap, utility, privacy) on the shared Synthea FHIR
 // set: all its records (1,461 patients, 1,447 with an encodable visit) against as many synthetic-like
-// records, then the set's own train/test split against them.
+// records, then the set's own train/test split against them, then a denser generated set.
 // No trained model is needed: the "synthetic" records keep a real record's labels and visit count,
 // each visit k taken from a random record's visit k (record-level structure lost). CPU seconds are
 // printed beside wall time because the machine may be shared.
 // Run: node --import tsx bench/evaluate.ts [bundles.ndjson.gz]
 import { join } from "node:path";
 import { encodeDataset } from "../src/encode/encode-dataset.ts";
-import type { EncodedRecord } from "../src/encode/types.ts";
+import type { EncodedRecord, Vocabulary } from "../src/encode/types.ts";
 import { evaluateSynthetic } from "../src/evaluate/evaluate-synthetic.ts";
 import { seededRandom } from "../src/evaluate/seeded-random.ts";
 import { readFhir } from "../src/ingest/from-fhir.ts";
+import { randomRecords, syntheaLikeVocabulary } from "../test/evaluate/random-records.ts";
 
 const path =
   process.argv[2] ??
@@ -44,7 +45,15 @@ console.log(
     `${(codes / visits).toFixed(1)} tokens/visit, vocabulary ${dataset.vocab.codes.length} codes, ${dataset.vocab.labels.length} labels`,
 );
 
-const runs = [
+// Denser than the encoded Synthea set (12 visits of about 5 tokens), as a harder case for the searches.
+const dense = syntheaLikeVocabulary();
+const runs: {
+  name: string;
+  vocab?: Vocabulary;
+  train: EncodedRecord[];
+  test: EncodedRecord[];
+  synthetic: EncodedRecord[];
+}[] = [
   {
     name: `all ${all.length} as train vs ${all.length} synthetic (${all.length} test, also visit-swapped)`,
     train: all,
@@ -57,11 +66,19 @@ const runs = [
     test,
     synthetic: visitSwapped(all, 1),
   },
+  {
+    name: "generated: 1461 train, 1461 test vs 1461 synthetic, about 12 visits/record (test/evaluate/random-records.ts)",
+    vocab: dense,
+    train: randomRecords(1461, dense, 1),
+    test: randomRecords(1461, dense, 2),
+    synthetic: randomRecords(1461, dense, 3),
+  },
 ];
 for (const run of runs) {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const r = evaluateSynthetic({ vocab: dataset.vocab, train: run.train, test: run.test, synthetic: run.synthetic });
+  const vocab = run.vocab ?? dataset.vocab;
+  const r = evaluateSynthetic({ vocab, train: run.train, test: run.test, synthetic: run.synthetic });
   const total = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
