@@ -203,9 +203,10 @@ export function trainLoop(
   const losses: number[] = [];
   const sessionStart = performance.now();
   let recordsPerSecond = 0;
-  let reason: StopReason;
-  for (;;) {
-    if (state.batchInEpoch === batches.length) {
+  let reason: StopReason | undefined;
+  while (reason === undefined) {
+    // (">=": a resumed run's training split may have shrunk since; its epoch then ends here.)
+    if (state.batchInEpoch >= batches.length) {
       state.epoch++;
       state.batchInEpoch = 0;
       state.epochRng = rng.state();
@@ -216,53 +217,38 @@ export function trainLoop(
     else if (options.maxSteps > 0 && state.step >= options.maxSteps) reason = "steps";
     else if (options.maxMinutes > 0 && sessionMinutes >= options.maxMinutes) reason = "time";
     else if (shouldStop()) reason = "interrupted";
-    else {
-      const t0 = performance.now();
-      const records = batches[state.batchInEpoch].map((i) => train[i]);
-      model.zeroGrad();
-      const loss = model.forward(makeBatch(records, config));
-      model.backward();
-      state.step++;
-      const { lr, beta1, beta2, eps, weightDecay } = options;
-      kernels.adamStep(
-        model.params,
-        model.grads,
-        m,
-        v,
-        model.params.length,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weightDecay,
-        state.step,
-      );
-      state.batchInEpoch++;
-      stepsSinceEval++;
-      stepsSinceSave++;
-      losses.push(loss);
+    if (reason !== undefined) break;
 
-      const ms = performance.now() - t0;
-      state.trainMs += ms;
-      const rate = (records.length * 1000) / ms;
-      recordsPerSecond = recordsPerSecond === 0 ? rate : 0.9 * recordsPerSecond + 0.1 * rate;
-      const stepsLeft = sessionSteps - losses.length;
-      let etaSeconds = (stepsLeft * options.batchSize) / recordsPerSecond;
-      if (options.maxMinutes > 0) etaSeconds = Math.min(etaSeconds, options.maxMinutes * 60 - sessionMinutes * 60);
-      emit({ type: "step", step: state.step, epoch: state.epoch, loss, recordsPerSecond, etaSeconds });
+    // one step: batch -> forward -> backward -> Adam
+    const t0 = performance.now();
+    const records = batches[state.batchInEpoch].map((i) => train[i]);
+    model.zeroGrad();
+    const loss = model.forward(makeBatch(records, config));
+    model.backward();
+    state.step++;
+    const { lr, beta1, beta2, eps, weightDecay } = options;
+    const n = model.params.length;
+    kernels.adamStep(model.params, model.grads, m, v, n, lr, beta1, beta2, eps, weightDecay, state.step);
+    state.batchInEpoch++;
+    stepsSinceEval++;
+    stepsSinceSave++;
+    losses.push(loss);
 
-      const epochDone = state.batchInEpoch === batches.length;
-      if (options.evalEvery > 0 ? state.step % options.evalEvery === 0 : epochDone) {
-        evaluate();
-        saveLast();
-        if (options.patience > 0 && state.evalsSinceBest >= options.patience) {
-          reason = "early-stop";
-          break;
-        }
-      }
-      continue;
+    const ms = performance.now() - t0;
+    state.trainMs += ms;
+    const rate = (records.length * 1000) / ms;
+    recordsPerSecond = recordsPerSecond === 0 ? rate : 0.9 * recordsPerSecond + 0.1 * rate;
+    let etaSeconds = ((sessionSteps - losses.length) * options.batchSize) / recordsPerSecond;
+    if (options.maxMinutes > 0) etaSeconds = Math.min(etaSeconds, (options.maxMinutes - sessionMinutes) * 60);
+    emit({ type: "step", step: state.step, epoch: state.epoch, loss, recordsPerSecond, etaSeconds });
+
+    // evaluate, keep best/, refresh last/ (a kill loses at most this interval), maybe stop early
+    const epochDone = state.batchInEpoch === batches.length;
+    if (options.evalEvery > 0 ? state.step % options.evalEvery === 0 : epochDone) {
+      evaluate();
+      saveLast();
+      if (options.patience > 0 && state.evalsSinceBest >= options.patience) reason = "early-stop";
     }
-    break;
   }
 
   // ---- wrap up: a limit still evaluates the latest steps; Ctrl-C only saves, to exit quickly ----
