@@ -72,6 +72,14 @@ export function evaluatePrivacy(
   const m = Math.min(train.length, test.length);
   const memberIdx = sampleIndices(train.length, m, random);
   const nonMemberIdx = sampleIndices(test.length, m, random);
+  for (const [name, values, records] of [
+    ["trainLogLikelihood", opts.trainLogLikelihood, train],
+    ["testLogLikelihood", opts.testLogLikelihood, test],
+  ] as const)
+    if (values && values.length !== records.length)
+      throw new Error(
+        `${name} has ${values.length} values but there are ${records.length} records; pass one per record, in order`,
+      );
   let likelihoodMembership: MembershipAttack | null = null;
   if (opts.trainLogLikelihood && opts.testLogLikelihood && m > 0) {
     const ll = [

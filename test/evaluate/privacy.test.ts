@@ -56,6 +56,10 @@ test("likelihood attack from supplied log-likelihoods: higher than the median is
   assert.equal(p.nnaa, null);
   assert.equal(p.attribute, null);
   assert.equal(p.exactCopies, null);
+  assert.throws(
+    () => evaluatePrivacy(train, test, [], { trainLogLikelihood: [-1], testLogLikelihood: [-5, -6] }),
+    /trainLogLikelihood has 1 values but there are 2 records/,
+  );
 });
 
 test("attribute inference by hand: known labels and common codes select the neighbour", () => {
