@@ -163,8 +163,18 @@ function privacySection(r: EvaluationResult): string {
   return `${s}</table>`;
 }
 
+/** Shown per example record: a poor model's records can hold hundreds of codes per visit. */
+const SHOWN_VISITS = 20;
+const SHOWN_CODES = 30;
+
 function recordHtml(r: DecodedRecord): string {
-  const visits = r.visits.map((v) => `<li>${esc(v.join(", "))}</li>`).join("");
+  const more = (n: number, what: string) => (n > 0 ? ` <span class="muted">… ${n} more ${what}</span>` : "");
+  let visits = r.visits
+    .slice(0, SHOWN_VISITS)
+    .map((v) => `<li>${esc(v.slice(0, SHOWN_CODES).join(", "))}${more(v.length - SHOWN_CODES, "codes")}</li>`)
+    .join("");
+  if (r.visits.length > SHOWN_VISITS)
+    visits += `<li class="muted">… ${r.visits.length - SHOWN_VISITS} more visits</li>`;
   return `<div class="record"><b>${esc(r.id)}</b> <span class="muted">labels: ${esc(r.labels.join(", ") || "none")}</span><ol>${visits}</ol></div>`;
 }
 

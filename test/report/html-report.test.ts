@@ -27,6 +27,17 @@ test("the report is one self-contained page: no scripts, no external references"
   assert.equal((html.match(/<svg /g) ?? []).length, 9); // six scatter plots, two histograms, labels
 });
 
+test("long example records are cut with a count of what is left out", () => {
+  const long = {
+    id: "syn-1",
+    labels: [],
+    visits: Array.from({ length: 25 }, () => Array.from({ length: 40 }, (_, i) => `snomed:${i}`)),
+  };
+  const html = renderHtmlReport({ ...result, examples: { real: [], synthetic: [long] } }, info);
+  assert.match(html, /… 5 more visits/);
+  assert.equal((html.match(/… 10 more codes/g) ?? []).length, 20);
+});
+
 test("shared histogram bins: integer bins, widened past 30 values, fractions of each set", () => {
   const d = (histogram: number[]) => ({ count: histogram.reduce((a, b) => a + b, 0), mean: 0, sd: 0, histogram });
   assert.deepEqual(sharedBins(d([1, 3]), d([0, 0, 2])), { labels: ["0", "1", "2"], a: [0.25, 0.75, 0], b: [0, 0, 1] });
