@@ -27,6 +27,20 @@ test("the report is one self-contained page: no scripts, no external references"
   assert.equal((html.match(/<svg /g) ?? []).length, 9); // six scatter plots, two histograms, labels
 });
 
+test("an empty synthetic set still gives a complete report, privacy n/a", () => {
+  const empty = evaluateSynthetic({
+    vocab,
+    train: randomRecords(50, vocab, 1),
+    test: randomRecords(20, vocab, 2),
+    synthetic: [],
+  });
+  const html = renderHtmlReport(empty, info);
+  assert.match(html, /n\/a: no synthetic records/);
+  assert.equal((html.match(/<svg /g) ?? []).length, 9);
+  assert.equal(empty.utility.mean, null);
+  assert.ok(empty.fidelity.tables.every((t) => t.r2 === null || Number.isFinite(t.r2)));
+});
+
 test("long example records are cut with a count of what is left out", () => {
   const long = {
     id: "syn-1",
