@@ -7,9 +7,9 @@
 // Run: node --import tsx bench/evaluate.ts [bundles.ndjson.gz]
 import { join } from "node:path";
 import { encodeDataset } from "../src/encode/encode-dataset.ts";
+import { seededRandom } from "../src/encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../src/encode/types.ts";
 import { evaluateSynthetic } from "../src/evaluate/evaluate-synthetic.ts";
-import { seededRandom } from "../src/evaluate/seeded-random.ts";
 import { readFhir } from "../src/ingest/from-fhir.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../test/evaluate/random-records.ts";
 

@@ -1,6 +1,8 @@
 // Fidelity of a synthetic set to the real training set (../shared/HALO.md section 5): R^2 of the six
 // probability tables with bootstrap intervals, a per-type breakdown, label probabilities, and the
 // shape of records (visits per record, codes per visit).
+
+import { seededRandom } from "../encode/seeded-random.ts";
 import type { EncodedRecord, TokenKind, Vocabulary } from "../encode/types.ts";
 import { type Distribution, describeCounts } from "./distribution.ts";
 import {
@@ -14,7 +16,6 @@ import {
   unionKeys,
 } from "./probability-tables.ts";
 import { r2Score } from "./r2.ts";
-import { seededRandom } from "./seeded-random.ts";
 
 export interface FidelityOptions {
   /** Token kinds the tables count; default ["code"] (medical codes, not lab/gap/age buckets). */

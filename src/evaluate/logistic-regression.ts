@@ -1,7 +1,7 @@
 // Multi-label logistic regression over binary bag-of-codes features, one independent classifier per
 // label trained together: a record's logits are sums of its codes' weight rows, so an epoch costs
 // (codes present) x (labels) per record. Mini-batch Adam with L2, seeded shuffling.
-import { seededRandom } from "./seeded-random.ts";
+import { seededRandom } from "../encode/seeded-random.ts";
 
 export interface LogisticOptions {
   epochs?: number; // default 30

@@ -1,9 +1,11 @@
 // Privacy (../shared/HALO.md section 5): membership inference by nearest synthetic record and by model
 // likelihood, attribute inference, nearest-neighbour adversarial accuracy (zero distances kept), and
 // exact copies of training records.
+
+import { seededRandom } from "../encode/seeded-random.ts";
 import type { EncodedRecord } from "../encode/types.ts";
 import { nearestDistances, symmetricDifferenceSize } from "./record-distance.ts";
-import { sampleIndices, seededRandom } from "./seeded-random.ts";
+import { sampleIndices } from "./sample-indices.ts";
 
 export interface MembershipAttack {
   members: number;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
 import { evaluateFidelity } from "../../src/evaluate/fidelity.ts";
-import { seededRandom } from "../../src/evaluate/seeded-random.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({

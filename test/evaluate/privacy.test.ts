@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord } from "../../src/encode/types.ts";
 import { attributeInference, evaluatePrivacy, exactCopies, membershipAttack } from "../../src/evaluate/privacy.ts";
-import { seededRandom } from "../../src/evaluate/seeded-random.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({

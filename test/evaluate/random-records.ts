@@ -1,7 +1,8 @@
 // Deterministic random EncodedRecords shaped like the Synthea FHIR sample (about 12 visits per record,
 // a few codes per visit, codes of several systems plus gap/age tokens), for tests and the benchmark.
+
+import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { seededRandom } from "../../src/evaluate/seeded-random.ts";
 
 /** Ids 0-19 gap tokens, 20-29 age, 30-99 labs, 100.. medical codes; `codes` must exceed 100. */
 export function syntheaLikeVocabulary(codes = 600, labels = 10): Vocabulary {
