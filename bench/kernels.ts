@@ -69,44 +69,69 @@ type Row = {
 const rows: Row[] = [];
 const peaks: Peak[] = [];
 
-/** Times op with kernels k: REPEATS runs, each after a peak measurement; records medians. */
-function bench(
-  op: string,
-  shape: string,
-  k: Kernels,
-  flops: number,
-  run: (k: Kernels) => void,
-  repeats = REPEATS,
-): number {
-  run(k); // warm-up: page in the buffers, start the threads
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  const pw: number[] = [];
-  const pc: number[] = [];
-  const times: number[] = [];
-  for (let r = 0; r < repeats; r++) {
+/** Samples of one op: each run preceded by a peak measurement, so both see the same machine load. */
+class Series {
+  wall: number[] = [];
+  cpu: number[] = [];
+  peakWall: number[] = [];
+  peakCpu: number[] = [];
+  times: number[] = [];
+  cpuTimes: number[] = [];
+  constructor(
+    readonly op: string,
+    readonly shape: string,
+    readonly k: Kernels,
+    readonly flops: number,
+    readonly run: (k: Kernels) => void,
+  ) {
+    run(k); // warm-up: page in the buffers, start the threads
+  }
+  sample(): void {
     const p = peak();
     peaks.push(p);
-    pw.push(p.wall);
-    pc.push(p.cpu);
-    const s = measure(() => run(k));
-    times.push(s.wall);
-    wall.push(flops / s.wall / 1e9);
-    cpu.push(flops / s.cpu / 1e9);
+    this.peakWall.push(p.wall);
+    this.peakCpu.push(p.cpu);
+    const s = measure(() => this.run(this.k));
+    this.times.push(s.wall);
+    this.cpuTimes.push(s.cpu);
+    this.wall.push(this.flops / s.wall / 1e9);
+    this.cpu.push(this.flops / s.cpu / 1e9);
   }
-  const row = {
-    op,
-    shape,
-    impl: k.name,
-    wall: median(wall),
-    cpu: median(cpu),
-    pct: (100 * median(wall)) / median(pw),
-    pctCpu: (100 * median(cpu)) / median(pc),
-    time: median(times),
-  };
-  rows.push(row);
-  console.error(`  ${op} ${shape} ${k.name}: ${row.wall.toFixed(1)} GFLOP/s (${row.time.toFixed(3)} s)`);
-  return row.time;
+  finish(): void {
+    const row = {
+      op: this.op,
+      shape: this.shape,
+      impl: this.k.name,
+      wall: median(this.wall),
+      cpu: median(this.cpu),
+      pct: (100 * median(this.wall)) / median(this.peakWall),
+      pctCpu: (100 * median(this.cpu)) / median(this.peakCpu),
+      time: median(this.times),
+    };
+    rows.push(row);
+    console.error(`  ${row.op} ${row.shape} ${row.impl}: ${row.wall.toFixed(1)} GFLOP/s (${row.time.toFixed(3)} s)`);
+  }
+}
+
+function bench(op: string, shape: string, k: Kernels, flops: number, run: (k: Kernels) => void): void {
+  const s = new Series(op, shape, k, flops, run);
+  for (let r = 0; r < REPEATS; r++) s.sample();
+  s.finish();
+}
+
+/** A dense op and its triangle-only counterpart, run alternately; returns the median ratios of their times. */
+function benchPair(dense: Series, tri: Series): { wall: number; cpu: number } {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    dense.sample();
+    tri.sample();
+    wall.push(tri.times[r] / dense.times[r]);
+    cpu.push(tri.cpuTimes[r] / dense.cpuTimes[r]);
+  }
+  dense.finish();
+  tri.finish();
+  return { wall: median(wall), cpu: median(cpu) };
 }
 
 const impls: Kernels[] = nativeKernels ? [nativeKernels, tsKernels] : [tsKernels];
@@ -142,18 +167,46 @@ if (nativeKernels) {
   const shape = `M ${M}, D ${D}`;
   const dense = 2 * M * D * D;
   const tri = M * D * (D + 1); // the useful flops of the triangle
-  const fD = bench("dense forward (NT)", shape, k, dense, (kk) => kk.matmulNT(Y, X, W, M, D, D, 0));
-  const fT = bench("tri forward", shape, k, tri, (kk) => kk.triForward(Y, X, Wp, M, D, 0));
-  const iD = bench("dense backward-input (NN)", shape, k, dense, (kk) => kk.matmulNN(Y, dY, W, M, D, D, 1));
-  const iT = bench("tri backward-input", shape, k, tri, (kk) => kk.triBackwardInput(Y, dY, Wp, M, D));
-  const dW = W; // reused as the dense weight gradient
-  const wD = bench("dense backward-weight (TN)", shape, k, dense, (kk) => kk.matmulTN(dW, dY, X, D, M, D, 1));
-  const wT = bench("tri backward-weight", shape, k, tri, (kk) => kk.triBackwardWeight(Wp, dY, X, M, D));
-  ratios.push(
-    `forward ${(fT / fD).toFixed(2)}`,
-    `backward-input ${(iT / iD).toFixed(2)}`,
-    `backward-weight ${(wT / wD).toFixed(2)}`,
-  );
+  const pairs: [string, Series, Series][] = [
+    [
+      "forward",
+      new Series("dense forward (NT)", shape, k, dense, (kk) => kk.matmulNT(Y, X, W, M, D, D, 0)),
+      new Series("tri forward", shape, k, tri, (kk) => kk.triForward(Y, X, Wp, M, D, 0)),
+    ],
+    [
+      "backward-input",
+      new Series("dense backward-input (NN)", shape, k, dense, (kk) => kk.matmulNN(Y, dY, W, M, D, D, 1)),
+      new Series("tri backward-input", shape, k, tri, (kk) => kk.triBackwardInput(Y, dY, Wp, M, D)),
+    ],
+    [
+      "backward-weight",
+      // W doubles as the dense weight gradient and Wp as the packed one
+      new Series("dense backward-weight (TN)", shape, k, dense, (kk) => kk.matmulTN(W, dY, X, D, M, D, 1)),
+      new Series("tri backward-weight", shape, k, tri, (kk) => kk.triBackwardWeight(Wp, dY, X, M, D)),
+    ],
+  ];
+  for (const [name, d, t] of pairs) {
+    const r = benchPair(d, t);
+    ratios.push(`${name} ${r.wall.toFixed(2)} (CPU time ${r.cpu.toFixed(2)})`);
+  }
+}
+
+// ---- sampling: one visit row of B records through the masked head, at the paper's size ----
+{
+  const [B, d, V] = [48, 768, 6869];
+  const Dh = d + V;
+  const W1p = filled((Dh * (Dh + 1)) / 2, 8).map((v) => v * 0.05);
+  const W2p = filled((Dh * (Dh + 1)) / 2, 9).map((v) => v * 0.05);
+  const b2 = filled(Dh, 10).map((v) => v - 6); // p near 0.0025: about 17 codes per row, like a real visit
+  const a1 = filled(B * Dh, 11);
+  const uniforms = filled(B * V, 12).map((v) => v + 0.5);
+  const x = new Float32Array(B * V);
+  const flops = B * (Dh * Dh - d * d); // the logit dots: 2 * sum over tokens of (d + j)
+  for (const k of impls) {
+    bench("madeSampleRow", `B ${B}, d ${d}, V ${V}`, k, flops, (kk) =>
+      kk.madeSampleRow(x, null, a1.slice(), W1p, W2p, b2, uniforms, null, B, d, V),
+    );
+  }
 }
 
 // ---- report ----
@@ -173,5 +226,8 @@ for (const r of rows) {
   );
 }
 if (nativeKernels) console.log("TypeScript fallback: 1024 only (at the head shape it would take minutes per product).");
-console.log("Triangle GFLOP/s count only the useful (lower-triangle) flops: M*D*(D+1).");
-if (ratios.length) console.log(`triangle time / dense time: ${ratios.join(", ")}`);
+console.log(
+  "Triangle GFLOP/s count only the useful (lower-triangle) flops: M*D*(D+1); madeSampleRow counts its logit dots, B*(D^2-d^2).",
+);
+if (ratios.length)
+  console.log(`triangle time / dense time (median of per-repeat ratios, run alternately): ${ratios.join(", ")}`);

@@ -224,6 +224,10 @@ void tile(const Gemm& g, const float* a, const float* b, long k, long i0, long m
     if (g.ck == CKind::Dense) {
       float* row = g.C + (i0 + r) * g.ldc + j0;
       for (long j = 0; j < nr; j++) row[j] += tmp[r * NR + j];
+    } else if (nr == NR && j0 + NR - 1 <= i0) {
+      // whole tile on or below the diagonal: each row is one contiguous run, a fixed-length (vector) add
+      float* row = g.C + tri(i0 + r) + j0;
+      for (long j = 0; j < NR; j++) row[j] += tmp[r * NR + j];
     } else {
       const long o = i0 + r;
       float* row = g.C + tri(o);

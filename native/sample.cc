@@ -8,7 +8,48 @@
 #include "kernels.h"
 #include "thread_pool.h"
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 namespace halo {
+
+namespace {
+
+// out[q] = sum_{t<n} h[q][t] * w[t] for four records at once: each w value loaded serves four
+// FMAs, which matters because the h rows stream from L2 at every step.
+#if defined(__AVX2__) && defined(__FMA__)
+inline float hsum(__m256 v) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+void dot4(const float* const h[4], const float* w, long n, float out[4]) {
+  __m256 s[4][2];
+  for (int q = 0; q < 4; q++) s[q][0] = s[q][1] = _mm256_setzero_ps();
+  long t = 0;
+  for (; t + 16 <= n; t += 16) {
+    const __m256 w0 = _mm256_loadu_ps(w + t), w1 = _mm256_loadu_ps(w + t + 8);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+      s[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(h[q] + t), w0, s[q][0]);
+      s[q][1] = _mm256_fmadd_ps(_mm256_loadu_ps(h[q] + t + 8), w1, s[q][1]);
+    }
+  }
+  for (int q = 0; q < 4; q++) {
+    float r = hsum(_mm256_add_ps(s[q][0], s[q][1]));
+    for (long u = t; u < n; u++) r += h[q][u] * w[u];
+    out[q] = r;
+  }
+}
+#else
+void dot4(const float* const h[4], const float* w, long n, float out[4]) {
+  for (int q = 0; q < 4; q++) out[q] = dot(h[q], w, n);
+}
+#endif
+
+}  // namespace
 
 // Token j's logit is layer-2 output o = d-1+j and needs relu(a1[0..o]). Setting token j' adds
 // column d+j' of W1 to a1[o'] for o' >= d+j'; only a1[o] is needed at step j, so the column
@@ -32,21 +73,34 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
       const long o = d - 1 + j;
       const float* w1 = W1p + tri(o) + d;
       const float* w2 = W2p + tri(o);
-      for (long r = 0; r < nb; r++) {
-        const long b = b0 + r;
-        float* a = a1 + b * D;
-        const int* s = set.data() + r * V;
-        for (long q = 0; q < n_set[r]; q++) a[o] += w1[s[q]];
-        float* h = h1.data() + r * D;
-        h[o] = std::max(a[o], 0.0f);
-        const float logit = b2[o] + dot(h, w2, o + 1);
-        const float p = 1.0f / (1.0f + std::exp(-logit));
-        const long xi = b * V + j;
-        if (probs != nullptr) probs[xi] = p;
-        const int f = fixed == nullptr ? -1 : fixed[xi];
-        const bool on = f >= 0 ? f > 0 : uniforms[xi] < p;
-        x[xi] = on ? 1.0f : 0.0f;
-        if (on) set[r * V + n_set[r]++] = static_cast<int>(j);
+      // records in groups of four share each load of the W2 row
+      for (long r0 = 0; r0 < nb; r0 += 4) {
+        const long g = std::min(4L, nb - r0);
+        const float* h[4];
+        for (long q = 0; q < g; q++) {
+          const long r = r0 + q;
+          float* a = a1 + (b0 + r) * D;
+          const int* s = set.data() + r * V;
+          for (long u = 0; u < n_set[r]; u++) a[o] += w1[s[u]];
+          h[q] = h1.data() + r * D;
+          h1[r * D + o] = std::max(a[o], 0.0f);
+        }
+        float dots[4];
+        if (g == 4) {
+          dot4(h, w2, o + 1, dots);
+        } else {
+          for (long q = 0; q < g; q++) dots[q] = dot(h[q], w2, o + 1);
+        }
+        for (long q = 0; q < g; q++) {
+          const long r = r0 + q;
+          const float p = 1.0f / (1.0f + std::exp(-(b2[o] + dots[q])));
+          const long xi = (b0 + r) * V + j;
+          if (probs != nullptr) probs[xi] = p;
+          const int f = fixed == nullptr ? -1 : fixed[xi];
+          const bool on = f >= 0 ? f > 0 : uniforms[xi] < p;
+          x[xi] = on ? 1.0f : 0.0f;
+          if (on) set[r * V + n_set[r]++] = static_cast<int>(j);
+        }
       }
     }
     const float* w1 = W1p + tri(D - 1) + d;

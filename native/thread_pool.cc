@@ -11,6 +11,7 @@ namespace halo {
 namespace {
 
 struct Pool {
+  std::mutex caller;  // one product at a time: JS worker threads may call kernels concurrently
   std::mutex mu;
   std::condition_variable start, done;
   const std::function<void(int)>* job = nullptr;
@@ -53,6 +54,7 @@ struct Pool {
       fn(0);
       return;
     }
+    std::lock_guard<std::mutex> serial(caller);
     {
       std::lock_guard<std::mutex> lock(mu);
       job = &fn;

@@ -37,15 +37,48 @@ function axpy(y: Float32Array, yo: number, alpha: number, x: Float32Array, xo: n
 
 // ---- dense matrix products ----
 
-// C[M,N] (+)= A[M,K] @ B[K,N]; i-k-j order streams rows of B and C.
-function matmulNN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
-  scaleOutput(C, M * N, beta);
-  for (let i = 0; i < M; i++) {
+// C[M,N] (+)= opA(A)[M,K] @ B[K,N], with opA(A)[i,k] = A[i*rsA + k*csA]. i-k-j order: rows of B
+// stream past four rows of C at a time, so each B value loaded serves four outputs.
+function productRowsB(
+  C: Float32Array,
+  A: Float32Array,
+  B: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  rsA: number,
+  csA: number,
+) {
+  let i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const c0 = i * N;
+    const c1 = c0 + N;
+    const c2 = c1 + N;
+    const c3 = c2 + N;
     for (let k = 0; k < K; k++) {
-      const a = A[i * K + k];
-      if (a !== 0) axpy(C, i * N, a, B, k * N, N);
+      const a0 = A[i * rsA + k * csA];
+      const a1 = A[(i + 1) * rsA + k * csA];
+      const a2 = A[(i + 2) * rsA + k * csA];
+      const a3 = A[(i + 3) * rsA + k * csA];
+      const b = k * N;
+      for (let j = 0; j < N; j++) {
+        const bj = B[b + j];
+        C[c0 + j] += a0 * bj;
+        C[c1 + j] += a1 * bj;
+        C[c2 + j] += a2 * bj;
+        C[c3 + j] += a3 * bj;
+      }
     }
   }
+  for (; i < M; i++) {
+    for (let k = 0; k < K; k++) axpy(C, i * N, A[i * rsA + k * csA], B, k * N, N);
+  }
+}
+
+// C[M,N] (+)= A[M,K] @ B[K,N]
+function matmulNN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
+  scaleOutput(C, M * N, beta);
+  productRowsB(C, A, B, M, K, N, K, 1);
 }
 
 // C[M,N] (+)= A[M,K] @ B[N,K]^T: each output a dot of two contiguous rows.
@@ -56,15 +89,10 @@ function matmulNT(C: Float32Array, A: Float32Array, B: Float32Array, M: number, 
   }
 }
 
-// C[M,N] (+)= A[K,M]^T @ B[K,N]; k-i-j order streams rows of B and C.
+// C[M,N] (+)= A[K,M]^T @ B[K,N]
 function matmulTN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
   scaleOutput(C, M * N, beta);
-  for (let k = 0; k < K; k++) {
-    for (let i = 0; i < M; i++) {
-      const a = A[k * M + i];
-      if (a !== 0) axpy(C, i * N, a, B, k * N, N);
-    }
-  }
+  productRowsB(C, A, B, M, K, N, 1, M);
 }
 
 // ---- lower-triangular packed weights ----
