@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tsKernels } from "../../src/tensor/kernels.ts";
+import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { type TrainRequest, trainLoop } from "../../src/train/train.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
@@ -28,33 +28,38 @@ test("same seed, same losses; another seed, other losses", () => {
   for (const d of dirs) rmSync(d, { recursive: true });
 });
 
-test("resuming gives exactly the run that was never interrupted", () => {
-  const whole = tempRun();
-  const split = tempRun();
-  const N = 20;
-  const a = trainLoop(dataset, "synthetic", { ...base, out: whole, maxSteps: N }, hooks);
+for (const kernels of [tsKernels, nativeKernels]) {
+  test(`resuming gives exactly the run that was never interrupted (${kernels?.name ?? "native"} kernels)`, {
+    skip: kernels === undefined ? "native kernels are not built" : false,
+  }, () => {
+    const hooks = { kernels };
+    const whole = tempRun();
+    const split = tempRun();
+    const N = 20;
+    const a = trainLoop(dataset, "synthetic", { ...base, out: whole, maxSteps: N }, hooks);
 
-  // Ctrl-C after 5 steps (mid-epoch), then a limit at 11 steps, then the rest.
-  let polls = 0;
-  const b1 = trainLoop(
-    dataset,
-    "synthetic",
-    { ...base, out: split, maxSteps: N },
-    { ...hooks, shouldStop: () => ++polls > 5 },
-  );
-  assert.equal(b1.reason, "interrupted");
-  assert.equal(b1.step, 5);
-  const b2 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: 11 }, hooks);
-  assert.equal(b2.reason, "steps");
-  const b3 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: N }, hooks);
-  assert.deepEqual([...b1.losses, ...b2.losses, ...b3.losses], a.losses);
-  assert.deepEqual(
-    loadCheckpoint(join(split, "last"), tsKernels).model.params,
-    loadCheckpoint(join(whole, "last"), tsKernels).model.params,
-  );
-  rmSync(whole, { recursive: true });
-  rmSync(split, { recursive: true });
-});
+    // Ctrl-C after 5 steps (mid-epoch), then a limit at 11 steps, then the rest.
+    let polls = 0;
+    const b1 = trainLoop(
+      dataset,
+      "synthetic",
+      { ...base, out: split, maxSteps: N },
+      { ...hooks, shouldStop: () => ++polls > 5 },
+    );
+    assert.equal(b1.reason, "interrupted");
+    assert.equal(b1.step, 5);
+    const b2 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: 11 }, hooks);
+    assert.equal(b2.reason, "steps");
+    const b3 = trainLoop(dataset, "synthetic", { out: split, resume: true, maxSteps: N }, hooks);
+    assert.deepEqual([...b1.losses, ...b2.losses, ...b3.losses], a.losses);
+    assert.deepEqual(
+      loadCheckpoint(join(split, "last"), kernels).model.params,
+      loadCheckpoint(join(whole, "last"), kernels).model.params,
+    );
+    rmSync(whole, { recursive: true });
+    rmSync(split, { recursive: true });
+  });
+}
 
 test("resuming refuses to change what defines the run", () => {
   const out = tempRun();
