@@ -50,7 +50,14 @@ export function runTrain(
     });
     worker.on("error", (error) => finish(() => reject(error)));
     worker.on("exit", (code) =>
-      finish(() => reject(new Error(`The training worker exited with code ${code} before finishing.`))),
+      finish(() =>
+        reject(
+          new Error(
+            `The training worker exited with code ${code} before finishing. ` +
+              "Hint: if memory ran out, try a smaller --preset or --batch-size; --resume continues from the last checkpoint.",
+          ),
+        ),
+      ),
     );
   });
 }
