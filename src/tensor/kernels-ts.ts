@@ -81,11 +81,35 @@ function matmulNN(C: Float32Array, A: Float32Array, B: Float32Array, M: number, 
   productRowsB(C, A, B, M, K, N, K, 1);
 }
 
-// C[M,N] (+)= A[M,K] @ B[N,K]^T: each output a dot of two contiguous rows.
+// C[M,N] (+)= A[M,K] @ B[N,K]^T: each output a dot of two contiguous rows; four rows of B at a
+// time share each load of the A row.
 function matmulNT(C: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number, beta: number) {
   scaleOutput(C, M * N, beta);
   for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) C[i * N + j] += dot(A, i * K, B, j * K, K);
+    const a = i * K;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const b0 = j * K;
+      const b1 = b0 + K;
+      const b2 = b1 + K;
+      const b3 = b2 + K;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const ak = A[a + k];
+        s0 += ak * B[b0 + k];
+        s1 += ak * B[b1 + k];
+        s2 += ak * B[b2 + k];
+        s3 += ak * B[b3 + k];
+      }
+      C[i * N + j] += s0;
+      C[i * N + j + 1] += s1;
+      C[i * N + j + 2] += s2;
+      C[i * N + j + 3] += s3;
+    }
+    for (; j < N; j++) C[i * N + j] += dot(A, a, B, j * K, K);
   }
 }
 
