@@ -16,8 +16,10 @@ namespace halo {
 
 namespace {
 
-// out[q] = sum_{t<n} h[q][t] * w[t] for four records at once: each w value loaded serves four
-// FMAs, which matters because the h rows stream from L2 at every step.
+constexpr long J = 8;      // steps whose logits share one pass over the h prefix
+constexpr long KCH = 512;  // prefix chunk: J rows x KCH floats of W2 (16 KB) stay in L1 across records
+
+// out[t] += sum_{u<n} h[u] * w[t][u] for the J rows w[t]: each h value loaded serves J FMAs.
 #if defined(__AVX2__) && defined(__FMA__)
 inline float hsum(__m256 v) {
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -25,27 +27,25 @@ inline float hsum(__m256 v) {
   h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
   return _mm_cvtss_f32(h);
 }
-void dot4(const float* const h[4], const float* w, long n, float out[4]) {
-  __m256 s[4][2];
-  for (int q = 0; q < 4; q++) s[q][0] = s[q][1] = _mm256_setzero_ps();
-  long t = 0;
-  for (; t + 16 <= n; t += 16) {
-    const __m256 w0 = _mm256_loadu_ps(w + t), w1 = _mm256_loadu_ps(w + t + 8);
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++) {
-      s[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(h[q] + t), w0, s[q][0]);
-      s[q][1] = _mm256_fmadd_ps(_mm256_loadu_ps(h[q] + t + 8), w1, s[q][1]);
-    }
+void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
+  __m256 s[J];
+#pragma GCC unroll 8
+  for (long t = 0; t < J; t++) s[t] = _mm256_setzero_ps();
+  long u = 0;
+  for (; u + 8 <= n; u += 8) {
+    const __m256 hv = _mm256_loadu_ps(h + u);
+#pragma GCC unroll 8
+    for (long t = 0; t < J; t++) s[t] = _mm256_fmadd_ps(hv, _mm256_loadu_ps(w[t] + u), s[t]);
   }
-  for (int q = 0; q < 4; q++) {
-    float r = hsum(_mm256_add_ps(s[q][0], s[q][1]));
-    for (long u = t; u < n; u++) r += h[q][u] * w[u];
-    out[q] = r;
+  for (long t = 0; t < J; t++) {
+    float r = hsum(s[t]);
+    for (long v = u; v < n; v++) r += h[v] * w[t][v];
+    out[t] += r;
   }
 }
 #else
-void dot4(const float* const h[4], const float* w, long n, float out[4]) {
-  for (int q = 0; q < 4; q++) out[q] = dot(h[q], w, n);
+void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
+  for (long t = 0; t < J; t++) out[t] += dot(h, w[t], n);
 }
 #endif
 
@@ -54,46 +54,54 @@ void dot4(const float* const h[4], const float* w, long n, float out[4]) {
 // Token j's logit is layer-2 output o = d-1+j and needs relu(a1[0..o]). Setting token j' adds
 // column d+j' of W1 to a1[o'] for o' >= d+j'; only a1[o] is needed at step j, so the column
 // additions are applied lazily, row by row: at step j, a1[o] += W1[o][d+j'] for every token j'
-// already set (all have d+j' <= o). That reads row o of W1 (shared by all records, in cache)
-// instead of walking a column across D rows per set token, and adds in the same order as the
-// eager update. Row D-1, which no step reads, is brought up to date at the end.
+// already set (all have d+j' <= o). That reads row o of W1 instead of walking a column across
+// D rows per set token, and adds in the same order as the eager update. Row D-1, which no step
+// reads, is brought up to date at the end.
+// The logit dots stream every record's h prefix at every step, so steps go in blocks of J:
+// at the start of a block at o0 = d-1+j0, h[0..o0] is final, and its dot with each of the J rows
+// o0..o0+J-1 of W2 is computed in one pass (chunked so the W2 rows stay in L1 while each
+// record's h chunk streams by once); the few terms k in (o0, o] are added step by step.
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
                    const float* uniforms, const int8_t* fixed, long B, long d, long V) {
   const long D = d + V;
   const auto tri = [](long o) { return o * (o + 1) / 2; };
   const int n = static_cast<int>(std::max(1L, std::min<long>(pool_size(), B)));
-  pool_run(n, [&](int t) {
-    const long b0 = split_begin(B, n, t), nb = split_begin(B, n, t + 1) - b0;
-    std::vector<float> h1(static_cast<size_t>(nb) * D);     // relu(a1) of this thread's records
-    std::vector<int> set(static_cast<size_t>(nb) * V);      // tokens set so far, per record
+  pool_run(n, [&](int th) {
+    const long b0 = split_begin(B, n, th), nb = split_begin(B, n, th + 1) - b0;
+    std::vector<float> h1(static_cast<size_t>(nb) * D);  // relu(a1) of this thread's records
+    std::vector<int> set(static_cast<size_t>(nb) * V);   // tokens set so far, per record
     std::vector<long> n_set(nb, 0);
+    std::vector<float> prefix(static_cast<size_t>(nb) * J);  // per record, the block's prefix dots
     for (long r = 0; r < nb; r++)
       for (long k = 0; k < d - 1; k++) h1[r * D + k] = std::max(a1[(b0 + r) * D + k], 0.0f);
-    for (long j = 0; j < V; j++) {
-      const long o = d - 1 + j;
+    // a1[o] += the W1 columns of the tokens set so far, then h[o] = relu(a1[o])
+    const auto finalize = [&](long r, long o) {
+      float* a = a1 + (b0 + r) * D;
       const float* w1 = W1p + tri(o) + d;
-      const float* w2 = W2p + tri(o);
-      // records in groups of four share each load of the W2 row
-      for (long r0 = 0; r0 < nb; r0 += 4) {
-        const long g = std::min(4L, nb - r0);
-        const float* h[4];
-        for (long q = 0; q < g; q++) {
-          const long r = r0 + q;
-          float* a = a1 + (b0 + r) * D;
-          const int* s = set.data() + r * V;
-          for (long u = 0; u < n_set[r]; u++) a[o] += w1[s[u]];
-          h[q] = h1.data() + r * D;
-          h1[r * D + o] = std::max(a[o], 0.0f);
-        }
-        float dots[4];
-        if (g == 4) {
-          dot4(h, w2, o + 1, dots);
-        } else {
-          for (long q = 0; q < g; q++) dots[q] = dot(h[q], w2, o + 1);
-        }
-        for (long q = 0; q < g; q++) {
-          const long r = r0 + q;
-          const float p = 1.0f / (1.0f + std::exp(-(b2[o] + dots[q])));
+      const int* s = set.data() + r * V;
+      for (long u = 0; u < n_set[r]; u++) a[o] += w1[s[u]];
+      h1[r * D + o] = std::max(a[o], 0.0f);
+    };
+    for (long j0 = 0; j0 < V; j0 += J) {
+      const long o0 = d - 1 + j0, jb = std::min(J, V - j0);
+      for (long r = 0; r < nb; r++) finalize(r, o0);
+      std::fill(prefix.begin(), prefix.end(), 0.0f);
+      const float* w[J];
+      for (long t = 0; t < J; t++) w[t] = W2p + tri(o0 + std::min(t, jb - 1));  // rows past V repeat the last
+      for (long k0 = 0; k0 <= o0; k0 += KCH) {
+        const long len = std::min(KCH, o0 + 1 - k0);
+        const float* wk[J];
+        for (long t = 0; t < J; t++) wk[t] = w[t] + k0;
+        for (long r = 0; r < nb; r++) dot_rows(h1.data() + r * D + k0, wk, len, prefix.data() + r * J);
+      }
+      for (long t = 0; t < jb; t++) {
+        const long j = j0 + t, o = o0 + t;
+        for (long r = 0; r < nb; r++) {
+          if (t > 0) finalize(r, o);
+          const float* h = h1.data() + r * D;
+          float logit = b2[o] + prefix[r * J + t];
+          for (long k = o0 + 1; k <= o; k++) logit += w[t][k] * h[k];
+          const float p = 1.0f / (1.0f + std::exp(-logit));
           const long xi = (b0 + r) * V + j;
           if (probs != nullptr) probs[xi] = p;
           const int f = fixed == nullptr ? -1 : fixed[xi];
