@@ -131,29 +131,35 @@ function bindTensors(buf: Float32Array, views: ParamView[], c: HaloConfig): Halo
 
 /** Per-block activations of one forward pass, kept for backward. */
 interface BlockActs {
-  ln1: Float32Array; // (B*T, d)
-  ln1Mean: Float32Array; // (B*T)
-  ln1Rstd: Float32Array; // (B*T)
-  qkv: Float32Array; // (B*T, 3d)
-  atty: Float32Array; // (B*T, d) attention output before c_proj
-  att: Float32Array; // (B, NH, T, T) softmax
-  residual2: Float32Array; // (B*T, d) after the attention residual
-  ln2: Float32Array; // (B*T, d)
-  ln2Mean: Float32Array; // (B*T)
-  ln2Rstd: Float32Array; // (B*T)
-  fch: Float32Array; // (B*T, 4d) MLP pre-activation
-  fchGelu: Float32Array; // (B*T, 4d)
-  residual3: Float32Array; // (B*T, d) block output
+  ln1: Float32Array; // (N, d)
+  ln1Mean: Float32Array; // (N)
+  ln1Rstd: Float32Array; // (N)
+  qkv: Float32Array; // (N, 3d)
+  atty: Float32Array; // (N, d) attention output before c_proj
+  att: Float32Array; // (B, NH, Tp, Tp) softmax, padded layout
+  residual2: Float32Array; // (N, d) after the attention residual
+  ln2: Float32Array; // (N, d)
+  ln2Mean: Float32Array; // (N)
+  ln2Rstd: Float32Array; // (N)
+  fch: Float32Array; // (N, 4d) MLP pre-activation
+  fchGelu: Float32Array; // (N, 4d)
+  residual3: Float32Array; // (N, d) block output
 }
 
-/** Activations and backward scratch for one batch shape (views into a pool that only grows). */
+/**
+ * Activations and backward scratch for one batch shape (views into a pool that only grows).
+ * The coarse module runs on the N packed rows that feed the head (batch.src order: row n is h_t of
+ * head row n), not on all B*T rows: under the causal mask a record's rows 0..len-2 never see its
+ * last row or the padding, and nothing else reads h there, so dropping those rows is exact.
+ * Attention alone needs the (B, Tp) layout: its input is scattered there (zero padding) and back.
+ */
 interface Acts {
-  encoded: Float32Array; // (B*T, d) embedding bag + positions
+  encoded: Float32Array; // (N, d) embedding bag + positions
   h: BlockActs[];
-  lnf: Float32Array; // (B*T, d) h_t for every row
-  lnfMean: Float32Array; // (B*T)
-  lnfRstd: Float32Array; // (B*T)
-  z: Float32Array; // (N, D) head input concat(h_t, x_{t+1})
+  lnf: Float32Array; // (N, d) h_t of every head row
+  lnfMean: Float32Array; // (N)
+  lnfRstd: Float32Array; // (N)
+  w1h: Float32Array; // (D, d) dense copy of auto1's h_t columns W1[o][i], i < d (0 where i > o)
   a1: Float32Array; // (N, D) auto1 output (pre-ReLU)
   r: Float32Array; // (N, D) ReLU(a1)
   a2: Float32Array; // (N, D) auto2 output
@@ -161,15 +167,39 @@ interface Acts {
   targets: Float32Array; // (N, V) x_{t+1}, dense
   dlogits: Float32Array; // (N, V) d loss / d logits
   rowMask: Float32Array; // (N) all 1: every packed head row is a real target
+  // attention in the padded (B, Tp) layout, Tp = T - 1; unused (aliases) when no record is padded
+  qkvPad: Float32Array; // (B*Tp, 3d)
+  attyPad: Float32Array; // (B*Tp, d)
   // backward scratch
-  dres: Float32Array; // (B*T, d) gradient flowing down the residual stream
-  dln: Float32Array; // (B*T, d)
-  datty: Float32Array; // (B*T, d)
-  dqkv: Float32Array; // (B*T, 3d)
-  dfch: Float32Array; // (B*T, 4d)
-  dfchGelu: Float32Array; // (B*T, 4d)
+  dres: Float32Array; // (N, d) gradient flowing down the residual stream
+  dln: Float32Array; // (N, d)
+  datty: Float32Array; // (N, d)
+  dqkv: Float32Array; // (N, 3d)
+  dqkvPad: Float32Array; // (B*Tp, 3d)
+  dattyPad: Float32Array; // (B*Tp, d)
+  dfch: Float32Array; // (N, 4d)
+  dfchGelu: Float32Array; // (N, 4d)
   dhead: Float32Array; // (N, D) d a2, then d a1
-  dr: Float32Array; // (N, D) d r, then d z
+  dr: Float32Array; // (N, D) d r
+  dw1h: Float32Array; // (D, d) d W1[o][i], i < d
+}
+
+/** Which packed rows are where: per record, its head rows are contiguous (rows 0..len-2 in order). */
+interface Packing {
+  /** Rows per record in the padded attention layout: T - 1. */
+  Tp: number;
+  /** (B + 1) first packed row of each record. */
+  start: Int32Array;
+  /** True when every record has Tp head rows: the packed and padded layouts coincide. */
+  dense: boolean;
+  /** (N + 1) token offsets into idx of every packed row's own tokens (the embedding bag input). */
+  off: Int32Array;
+  idx: Int32Array;
+  /** The distinct tokens of the next rows (x_{t+1} of every head row), ascending. */
+  tok: Int32Array;
+  /** (N + 1) offsets into nextIdx: head row n's next-row tokens, as indices into tok. */
+  nextOff: Int32Array;
+  nextIdx: Int32Array;
 }
 
 export interface HaloModelOptions {
@@ -190,6 +220,8 @@ export class HaloModel {
   private pool = new Map<string, Float32Array>();
   private acts: Acts | null = null;
   private batch: HaloBatch | null = null;
+  private packing: Packing | null = null;
+  private hiddenFlat: Float32Array | null = null;
 
   constructor(config: HaloConfig, options: HaloModelOptions) {
     this.config = validateConfig(config);
@@ -223,10 +255,22 @@ export class HaloModel {
     return this.acts.logits;
   }
 
-  /** The last forward's h_t for every row, (B*T, d): the coarse module's output after ln_f. */
+  /**
+   * The last forward's h_t, (B*T, d) by flat row b*T+t: the coarse module's output after ln_f, at the
+   * rows that feed the head (batch.src); the other rows (each record's last row, padding) are not
+   * computed and read 0.
+   */
   get hidden(): Float32Array {
-    if (this.acts === null) throw new Error("No forward pass yet; call forward(batch) first");
-    return this.acts.lnf;
+    const a = this.acts;
+    const batch = this.batch;
+    if (a === null || batch === null) throw new Error("No forward pass yet; call forward(batch) first");
+    if (this.hiddenFlat === null) {
+      const d = this.config.nEmbd;
+      const flat = new Float32Array(batch.B * batch.T * d);
+      for (let n = 0; n < batch.N; n++) flat.set(a.lnf.subarray(n * d, n * d + d), batch.src[n] * d);
+      this.hiddenFlat = flat;
+    }
+    return this.hiddenFlat;
   }
 
   // GPT-2 init for the coarse module (normal 0.02, LN 1/0, biases 0, residual projections scaled by
@@ -271,38 +315,39 @@ export class HaloModel {
     return buf.subarray(0, size);
   }
 
-  private actsFor(B: number, T: number, N: number): Acts {
+  private actsFor(B: number, Tp: number, N: number, dense: boolean): Acts {
     const { nEmbd: d, nVocab: V, nHead: NH } = this.config;
     const D = d + V;
-    const BT = B * T;
     const h: BlockActs[] = [];
     for (let l = 0; l < this.config.nLayer; l++) {
       const t = (name: string, size: number) => this.take(`h${l}.${name}`, size);
       h.push({
-        ln1: t("ln1", BT * d),
-        ln1Mean: t("ln1Mean", BT),
-        ln1Rstd: t("ln1Rstd", BT),
-        qkv: t("qkv", BT * 3 * d),
-        atty: t("atty", BT * d),
-        att: t("att", B * NH * T * T),
-        residual2: t("residual2", BT * d),
-        ln2: t("ln2", BT * d),
-        ln2Mean: t("ln2Mean", BT),
-        ln2Rstd: t("ln2Rstd", BT),
-        fch: t("fch", BT * 4 * d),
-        fchGelu: t("fchGelu", BT * 4 * d),
-        residual3: t("residual3", BT * d),
+        ln1: t("ln1", N * d),
+        ln1Mean: t("ln1Mean", N),
+        ln1Rstd: t("ln1Rstd", N),
+        qkv: t("qkv", N * 3 * d),
+        atty: t("atty", N * d),
+        att: t("att", B * NH * Tp * Tp),
+        residual2: t("residual2", N * d),
+        ln2: t("ln2", N * d),
+        ln2Mean: t("ln2Mean", N),
+        ln2Rstd: t("ln2Rstd", N),
+        fch: t("fch", N * 4 * d),
+        fchGelu: t("fchGelu", N * 4 * d),
+        residual3: t("residual3", N * d),
       });
     }
     const rowMask = this.take("rowMask", N);
     rowMask.fill(1);
+    const datty = this.take("datty", N * d);
+    const dqkv = this.take("dqkv", N * 3 * d);
     return {
-      encoded: this.take("encoded", BT * d),
+      encoded: this.take("encoded", N * d),
       h,
-      lnf: this.take("lnf", BT * d),
-      lnfMean: this.take("lnfMean", BT),
-      lnfRstd: this.take("lnfRstd", BT),
-      z: this.take("z", N * D),
+      lnf: this.take("lnf", N * d),
+      lnfMean: this.take("lnfMean", N),
+      lnfRstd: this.take("lnfRstd", N),
+      w1h: this.take("w1h", D * d),
       a1: this.take("a1", N * D),
       r: this.take("r", N * D),
       a2: this.take("a2", N * D),
@@ -310,15 +355,80 @@ export class HaloModel {
       targets: this.take("targets", N * V),
       dlogits: this.take("dlogits", N * V),
       rowMask,
-      dres: this.take("dres", BT * d),
-      dln: this.take("dln", BT * d),
-      datty: this.take("datty", BT * d),
-      dqkv: this.take("dqkv", BT * 3 * d),
-      dfch: this.take("dfch", BT * 4 * d),
-      dfchGelu: this.take("dfchGelu", BT * 4 * d),
+      qkvPad: dense ? dqkv : this.take("qkvPad", B * Tp * 3 * d),
+      attyPad: dense ? datty : this.take("attyPad", B * Tp * d),
+      dres: this.take("dres", N * d),
+      dln: this.take("dln", N * d),
+      datty,
+      dqkv,
+      dqkvPad: dense ? dqkv : this.take("dqkvPad", B * Tp * 3 * d),
+      dattyPad: dense ? datty : this.take("dattyPad", B * Tp * d),
+      dfch: this.take("dfch", N * 4 * d),
+      dfchGelu: this.take("dfchGelu", N * 4 * d),
       dhead: this.take("dhead", N * D),
       dr: this.take("dr", N * D),
+      dw1h: this.take("dw1h", D * d),
     };
+  }
+
+  /** The packed-row bookkeeping of a batch (see Packing). */
+  private packingFor(batch: HaloBatch): Packing {
+    const { B, T, N, src, rowIdx, rowOff } = batch;
+    const V = this.config.nVocab;
+    const Tp = T - 1;
+    const start = new Int32Array(B + 1);
+    for (let n = 0; n < N; n++) start[Math.floor(src[n] / T) + 1]++;
+    let dense = true;
+    for (let b = 0; b < B; b++) {
+      if (start[b + 1] !== Tp) dense = false;
+      start[b + 1] += start[b];
+    }
+    const off = new Int32Array(N + 1);
+    let nnz = 0;
+    for (let n = 0; n < N; n++) {
+      nnz += rowOff[src[n] + 1] - rowOff[src[n]];
+      off[n + 1] = nnz;
+    }
+    const idx = new Int32Array(nnz);
+    for (let n = 0; n < N; n++) idx.set(rowIdx.subarray(rowOff[src[n]], rowOff[src[n] + 1]), off[n]);
+    // the next rows' tokens, as indices into their distinct tokens
+    const slot = new Int32Array(V).fill(-1);
+    const nextOff = new Int32Array(N + 1);
+    for (let n = 0; n < N; n++) {
+      for (let q = rowOff[src[n] + 1]; q < rowOff[src[n] + 2]; q++) slot[rowIdx[q]] = 0;
+      nextOff[n + 1] = nextOff[n] + rowOff[src[n] + 2] - rowOff[src[n] + 1];
+    }
+    let U = 0;
+    for (let j = 0; j < V; j++) if (slot[j] === 0) U++;
+    const tok = new Int32Array(U);
+    U = 0;
+    for (let j = 0; j < V; j++) {
+      if (slot[j] === 0) {
+        slot[j] = U;
+        tok[U++] = j;
+      }
+    }
+    const nextIdx = new Int32Array(nextOff[N]);
+    for (let n = 0; n < N; n++) {
+      const from = rowOff[src[n] + 1];
+      for (let q = from; q < rowOff[src[n] + 2]; q++) nextIdx[nextOff[n] + q - from] = slot[rowIdx[q]];
+    }
+    return { Tp, start, dense, off, idx, tok, nextOff, nextIdx };
+  }
+
+  /** Copies packed rows (width w) into the padded (B, Tp) layout, whose padding rows stay 0. */
+  private scatterPad(pad: Float32Array, packed: Float32Array, w: number, pk: Packing, B: number): void {
+    for (let b = 0; b < B; b++) {
+      pad.set(packed.subarray(pk.start[b] * w, pk.start[b + 1] * w), b * pk.Tp * w);
+    }
+  }
+
+  /** Copies the real rows of the padded layout back into packed rows. */
+  private gatherPad(packed: Float32Array, pad: Float32Array, w: number, pk: Packing, B: number): void {
+    for (let b = 0; b < B; b++) {
+      const rows = pk.start[b + 1] - pk.start[b];
+      packed.set(pad.subarray(b * pk.Tp * w, (b * pk.Tp + rows) * w), pk.start[b] * w);
+    }
   }
 
   /** Runs the model on a batch; returns the mean BCE per real target entry (N x V entries). */
@@ -328,47 +438,63 @@ export class HaloModel {
     const { B, T, N, src } = batch;
     if (T > nCtx)
       throw new Error(`Batch has ${T} rows per record but the model's nCtx is ${nCtx}; rebuild it with makeBatch`);
-    const BT = B * T;
     const k = this.kernels;
     const p = this.p;
-    const a = this.actsFor(B, T, N);
+    const pk = this.packingFor(batch);
+    const { Tp, start } = pk;
+    const a = this.actsFor(B, Tp, N, pk.dense);
     this.acts = a;
     this.batch = batch;
+    this.packing = pk;
+    this.hiddenFlat = null;
 
     // visit embedding: sum of the present tokens' rows (no dense product with the multi-hot row)
-    k.embeddingBagForward(a.encoded, batch.rowIdx, batch.rowOff, p.wte, BT, d, 0);
-    for (let b = 0; b < B; b++) k.addInPlace(a.encoded.subarray(b * T * d), p.wpe, T * d);
+    k.embeddingBagForward(a.encoded, pk.idx, pk.off, p.wte, N, d, 0);
+    for (let b = 0; b < B; b++) k.addInPlace(a.encoded.subarray(start[b] * d), p.wpe, (start[b + 1] - start[b]) * d);
+    if (!pk.dense) a.qkvPad.fill(0);
     let x = a.encoded;
     for (let l = 0; l < this.config.nLayer; l++) {
       const w = p.h[l];
       const L = a.h[l];
-      k.layernormForward(L.ln1, L.ln1Mean, L.ln1Rstd, x, w.ln1w, w.ln1b, BT, d);
-      linearForward(k, L.qkv, L.ln1, w.qkvw, w.qkvb, BT, d, 3 * d);
-      k.attentionForward(L.atty, L.att, L.qkv, B, T, d, NH);
+      k.layernormForward(L.ln1, L.ln1Mean, L.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
+      linearForward(k, L.qkv, L.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
+      if (pk.dense) {
+        k.attentionForward(L.atty, L.att, L.qkv, B, Tp, d, NH);
+      } else {
+        this.scatterPad(a.qkvPad, L.qkv, 3 * d, pk, B);
+        k.attentionForward(a.attyPad, L.att, a.qkvPad, B, Tp, d, NH);
+        this.gatherPad(L.atty, a.attyPad, d, pk, B);
+      }
       L.residual2.set(x);
-      linearForward(k, L.residual2, L.atty, w.attprojw, w.attprojb, BT, d, d, true);
-      k.layernormForward(L.ln2, L.ln2Mean, L.ln2Rstd, L.residual2, w.ln2w, w.ln2b, BT, d);
-      linearForward(k, L.fch, L.ln2, w.fcw, w.fcb, BT, d, 4 * d);
-      k.geluForward(L.fchGelu, L.fch, BT * 4 * d);
+      linearForward(k, L.residual2, L.atty, w.attprojw, w.attprojb, N, d, d, true);
+      k.layernormForward(L.ln2, L.ln2Mean, L.ln2Rstd, L.residual2, w.ln2w, w.ln2b, N, d);
+      linearForward(k, L.fch, L.ln2, w.fcw, w.fcb, N, d, 4 * d);
+      k.geluForward(L.fchGelu, L.fch, N * 4 * d);
       L.residual3.set(L.residual2);
-      linearForward(k, L.residual3, L.fchGelu, w.fcprojw, w.fcprojb, BT, 4 * d, d, true);
+      linearForward(k, L.residual3, L.fchGelu, w.fcprojw, w.fcprojb, N, 4 * d, d, true);
       x = L.residual3;
     }
-    k.layernormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, BT, d);
+    k.layernormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, d);
 
-    // fine head over the packed real pairs: z = concat(h_t, x_{t+1})
-    a.z.fill(0);
+    // fine head over the packed real pairs: z = concat(h_t, x_{t+1}), never formed densely.
+    // auto1 = h part (a dense product with W1's first d columns) + x part (x is multi-hot: for each
+    // token j of the next row, column d+j of W1 from output d+j on), exactly tri(W1) z.
+    const w1h = a.w1h;
+    for (let o = 0; o < D; o++) {
+      const len = Math.min(o + 1, d);
+      const at = (o * (o + 1)) / 2;
+      w1h.set(p.w1.subarray(at, at + len), o * d);
+      if (len < d) w1h.fill(0, o * d + len, o * d + d);
+    }
+    k.matmulNT(a.a1, a.lnf, w1h, N, d, D, 0);
+    const w1x = this.take("w1x", pk.tok.length * D);
+    nextRowColumns(w1x, p.w1, pk.tok, d, D);
+    k.embeddingBagForward(a.a1, pk.nextIdx, pk.nextOff, w1x, N, D, 1);
     a.targets.fill(0);
     for (let n = 0; n < N; n++) {
       const s = src[n];
-      a.z.set(a.lnf.subarray(s * d, s * d + d), n * D);
-      for (let q = batch.rowOff[s + 1]; q < batch.rowOff[s + 2]; q++) {
-        const tok = batch.rowIdx[q];
-        a.z[n * D + d + tok] = 1;
-        a.targets[n * V + tok] = 1;
-      }
+      for (let q = batch.rowOff[s + 1]; q < batch.rowOff[s + 2]; q++) a.targets[n * V + batch.rowIdx[q]] = 1;
     }
-    k.triForward(a.a1, a.z, p.w1, N, D, 0);
     k.biasAddForward(a.a1, p.b1, N, D);
     k.reluForward(a.r, a.a1, N * D);
     k.triForward(a.a2, a.r, p.w2, N, D, 0);
@@ -383,11 +509,12 @@ export class HaloModel {
   backward(): void {
     const a = this.acts;
     const batch = this.batch;
-    if (a === null || batch === null) throw new Error("backward() needs a forward(batch) first");
+    const pk = this.packing;
+    if (a === null || batch === null || pk === null) throw new Error("backward() needs a forward(batch) first");
     const { nEmbd: d, nVocab: V, nHead: NH } = this.config;
     const D = d + V;
-    const { B, T, N, src } = batch;
-    const BT = B * T;
+    const { B, N } = batch;
+    const { Tp, start } = pk;
     const k = this.kernels;
     const p = this.p;
     const g = this.g;
@@ -404,40 +531,80 @@ export class HaloModel {
     da1.fill(0);
     k.reluBackward(da1, a.a1, a.dr, N * D);
     k.biasAddBackward(g.b1, da1, N, D);
-    k.triBackwardWeight(g.w1, da1, a.z, N, D);
-    const dz = a.dr;
-    dz.fill(0);
-    k.triBackwardInput(dz, da1, p.w1, N, D);
-    // only the h_t part of z has a gradient; scatter it back to the rows that produced it
-    a.dln.fill(0);
-    for (let n = 0; n < N; n++) {
-      const s = src[n];
-      for (let i = 0; i < d; i++) a.dln[s * d + i] += dz[n * D + i];
+    // auto1's weight gradient, h columns: a dense product, added into the packed triangle
+    k.matmulTN(a.dw1h, da1, a.lnf, D, N, d, 0);
+    for (let o = 0; o < D; o++) {
+      k.addInPlace(g.w1.subarray((o * (o + 1)) / 2), a.dw1h.subarray(o * d), Math.min(o + 1, d));
     }
+    // x columns: only the next rows' tokens are nonzero in z (the embedding bag's backward)
+    const dw1x = this.take("w1x", pk.tok.length * D);
+    dw1x.fill(0);
+    k.embeddingBagBackward(dw1x, da1, pk.nextIdx, pk.nextOff, N, D);
+    addNextRowColumnGrads(g.w1, dw1x, pk.tok, d, D);
+    // only the h_t part of z has a gradient (x_{t+1} is data); head row n is packed row n
+    k.matmulNN(a.dln, da1, a.w1h, N, D, d, 0);
 
     const lastX = this.config.nLayer > 0 ? a.h[this.config.nLayer - 1].residual3 : a.encoded;
     a.dres.fill(0);
-    k.layernormBackward(a.dres, g.lnfw, g.lnfb, a.dln, lastX, p.lnfw, a.lnfMean, a.lnfRstd, BT, d);
+    k.layernormBackward(a.dres, g.lnfw, g.lnfb, a.dln, lastX, p.lnfw, a.lnfMean, a.lnfRstd, N, d);
     for (let l = this.config.nLayer - 1; l >= 0; l--) {
       const w = p.h[l];
       const gw = g.h[l];
       const L = a.h[l];
       const x = l === 0 ? a.encoded : a.h[l - 1].residual3;
       // MLP branch (dres is the gradient of residual3 and, through the skip, of residual2)
-      linearBackward(k, a.dfchGelu, gw.fcprojw, gw.fcprojb, a.dres, L.fchGelu, w.fcprojw, BT, 4 * d, d);
+      linearBackward(k, a.dfchGelu, gw.fcprojw, gw.fcprojb, a.dres, L.fchGelu, w.fcprojw, N, 4 * d, d);
       a.dfch.fill(0);
-      k.geluBackward(a.dfch, L.fch, a.dfchGelu, BT * 4 * d);
-      linearBackward(k, a.dln, gw.fcw, gw.fcb, a.dfch, L.ln2, w.fcw, BT, d, 4 * d);
-      k.layernormBackward(a.dres, gw.ln2w, gw.ln2b, a.dln, L.residual2, w.ln2w, L.ln2Mean, L.ln2Rstd, BT, d);
+      k.geluBackward(a.dfch, L.fch, a.dfchGelu, N * 4 * d);
+      linearBackward(k, a.dln, gw.fcw, gw.fcb, a.dfch, L.ln2, w.fcw, N, d, 4 * d);
+      k.layernormBackward(a.dres, gw.ln2w, gw.ln2b, a.dln, L.residual2, w.ln2w, L.ln2Mean, L.ln2Rstd, N, d);
       // attention branch
-      linearBackward(k, a.datty, gw.attprojw, gw.attprojb, a.dres, L.atty, w.attprojw, BT, d, d);
-      a.dqkv.fill(0);
-      k.attentionBackward(a.dqkv, a.datty, L.qkv, L.att, B, T, d, NH);
-      linearBackward(k, a.dln, gw.qkvw, gw.qkvb, a.dqkv, L.ln1, w.qkvw, BT, d, 3 * d);
-      k.layernormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, L.ln1Mean, L.ln1Rstd, BT, d);
+      linearBackward(k, a.datty, gw.attprojw, gw.attprojb, a.dres, L.atty, w.attprojw, N, d, d);
+      if (pk.dense) {
+        a.dqkv.fill(0);
+        k.attentionBackward(a.dqkv, a.datty, L.qkv, L.att, B, Tp, d, NH);
+      } else {
+        // padding rows: zero input, zero output gradient, so they add nothing to the real rows
+        if (l === this.config.nLayer - 1) a.dattyPad.fill(0);
+        this.scatterPad(a.dattyPad, a.datty, d, pk, B);
+        this.scatterPad(a.qkvPad, L.qkv, 3 * d, pk, B);
+        a.dqkvPad.fill(0);
+        k.attentionBackward(a.dqkvPad, a.dattyPad, a.qkvPad, L.att, B, Tp, d, NH);
+        this.gatherPad(a.dqkv, a.dqkvPad, 3 * d, pk, B);
+      }
+      linearBackward(k, a.dln, gw.qkvw, gw.qkvb, a.dqkv, L.ln1, w.qkvw, N, d, 3 * d);
+      k.layernormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, L.ln1Mean, L.ln1Rstd, N, d);
     }
-    k.embeddingBagBackward(g.wte, a.dres, batch.rowIdx, batch.rowOff, BT, d);
-    for (let b = 0; b < B; b++) k.addInPlace(g.wpe, a.dres.subarray(b * T * d), T * d);
+    k.embeddingBagBackward(g.wte, a.dres, pk.idx, pk.off, N, d);
+    for (let b = 0; b < B; b++) k.addInPlace(g.wpe, a.dres.subarray(start[b] * d), (start[b + 1] - start[b]) * d);
+  }
+}
+
+/**
+ * The x_{t+1} part of tri(W1) z is an embedding bag: head row n adds, for each token j of its next
+ * row, column d+j of W1 masked to outputs o >= d+j. Gathers those columns of the batch's distinct
+ * tokens (tok) as rows: w1x[u, o] = W1[o][d+tok[u]] for o >= d+tok[u], else 0. Walks W1 row by row,
+ * so the packed weight is read once, contiguously.
+ */
+function nextRowColumns(w1x: Float32Array, w1: Float32Array, tok: Int32Array, d: number, D: number): void {
+  const U = tok.length;
+  for (let u = 0; u < U; u++) w1x.fill(0, u * D, u * D + d + tok[u]);
+  let active = 0;
+  for (let o = d; o < D; o++) {
+    while (active < U && d + tok[active] <= o) active++;
+    const at = (o * (o + 1)) / 2 + d;
+    for (let u = 0; u < active; u++) w1x[u * D + o] = w1[at + tok[u]];
+  }
+}
+
+/** dW1[o][d+tok[u]] += dw1x[u, o] for o >= d+tok[u]: the backward of nextRowColumns. */
+function addNextRowColumnGrads(gw1: Float32Array, dw1x: Float32Array, tok: Int32Array, d: number, D: number): void {
+  const U = tok.length;
+  let active = 0;
+  for (let o = d; o < D; o++) {
+    while (active < U && d + tok[active] <= o) active++;
+    const at = (o * (o + 1)) / 2 + d;
+    for (let u = 0; u < active; u++) gw1[at + tok[u]] += dw1x[u * D + o];
   }
 }
 
