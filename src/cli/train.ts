@@ -20,6 +20,7 @@ interface TrainFlags {
   maxMinutes?: number;
   batchSize?: number;
   lr?: number;
+  lrSchedule?: string;
   evalEvery?: number;
   patience?: number;
   seed?: number;
@@ -49,6 +50,7 @@ export function trainRequest(datasetDir: string, flags: TrainFlags): TrainReques
     maxMinutes: flags.maxMinutes,
     batchSize: flags.batchSize,
     lr: flags.lr,
+    lrSchedule: flags.lrSchedule as TrainOptions["lrSchedule"] | undefined,
     evalEvery: flags.evalEvery,
     patience: flags.patience,
     seed: flags.seed,
@@ -75,6 +77,10 @@ export function registerTrain(program: Command): void {
     .option("--max-minutes <m>", "stop after this many minutes of training, 0 = no limit (default: 0)", number)
     .option("--batch-size <n>", `records per step (default: ${d.batchSize})`, number)
     .option("--lr <rate>", `Adam learning rate (default: ${d.lr})`, number)
+    .option(
+      "--lr-schedule <name>",
+      `constant, or cosine (decays to lr/10 over the epochs, steps or minutes limit) (default: ${d.lrSchedule})`,
+    )
     .option("--eval-every <steps>", "steps between validation evaluations, 0 = once per epoch (default: 0)", number)
     .option(
       "--patience <n>",

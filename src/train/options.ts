@@ -14,7 +14,8 @@ export interface TrainOptions {
   maxSteps: number; // stop after this many optimizer steps, 0 = no limit (default 0)
   maxMinutes: number; // stop after this much training time in this session, 0 = no limit (default 0)
   batchSize: number; // records per step (default 48, as the paper)
-  lr: number; // Adam learning rate, constant (default 1e-4, as the paper)
+  lr: number; // Adam learning rate (default 1e-4, as the paper)
+  lrSchedule: "constant" | "cosine"; // constant (the paper), or cosine decay to lr/10 over the run's limit (default constant)
   beta1: number; // Adam beta1 (default 0.9)
   beta2: number; // Adam beta2 (default 0.999)
   eps: number; // Adam epsilon (default 1e-8)
@@ -33,6 +34,7 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   maxMinutes: 0,
   batchSize: 48,
   lr: 1e-4,
+  lrSchedule: "constant",
   beta1: 0.9,
   beta2: 0.999,
   eps: 1e-8,
@@ -49,6 +51,7 @@ export const runDefiningOptions = [
   "model",
   "batchSize",
   "lr",
+  "lrSchedule",
   "beta1",
   "beta2",
   "eps",
@@ -96,6 +99,12 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   check(isNum(o.maxMinutes) && o.maxMinutes >= 0, "maxMinutes (--max-minutes)", "a number >= 0", o.maxMinutes);
   check(isInt(o.batchSize) && o.batchSize > 0, "batchSize (--batch-size)", "a positive integer", o.batchSize);
   check(isNum(o.lr) && o.lr > 0, "lr (--lr)", "a positive number", o.lr);
+  check(
+    ["constant", "cosine"].includes(o.lrSchedule),
+    "lrSchedule (--lr-schedule)",
+    "constant or cosine",
+    o.lrSchedule,
+  );
   check(isNum(o.beta1) && o.beta1 >= 0 && o.beta1 < 1, "beta1", "a number in [0, 1)", o.beta1);
   check(isNum(o.beta2) && o.beta2 >= 0 && o.beta2 < 1, "beta2", "a number in [0, 1)", o.beta2);
   check(isNum(o.eps) && o.eps > 0, "eps", "a positive number", o.eps);
@@ -144,11 +153,12 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
     throw new Error(`Expected a JSON object for --config-json but received ${describe(parsed)}.`);
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
-  const allowed = [...numericKeys, ...modelKeys, "preset"];
+  const textKeys = ["preset", "lrSchedule"];
+  const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
     if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;
     else if ((numericKeys as readonly string[]).includes(key)) (out as Record<string, unknown>)[key] = value;
-    else if (key === "preset") out.preset = value as PresetName;
+    else if (textKeys.includes(key)) (out as Record<string, unknown>)[key] = value;
     else throw new Error(`Unknown key "${key}" in --config-json. Known keys: ${allowed.join(", ")}.`);
   }
   return out;

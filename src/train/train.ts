@@ -226,7 +226,8 @@ export function trainLoop(
     const loss = model.forward(makeBatch(records, config));
     model.backward();
     state.step++;
-    const { lr, beta1, beta2, eps, weightDecay } = options;
+    const { beta1, beta2, eps, weightDecay } = options;
+    const lr = learningRate(options, state, batches.length, sessionMinutes);
     const n = model.params.length;
     kernels.adamStep(model.params, model.grads, m, v, n, lr, beta1, beta2, eps, weightDecay, state.step);
     state.batchInEpoch++;
@@ -264,6 +265,20 @@ export function trainLoop(
     losses,
     out: request.out,
   };
+}
+
+/**
+ * The step's learning rate. Cosine decays from lr to lr/10 over the tightest of the run's limits
+ * (epochs, steps, or this session's minutes), so a time-budgeted run still ends on small steps.
+ */
+export function learningRate(o: TrainOptions, s: TrainState, stepsPerEpoch: number, sessionMinutes: number): number {
+  if (o.lrSchedule === "constant") return o.lr;
+  const progress = Math.max(
+    (s.epoch + s.batchInEpoch / stepsPerEpoch) / o.maxEpochs,
+    o.maxSteps > 0 ? s.step / o.maxSteps : 0,
+    o.maxMinutes > 0 ? sessionMinutes / o.maxMinutes : 0,
+  );
+  return o.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
 }
 
 /** Mean validation loss, weighting each batch by its scored rows, so it equals one big batch's loss. */

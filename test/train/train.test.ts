@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
-import { type TrainRequest, trainLoop } from "../../src/train/train.ts";
+import { defaultTrainOptions } from "../../src/train/options.ts";
+import { learningRate, type TrainRequest, trainLoop } from "../../src/train/train.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
@@ -107,4 +108,17 @@ test("early stopping after `patience` evaluations without improvement", () => {
   assert.equal(last.evalsSinceBest, 2);
   assert.equal(last.step, r.step);
   rmSync(out, { recursive: true });
+});
+
+test("the cosine schedule runs from lr to lr/10 over the tightest limit; constant stays put", () => {
+  const o = { ...defaultTrainOptions, out: "x", lr: 1e-3, maxEpochs: 10, maxMinutes: 4 };
+  const at = (epoch: number, batchInEpoch: number, minutes: number, schedule: "constant" | "cosine") =>
+    learningRate({ ...o, lrSchedule: schedule }, { step: 0, epoch, batchInEpoch } as never, 20, minutes);
+  assert.equal(at(5, 0, 3, "constant"), 1e-3);
+  assert.ok(Math.abs(at(0, 0, 0, "cosine") - 1e-3) < 1e-12);
+  // epoch 5 of 10 = halfway: 0.1 + 0.45 * (1 + cos(pi / 2)) = 0.55
+  assert.ok(Math.abs(at(5, 0, 0, "cosine") - 0.55e-3) < 1e-12);
+  // 3 of 4 minutes is further along than 2.5 of 10 epochs, so time decides: 0.1 + 0.45 * (1 + cos(3pi/4))
+  assert.ok(Math.abs(at(2, 10, 3, "cosine") - 1e-3 * (0.1 + 0.45 * (1 + Math.cos((3 * Math.PI) / 4)))) < 1e-12);
+  assert.ok(Math.abs(at(9, 19, 5, "cosine") - 1e-4) < 1e-12);
 });
