@@ -9,6 +9,8 @@ export interface LogisticOptions {
   learningRate?: number; // default 0.05 (Adam)
   l2?: number; // default 1e-4, on weights, not biases
   seed?: number;
+  /** (features, outputs) 1 where a feature is withheld from an output: its weight stays 0. */
+  withheld?: Uint8Array;
 }
 
 export interface LogisticModel {
@@ -34,6 +36,7 @@ export function fitLogistic(
   const lr = opts.learningRate ?? 0.05;
   const l2 = opts.l2 ?? 1e-4;
   const random = seededRandom(opts.seed ?? 1);
+  const withheld = opts.withheld;
   const K = outputs;
   const w = new Float64Array(features * K);
   const bias = new Float64Array(K);
@@ -83,6 +86,10 @@ export function fitLogistic(
       const c2 = 1 - b2 ** step;
       for (const c of rows) {
         for (let k = c * K; k < c * K + K; k++) {
+          if (withheld?.[k]) {
+            gW[k] = 0;
+            continue;
+          }
           const g = gW[k] + l2 * w[k];
           mW[k] = b1 * mW[k] + (1 - b1) * g;
           vW[k] = b2 * vW[k] + (1 - b2) * g * g;

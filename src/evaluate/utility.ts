@@ -34,6 +34,24 @@ export function bagOfCodes(record: EncodedRecord): Int32Array {
   return Int32Array.from(all);
 }
 
+/**
+ * (C, L) 1 where code c is one of the codes that define label k (its phenotype's code group): a
+ * classifier that saw them would only read the definition back (AUROC 1 on real data).
+ */
+export function labelDefiningCodes(vocab: Vocabulary): Uint8Array {
+  const L = vocab.labels.length;
+  const out = new Uint8Array(vocab.codes.length * L);
+  vocab.labels.forEach(({ match }, k) => {
+    if (!match) return;
+    vocab.codes.forEach((t, c) => {
+      if (t.system !== match.system || t.eventKind !== match.eventKind || t.code === undefined) return;
+      const code = t.code;
+      if (match.codes.includes(code) || match.prefixes.some((p) => code.startsWith(p))) out[c * L + k] = 1;
+    });
+  });
+  return out;
+}
+
 function targets(records: readonly EncodedRecord[], L: number): Uint8Array {
   const y = new Uint8Array(records.length * L);
   records.forEach((r, i) => {
@@ -66,12 +84,13 @@ export function evaluateUtility(
   const xTest = realTest.map(bagOfCodes);
   const yTest = targets(realTest, L);
   const sources = { real: realTrain, synthetic };
+  const fit = { ...opts, withheld: opts.withheld ?? labelDefiningCodes(vocab) };
   const trained = {} as Record<"real" | "synthetic", { y: Uint8Array; logits: Float64Array | null }>;
   for (const side of ["real", "synthetic"] as const) {
     const records = sources[side];
     const y = targets(records, L);
     const logits =
-      records.length > 0 && L > 0 ? predictLogits(fitLogistic(records.map(bagOfCodes), y, C, L, opts), xTest) : null;
+      records.length > 0 && L > 0 ? predictLogits(fitLogistic(records.map(bagOfCodes), y, C, L, fit), xTest) : null;
     trained[side] = { y, logits };
   }
   const labels: LabelUtility[] = vocab.labels.map((label, k) => {

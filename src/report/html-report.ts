@@ -117,7 +117,7 @@ function fidelitySection(r: EvaluationResult): string {
 function utilitySection(r: EvaluationResult): string {
   const u = r.utility;
   let s =
-    "<h2>Utility</h2><p>Per label, logistic regression over the codes present in a record, trained on the real training set or on the synthetic set, tested on the real test split.</p>";
+    "<h2>Utility</h2><p>Per label, logistic regression over the codes present in a record (without the codes that define the label, which would only read its definition back), trained on the real training set or on the synthetic set, tested on the real test split.</p>";
   s +=
     "<table><tr><th>label</th><th>positives train / synthetic / test</th><th>AUROC real</th><th>AUROC synthetic</th><th>AUPRC real</th><th>AUPRC synthetic</th><th>note</th></tr>";
   for (const l of u.labels)

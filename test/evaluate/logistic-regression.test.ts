@@ -26,3 +26,14 @@ test("a stronger L2 penalty gives smaller weights", () => {
   const norm = (l2: number) => Math.hypot(...fitLogistic(x, y, 2, 1, { l2, epochs: 200 }).weights);
   assert.ok(norm(1) < norm(0));
 });
+
+test("a withheld feature keeps a zero weight for that output only", () => {
+  // Feature 0 decides both outputs; it is withheld from output 1.
+  const x = Array.from({ length: 40 }, (_, i) => Int32Array.of(i % 2 === 0 ? 0 : 1));
+  const y = new Uint8Array(80);
+  for (let i = 0; i < 40; i++) y[i * 2] = y[i * 2 + 1] = i % 2 === 0 ? 1 : 0;
+  const withheld = Uint8Array.of(0, 1, 0, 0);
+  const m = fitLogistic(x, y, 2, 2, { withheld, epochs: 20 });
+  assert.equal(m.weights[1], 0);
+  assert.ok(m.weights[0] > 1, `feature 0 should drive output 0, weight ${m.weights[0]}`);
+});

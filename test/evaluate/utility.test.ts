@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { evaluateUtility } from "../../src/evaluate/utility.ts";
+import { evaluateUtility, labelDefiningCodes } from "../../src/evaluate/utility.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 test("labels driven by codes are learned from real and from a faithful synthetic set", () => {
@@ -40,4 +40,30 @@ test("labels with a single class are skipped with a note; an empty synthetic set
   assert.equal(u.labels[1].real, null);
   assert.match(u.labels[1].note!, /single class in the real test split/);
   assert.equal(u.mean, null);
+});
+
+test("the codes that define a label are withheld from its classifier", () => {
+  const vocab = {
+    codes: [
+      { kind: "code", name: "icd9cm:4019", system: "icd9cm", code: "4019", eventKind: "diagnosis" },
+      { kind: "code", name: "icd9cm:25000", system: "icd9cm", code: "25000", eventKind: "diagnosis" },
+      { kind: "code", name: "icd9pcs:4019", system: "icd9pcs", code: "4019", eventKind: "procedure" },
+      { kind: "gap", name: "gap:0" },
+    ],
+    labels: [
+      {
+        name: "pheno:hypertension",
+        kind: "phenotype",
+        match: { system: "icd9cm", eventKind: "diagnosis", codes: ["4019"], prefixes: [] },
+      },
+      {
+        name: "pheno:diabetes",
+        kind: "phenotype",
+        match: { system: "icd9cm", eventKind: "diagnosis", codes: [], prefixes: ["250"] },
+      },
+      { name: "sex:F", kind: "sex" },
+    ],
+  } as Vocabulary;
+  // (C = 4, L = 3): hypertension withholds code 0 only (not the procedure with the same digits), diabetes code 1.
+  assert.deepEqual([...labelDefiningCodes(vocab)], [1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
 });
