@@ -2,7 +2,11 @@
 // (6,841 codes, 25 labels, about 10 visits of about 15 codes per record), for the small and paper
 // presets. Each preset runs in its own child process so its peak memory (maxRSS) is its own.
 // A step is exactly the training loop's: makeBatch, zeroGrad, forward, backward, Adam.
-// The paper preset also times one checkpoint write (weights + Adam state).
+// One untimed warm-up step comes first (it pays the first touch of gradients, Adam moments and
+// activation buffers, ~2 s extra at the paper size), so the median is of steady-state steps only.
+// Each step is also timed per phase, and in process CPU seconds, which the load of other processes
+// on a shared machine does not inflate (the native kernels use every core, so CPU s >= wall s x
+// busy cores). The paper preset also times one checkpoint write (weights + Adam state).
 //   node --import tsx bench/train.ts [--presets small,paper] [--steps 5] [--paper-steps 2]
 // Official PyTorch HALO at the paper size (batch 48): about 28 s/step and 11.6 GB of GPU memory.
 import { spawnSync } from "node:child_process";
@@ -64,7 +68,7 @@ function median(xs: number[]): number {
 /** One preset in this process: prints one JSON line of figures. */
 function benchPreset(preset: PresetName, steps: number): void {
   const config = makeConfig(preset, { nCodes: C, nLabels: L });
-  const records = mimicLikeRecords(BATCH * steps, 1);
+  const records = mimicLikeRecords(BATCH * (steps + 1), 1);
   const t0 = performance.now();
   const model = new HaloModel(config, { seed: 1, kernels });
   const m = new Float32Array(model.params.length);
@@ -72,13 +76,27 @@ function benchPreset(preset: PresetName, steps: number): void {
   const initSeconds = (performance.now() - t0) / 1000;
   const o = defaultTrainOptions;
   const times: number[] = [];
+  const cpuTimes: number[] = [];
+  const phases: Record<string, number[]> = { batch: [], zeroGrad: [], forward: [], backward: [], adam: [] };
   const losses: number[] = [];
-  for (let s = 0; s < steps; s++) {
+  let firstStepSeconds = 0;
+  for (let s = 0; s <= steps; s++) {
     const t = performance.now();
+    const cpu = process.cpuUsage();
+    let last = t;
+    const lap = (phase: string) => {
+      const now = performance.now();
+      if (s > 0) phases[phase].push((now - last) / 1000);
+      last = now;
+    };
     const batch = makeBatch(records.slice(s * BATCH, (s + 1) * BATCH), config);
+    lap("batch");
     model.zeroGrad();
-    losses.push(model.forward(batch));
+    lap("zeroGrad");
+    const loss = model.forward(batch);
+    lap("forward");
     model.backward();
+    lap("backward");
     kernels.adamStep(
       model.params,
       model.grads,
@@ -92,7 +110,16 @@ function benchPreset(preset: PresetName, steps: number): void {
       o.weightDecay,
       s + 1,
     );
-    times.push((performance.now() - t) / 1000);
+    lap("adam");
+    const seconds = (performance.now() - t) / 1000;
+    if (s === 0) {
+      firstStepSeconds = seconds; // warm-up: not in the median
+      continue;
+    }
+    const c = process.cpuUsage(cpu);
+    times.push(seconds);
+    cpuTimes.push((c.user + c.system) / 1e6);
+    losses.push(loss);
   }
   let checkpointSeconds: number | undefined;
   if (preset === "paper") {
@@ -139,8 +166,11 @@ function benchPreset(preset: PresetName, steps: number): void {
       nVocab: config.nVocab,
       steps,
       initSeconds,
+      firstStepSeconds,
       stepSeconds: times,
       medianSecondsPerStep: secondsPerStep,
+      medianCpuSecondsPerStep: median(cpuTimes),
+      medianPhaseSeconds: Object.fromEntries(Object.entries(phases).map(([k, xs]) => [k, median(xs)])),
       recordsPerSecond: BATCH / secondsPerStep,
       maxRssMB: process.resourceUsage().maxRSS / 1024,
       checkpointSeconds,
@@ -184,7 +214,13 @@ if (values.child) {
     console.log(
       `${preset} (${r.kernels} kernels, ${(r.parameters / 1e6).toFixed(1)}M parameters, V ${r.nVocab}): ` +
         `median ${r.medianSecondsPerStep.toFixed(2)} s/step of ${BATCH} records = ${r.recordsPerSecond.toFixed(1)} records/s ` +
-        `over ${r.steps} steps [${r.stepSeconds.map((s: number) => s.toFixed(2)).join(", ")}], ` +
+        `over ${r.steps} steps [${r.stepSeconds.map((s: number) => s.toFixed(2)).join(", ")}] ` +
+        `(after an untimed warm-up step of ${r.firstStepSeconds.toFixed(2)} s), ` +
+        `${r.medianCpuSecondsPerStep.toFixed(2)} CPU s/step, phases ` +
+        Object.entries(r.medianPhaseSeconds as Record<string, number>)
+          .map(([k, x]) => `${k} ${x.toFixed(2)}`)
+          .join(" / ") +
+        " s, " +
         `peak RSS ${(r.maxRssMB / 1024).toFixed(2)} GB, init ${r.initSeconds.toFixed(1)} s` +
         (r.checkpointSeconds === undefined
           ? ""
