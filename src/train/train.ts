@@ -14,6 +14,7 @@ import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
 import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { initOutputBias } from "./init-output-bias.ts";
 import { defaultTrainOptions, runDefiningOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import { Rng } from "./rng.ts";
 
@@ -121,6 +122,7 @@ export function trainLoop(
     const { C, L } = vocabSizes(dataset.vocab);
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
     model = new HaloModel(config, { seed: options.seed, kernels });
+    initOutputBias(model, train);
     m = new Float32Array(model.params.length);
     v = new Float32Array(model.params.length);
     state = {
