@@ -19,9 +19,9 @@ import { makeBatch } from "../src/model/batch.ts";
 import { makeConfig, type PresetName } from "../src/model/config.ts";
 import { HaloModel } from "../src/model/halo.ts";
 import { kernels } from "../src/tensor/kernels.ts";
+import { Rng } from "../src/tensor/rng.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../src/train/options.ts";
-import { Rng } from "../src/train/rng.ts";
 
 const C = 6841;
 const L = 25;
@@ -35,7 +35,7 @@ function mimicLikeRecords(n: number, seed: number): EncodedRecord[] {
   let total = 0;
   for (let i = 0; i < C; i++) cdf[i] = total += 1 / (i + 1);
   const code = () => {
-    const u = (rng.nextUint32() / 2 ** 32) * total;
+    const u = (rng.nextU32() / 2 ** 32) * total;
     let lo = 0;
     let hi = C - 1;
     while (lo < hi) {

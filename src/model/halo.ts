@@ -4,9 +4,9 @@
 // state_dict (btheodorou99/HALO_Inpatient) so checkpoints can be matched against it.
 // All math goes through Kernels; only copies and gathers of rows are written here.
 
-import { Rng } from "../sample/rng.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
+import { Rng } from "../tensor/rng.ts";
 import type { HaloBatch } from "./batch.ts";
 import { type HaloConfig, validateConfig } from "./config.ts";
 

@@ -10,7 +10,7 @@
 import type { EncodedRecord } from "../encode/types.ts";
 import type { HaloModel } from "../model/halo.ts";
 import { linearForward } from "../model/halo.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../tensor/rng.ts";
 
 export interface GenerateOptions {
   /** Records to attempt; those that end without a visit are dropped and counted. */

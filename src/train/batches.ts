@@ -1,7 +1,7 @@
 // One epoch's batches: records of similar length go together, so a batch pads little.
 // Records are shuffled, stably sorted by visit count, cut into batches, and the batches shuffled:
 // equal-length records land in different batches each epoch, and batch order is random.
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../tensor/rng.ts";
 
 /** Batches of record indices for one epoch (the last batch may be smaller). */
 export function epochBatches(visitCounts: ArrayLike<number>, batchSize: number, rng: Rng): number[][] {

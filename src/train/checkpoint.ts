@@ -22,8 +22,8 @@ import type { HaloConfig } from "../model/config.ts";
 import { HaloModel } from "../model/halo.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
+import type { RngState } from "../tensor/rng.ts";
 import type { TrainOptions } from "./options.ts";
-import type { RngState } from "./rng.ts";
 import { SafetensorsReader, type TensorSource, writeSafetensors } from "./safetensors.ts";
 
 /** Where a run stands; enough to resume it exactly. */

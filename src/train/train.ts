@@ -11,12 +11,12 @@ import { type HaloConfig, makeConfig } from "../model/config.ts";
 import { HaloModel } from "../model/halo.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
+import { Rng } from "../tensor/rng.ts";
 import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
 import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 import { initOutputBias } from "./init-output-bias.ts";
 import { defaultTrainOptions, runDefiningOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
-import { Rng } from "./rng.ts";
 
 /** What the loop reports as it goes (the worker forwards these to the main thread). */
 export type TrainEvent =

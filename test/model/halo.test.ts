@@ -3,8 +3,8 @@ import { test } from "node:test";
 import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
 import { HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
-import { Rng } from "../../src/sample/rng.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
+import { Rng } from "../../src/tensor/rng.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 

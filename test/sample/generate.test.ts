@@ -4,8 +4,8 @@ import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { type GenerateOptions, generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
-import { Rng } from "../../src/sample/rng.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
+import { Rng } from "../../src/tensor/rng.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 

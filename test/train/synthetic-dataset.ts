@@ -1,7 +1,7 @@
 // A small learnable encoded dataset for the training tests: two kinds of patients (label 0 or 1),
 // each with its own repeating visit patterns, so a model can learn them and beat frequencies.
 import type { EncodedDataset, EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { Rng } from "../../src/train/rng.ts";
+import { Rng } from "../../src/tensor/rng.ts";
 
 export function syntheticDataset(records = 120, seed = 7): EncodedDataset {
   const C = 12;

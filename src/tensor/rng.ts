@@ -1,6 +1,9 @@
-// Small, fast, seeded PRNG (xoshiro128**, seeded through splitmix32) for model init and sampling.
-// Streams: Rng(seed, stream) gives independent sequences per stream, so a synthetic record's draws
-// depend only on (seed, record number), never on batch size or scheduling.
+// Small, fast, seeded PRNG (xoshiro128**, seeded through splitmix32) for model initialisation,
+// shuffling and sampling. Streams: Rng(seed, stream) gives independent sequences per stream, so a
+// synthetic record's draws depend only on (seed, record number), never on batch size or scheduling.
+// Its whole state is four uint32s, so a training run saves it in a checkpoint and resumes exactly.
+
+export type RngState = [number, number, number, number];
 
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) | 0;
@@ -30,6 +33,18 @@ export class Rng {
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // the all-zero state is a fixed point
   }
 
+  /** A generator continuing from a saved state. */
+  static fromState(state: RngState): Rng {
+    const rng = new Rng(0);
+    [rng.a, rng.b, rng.c, rng.d] = state;
+    return rng;
+  }
+
+  /** The state to save (a pending Box-Muller spare is not part of it). */
+  state(): RngState {
+    return [this.a, this.b, this.c, this.d];
+  }
+
   /** Next 32-bit unsigned integer. */
   nextU32(): number {
     const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
@@ -52,6 +67,26 @@ export class Rng {
   fillUniform(out: Float32Array, n = out.length): void {
     // Float32 rounding could turn a value just below 1 into 1; 24 bits keep it strictly below.
     for (let i = 0; i < n; i++) out[i] = (this.nextU32() >>> 8) / 16777216;
+  }
+
+  /** A uniform integer in [0, n), n <= 2^32 (rejection sampling, no modulo bias). */
+  below(n: number): number {
+    const limit = 0x100000000 - (0x100000000 % n);
+    for (;;) {
+      const x = this.nextU32();
+      if (x < limit) return x % n;
+    }
+  }
+
+  /** Fisher-Yates shuffle in place; returns `items`. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.below(i + 1);
+      const tmp = items[i];
+      items[i] = items[j];
+      items[j] = tmp;
+    }
+    return items;
   }
 
   /** Standard normal (Box-Muller). */
