@@ -1,7 +1,9 @@
 // Kernel benchmark: GFLOP/s of the matrix products (native and TypeScript) at 1024^3 and at
 // HALO's head shape, beside the machine's peak FMA throughput measured in the same run, and the
-// time of each triangle-only kernel relative to its dense counterpart.
+// time of each triangle-only kernel relative to its dense counterpart; then the elementwise
+// kernels that training spends its non-GEMM time in (GELU forward/backward, Adam) in elements/s.
 // Run: node --import tsx bench/kernels.ts [--repeats 3] [--m 1536] [--d 10000]
+//        [--only gemm,head,sample,elementwise] [--gelu-n 1600000] [--adam-n 3600000,148700000]
 // The machine may be shared, so every figure is a median of repeats, each op's repeats are
 // interleaved with peak measurements, and figures are also given per CPU-second (process CPU
 // time, which other processes' load does not inflate).
@@ -14,11 +16,17 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "3" },
     m: { type: "string", default: "1536" },
     d: { type: "string", default: "10000" },
+    only: { type: "string", default: "gemm,head,sample,elementwise" },
+    "gelu-n": { type: "string", default: "1600000" },
+    "adam-n": { type: "string", default: "3600000,148700000" },
   },
 });
 const REPEATS = Number(values.repeats);
 const M = Number(values.m);
 const D = Number(values.d);
+const ONLY = new Set(values.only.split(","));
+const GELU_N = Number(values["gelu-n"]);
+const ADAM_NS = values["adam-n"].split(",").map(Number);
 
 type Sample = { wall: number; cpu: number };
 function measure(f: () => void): Sample {
@@ -139,7 +147,7 @@ if (!nativeKernels) console.error(`native kernels unavailable (${nativeUnavailab
 console.error(`threads: ${nativeKernels?.threads ?? 1}, repeats: ${REPEATS}`);
 
 // ---- 1024^3 dense products, both implementations ----
-{
+if (ONLY.has("gemm")) {
   const n = 1024;
   const A = filled(n * n, 1);
   const B = filled(n * n, 2);
@@ -157,7 +165,7 @@ console.error(`threads: ${nativeKernels?.threads ?? 1}, repeats: ${REPEATS}`);
 
 // ---- HALO head shape: M rows through a D x D masked layer; native only (the fallback would take minutes) ----
 const ratios: string[] = [];
-if (nativeKernels) {
+if (nativeKernels && ONLY.has("head")) {
   const k = nativeKernels;
   const X = filled(M * D, 4);
   const dY = filled(M * D, 5);
@@ -192,7 +200,7 @@ if (nativeKernels) {
 }
 
 // ---- sampling: one visit row of B records through the masked head, at the paper's size ----
-{
+if (ONLY.has("sample")) {
   const [B, d, V] = [48, 768, 6869];
   const Dh = d + V;
   const W1p = filled((Dh * (Dh + 1)) / 2, 8).map((v) => v * 0.05);
@@ -209,25 +217,82 @@ if (nativeKernels) {
   }
 }
 
+// ---- elementwise: GELU forward/backward and Adam, elements (parameters) per second ----
+// The implementations run alternately, repeat by repeat, so both see the same machine load.
+type ElemRow = { op: string; n: number; impl: string; time: number; rate: number; cpuRate: number };
+const elemRows: ElemRow[] = [];
+function benchElementwise(op: string, n: number, run: (k: Kernels) => void): void {
+  const s = impls.map((k) => {
+    run(k); // warm-up: page in the buffers, start the threads
+    return { k, wall: [] as number[], cpu: [] as number[] };
+  });
+  for (let r = 0; r < REPEATS; r++)
+    for (const x of s) {
+      const m = measure(() => run(x.k));
+      x.wall.push(m.wall);
+      x.cpu.push(m.cpu);
+    }
+  for (const x of s) {
+    const row = { op, n, impl: x.k.name, time: median(x.wall), rate: n / median(x.wall), cpuRate: n / median(x.cpu) };
+    elemRows.push(row);
+    console.error(`  ${op} n ${n} ${row.impl}: ${(row.rate / 1e9).toFixed(3)} G elements/s (${row.time.toFixed(4)} s)`);
+  }
+}
+if (ONLY.has("elementwise")) {
+  {
+    const n = GELU_N;
+    const inp = filled(n, 13).map((v) => 8 * v); // [-4, 4]
+    const dout = filled(n, 14);
+    const out = new Float32Array(n);
+    const dinp = filled(n, 15);
+    benchElementwise("geluForward", n, (k) => k.geluForward(out, inp, n));
+    benchElementwise("geluBackward", n, (k) => k.geluBackward(dinp, inp, dout, n));
+  }
+  for (const n of ADAM_NS) {
+    const p = filled(n, 16);
+    const g = filled(n, 17).map((v) => 0.01 * v);
+    const m = filled(n, 18).map((v) => 0.001 * v);
+    const v = filled(n, 19).map((x) => 1e-6 * Math.abs(x));
+    benchElementwise("adamStep (wd 0.01)", n, (k) => k.adamStep(p, g, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10));
+  }
+}
+
 // ---- report ----
 const pk = { wall: median(peaks.map((p) => p.wall)), cpu: median(peaks.map((p) => p.cpu)) };
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
-console.log(
-  `\nPeak FMA throughput (${nativeKernels?.threads ?? "-"} threads, median of ${peaks.length}): ${fmt(pk.wall)} GFLOP/s wall, ${fmt(pk.cpu)} GFLOP per CPU-second`,
-);
-console.log(
-  "| op | shape | impl | median time (s) | GFLOP/s (wall) | % of peak (wall) | GFLOP per CPU-s | % of peak (CPU) |",
-);
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
-for (const r of rows) {
-  const native = r.impl === "native";
+if (rows.length) {
   console.log(
-    `| ${r.op} | ${r.shape} | ${r.impl} | ${r.time.toFixed(3)} | ${fmt(r.wall)} | ${native ? fmt(r.pct, 0) : fmt(r.pct, 1)}% | ${fmt(r.cpu)} | ${native ? fmt(r.pctCpu, 0) : fmt(r.pctCpu, 1)}% |`,
+    `\nPeak FMA throughput (${nativeKernels?.threads ?? "-"} threads, median of ${peaks.length}): ${fmt(pk.wall)} GFLOP/s wall, ${fmt(pk.cpu)} GFLOP per CPU-second`,
   );
+  console.log(
+    "| op | shape | impl | median time (s) | GFLOP/s (wall) | % of peak (wall) | GFLOP per CPU-s | % of peak (CPU) |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    const native = r.impl === "native";
+    console.log(
+      `| ${r.op} | ${r.shape} | ${r.impl} | ${r.time.toFixed(3)} | ${fmt(r.wall)} | ${native ? fmt(r.pct, 0) : fmt(r.pct, 1)}% | ${fmt(r.cpu)} | ${native ? fmt(r.pctCpu, 0) : fmt(r.pctCpu, 1)}% |`,
+    );
+  }
+  if (nativeKernels)
+    console.log("TypeScript fallback: 1024 only (at the head shape it would take minutes per product).");
+  console.log(
+    "Triangle GFLOP/s count only the useful (lower-triangle) flops: M*D*(D+1); madeSampleRow counts its logit dots, B*(D^2-d^2).",
+  );
+  if (ratios.length)
+    console.log(`triangle time / dense time (median of per-repeat ratios, run alternately): ${ratios.join(", ")}`);
 }
-if (nativeKernels) console.log("TypeScript fallback: 1024 only (at the head shape it would take minutes per product).");
-console.log(
-  "Triangle GFLOP/s count only the useful (lower-triangle) flops: M*D*(D+1); madeSampleRow counts its logit dots, B*(D^2-d^2).",
-);
-if (ratios.length)
-  console.log(`triangle time / dense time (median of per-repeat ratios, run alternately): ${ratios.join(", ")}`);
+if (elemRows.length) {
+  console.log(`\nElementwise kernels (median of ${REPEATS}, implementations run alternately):`);
+  console.log(
+    "| op | n | impl | median time (s) | G elements/s (wall) | G elements per CPU-s | speed-up over TypeScript |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of elemRows) {
+    const base = elemRows.find((b) => b.op === r.op && b.n === r.n && b.impl === tsKernels.name);
+    const up = base && r !== base ? `${(base.time / r.time).toFixed(1)}x` : "-";
+    console.log(
+      `| ${r.op} | ${r.n} | ${r.impl} | ${r.time.toFixed(4)} | ${fmt(r.rate / 1e9, 3)} | ${fmt(r.cpuRate / 1e9, 3)} | ${up} |`,
+    );
+  }
+}

@@ -13,8 +13,14 @@
 #include "kernels.h"
 #include "thread_pool.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if (defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
+// GCC 12 warns that the _mm512_undefined_ps() inside the unmasked AVX-512 intrinsics "may be used
+// uninitialized" (GCC bug 105593, fixed in 13); silenced for the header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #endif
 
 namespace halo {
@@ -79,6 +85,113 @@ void scale(float* C, long n, float beta) {
     return;
   }
   for (long i = 0; i < n; i++) C[i] *= beta;
+}
+
+// ---- vectors for the elementwise kernels (GELU, Adam): 16 lanes with AVX-512, 8 with AVX2+FMA,
+// none otherwise (HALO_VEC undefined: plain C++ loops). The last, partial vector of a range is
+// done with masked loads and stores, so every element goes through the same instructions
+// whatever the length and however the threads split it.
+
+#if defined(__AVX512F__)
+#define HALO_VEC 1
+struct Vec {
+  using T = __m512;
+  static constexpr long W = 16;
+  struct Full {};
+  struct Part {
+    __mmask16 m;
+  };
+  static Part part(long r) { return {static_cast<__mmask16>((1u << r) - 1)}; }
+  static T load(const float* p, Full) { return _mm512_loadu_ps(p); }
+  static T load(const float* p, Part k) { return _mm512_maskz_loadu_ps(k.m, p); }
+  static void store(float* p, T v, Full) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, T v, Part k) { _mm512_mask_storeu_ps(p, k.m, v); }
+  static T set1(float a) { return _mm512_set1_ps(a); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T sqrt(T a) { return _mm512_sqrt_ps(a); }
+  static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
+  static T fnmadd(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
+  // max/min return their second operand when either is NaN: called as clamp(x) they keep a NaN x.
+  static T clamp(T x, float lo, float hi) { return _mm512_min_ps(set1(hi), _mm512_max_ps(set1(lo), x)); }
+  static T round(T a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T select_lt(T a, T b, T x, T y) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x); }
+  // y * 2^n for integral n in [-127, 128]: the bits of 2^n (0 for n = -127, +inf for n = 128).
+  static T ldexp(T y, T n) {
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+  }
+};
+#elif defined(__AVX2__) && defined(__FMA__)
+#define HALO_VEC 1
+struct Vec {
+  using T = __m256;
+  static constexpr long W = 8;
+  struct Full {};
+  struct Part {
+    __m256i m;
+  };
+  static Part part(long r) {
+    return {_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))};
+  }
+  static T load(const float* p, Full) { return _mm256_loadu_ps(p); }
+  static T load(const float* p, Part k) { return _mm256_maskload_ps(p, k.m); }
+  static void store(float* p, T v, Full) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, T v, Part k) { _mm256_maskstore_ps(p, k.m, v); }
+  static T set1(float a) { return _mm256_set1_ps(a); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T sqrt(T a) { return _mm256_sqrt_ps(a); }
+  static T fmadd(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T fnmadd(T a, T b, T c) { return _mm256_fnmadd_ps(a, b, c); }
+  static T clamp(T x, float lo, float hi) { return _mm256_min_ps(set1(hi), _mm256_max_ps(set1(lo), x)); }
+  static T round(T a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T select_lt(T a, T b, T x, T y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static T ldexp(T y, T n) {
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  }
+};
+#endif
+
+#if defined(HALO_VEC)
+// body(i, lanes) for the vectors of [i0, i1): lanes is Vec::Full, or a Vec::Part for the last, short one.
+template <class Body>
+inline void for_vectors(long i0, long i1, Body body) {
+  long i = i0;
+  for (; i + Vec::W <= i1; i += Vec::W) body(i, Vec::Full{});
+  if (i < i1) body(i, Vec::part(i1 - i));
+}
+
+// e^x in float32 (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r,
+// about 1 ulp). x is clamped to [-88, 89]: 0 below -87.7 (no denormals), +inf above about 88.4
+// (rather than at 88.72); NaN stays NaN.
+inline Vec::T vexp(Vec::T x) {
+  x = Vec::clamp(x, -88.0f, 89.0f);
+  const Vec::T n = Vec::round(Vec::mul(x, Vec::set1(1.44269504088896341f)));
+  Vec::T r = Vec::fnmadd(n, Vec::set1(0.693359375f), x);
+  r = Vec::fnmadd(n, Vec::set1(-2.12194440e-4f), r);
+  Vec::T y = Vec::set1(1.9875691500e-4f);
+  y = Vec::fmadd(y, r, Vec::set1(1.3981999507e-3f));
+  y = Vec::fmadd(y, r, Vec::set1(8.3334519073e-3f));
+  y = Vec::fmadd(y, r, Vec::set1(4.1665795894e-2f));
+  y = Vec::fmadd(y, r, Vec::set1(1.6666665459e-1f));
+  y = Vec::fmadd(y, r, Vec::set1(5.0000001201e-1f));
+  y = Vec::fmadd(y, Vec::mul(r, r), Vec::add(r, Vec::set1(1.0f)));
+  return Vec::ldexp(y, n);
+}
+#endif
+
+// fn(begin, end) over [0, n) split across threads at multiples of 16 elements (whole vectors, and
+// whole cache lines, per thread).
+template <class F>
+void parallel_for_vectors(long n, double work, F fn) {
+  constexpr long B = 16;
+  parallel_for((n + B - 1) / B, work, [&](long b0, long b1) { fn(b0 * B, std::min(b1 * B, n)); });
 }
 
 }  // namespace
@@ -165,27 +278,65 @@ void layernormBackward(float* dinp, float* dw, float* db, const float* dout, con
 }
 
 // ---- GELU (tanh approximation) ----
+// With u = sqrt(2/pi) (x + 0.044715 x^3), e = exp(-2u) and s = 1/(1 + e) = (1 + tanh u)/2:
+//   gelu(x) = x (1 + tanh u)/2 = x s,
+//   gelu'(x) = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) du/dx = s + 2 x (1 - s) s du/dx,
+// the same functions as the reference's tanh form, written so that neither tail cancels
+// (1 + tanh u for u << 0, 1 - tanh^2 u for |u| large): one exp and one division per element.
 
 constexpr float GELU_SCALE = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float GELU_CUBE = 0.044715f;
 
-void geluForward(float* out, const float* inp, long n) {
-  parallel_for(n, 8.0 * n, [&](long i0, long i1) {
+// The work estimate per element: small enough that a vectorised call below ~32K elements stays on one thread.
+constexpr double GELU_WORK = 2.0;
+
+void geluForward(float* __restrict out, const float* __restrict inp, long n) {
+  parallel_for_vectors(n, GELU_WORK * n, [&](long i0, long i1) {
+#if defined(HALO_VEC)
+    // -2u = x (a + b x^2)
+    const Vec::T a = Vec::set1(-2.0f * GELU_SCALE), b = Vec::set1(-2.0f * GELU_SCALE * GELU_CUBE);
+    const Vec::T one = Vec::set1(1.0f);
+    for_vectors(i0, i1, [&](long i, auto lanes) {
+      const Vec::T x = Vec::load(inp + i, lanes);
+      const Vec::T e = vexp(Vec::mul(x, Vec::fmadd(b, Vec::mul(x, x), a)));
+      Vec::store(out + i, Vec::div(x, Vec::add(one, e)), lanes);
+    });
+#else
     for (long i = i0; i < i1; i++) {
       const float x = inp[i];
-      out[i] = 0.5f * x * (1.0f + std::tanh(GELU_SCALE * (x + 0.044715f * x * x * x)));
+      out[i] = x / (1.0f + std::exp(-2.0f * GELU_SCALE * (x + GELU_CUBE * x * x * x)));
     }
+#endif
   });
 }
 
-void geluBackward(float* dinp, const float* inp, const float* dout, long n) {
-  parallel_for(n, 8.0 * n, [&](long i0, long i1) {
+void geluBackward(float* __restrict dinp, const float* __restrict inp, const float* __restrict dout, long n) {
+  parallel_for_vectors(n, GELU_WORK * n, [&](long i0, long i1) {
+#if defined(HALO_VEC)
+    const Vec::T a = Vec::set1(-2.0f * GELU_SCALE), b = Vec::set1(-2.0f * GELU_SCALE * GELU_CUBE);
+    // 2 du/dx = c + d x^2
+    const Vec::T c = Vec::set1(2.0f * GELU_SCALE), d = Vec::set1(2.0f * GELU_SCALE * 3.0f * GELU_CUBE);
+    const Vec::T one = Vec::set1(1.0f);
+    for_vectors(i0, i1, [&](long i, auto lanes) {
+      const Vec::T x = Vec::load(inp + i, lanes);
+      const Vec::T x2 = Vec::mul(x, x);
+      const Vec::T e = vexp(Vec::mul(x, Vec::fmadd(b, x2, a)));
+      const Vec::T s = Vec::div(one, Vec::add(one, e));
+      // 1 - s: as e s while e < 1 (s near 1, where 1 - s would cancel), else as 1 - s (also when e = inf)
+      const Vec::T es = Vec::select_lt(e, one, Vec::mul(e, s), Vec::sub(one, s));
+      const Vec::T grad = Vec::fmadd(Vec::mul(x, Vec::fmadd(d, x2, c)), Vec::mul(es, s), s);
+      Vec::store(dinp + i, Vec::fmadd(grad, Vec::load(dout + i, lanes), Vec::load(dinp + i, lanes)), lanes);
+    });
+#else
     for (long i = i0; i < i1; i++) {
       const float x = inp[i];
-      const float th = std::tanh(GELU_SCALE * (x + 0.044715f * x * x * x));
-      const float sech2 = 1.0f - th * th;
-      const float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+      const float e = std::exp(-2.0f * GELU_SCALE * (x + GELU_CUBE * x * x * x));
+      const float s = 1.0f / (1.0f + e);
+      const float es = e < 1 ? e * s : 1 - s;  // 1 - s without the cancellation near s = 1
+      const float grad = s + x * 2.0f * GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x) * es * s;
       dinp[i] += grad * dout[i];
     }
+#endif
   });
 }
 
@@ -318,6 +469,41 @@ double sigmoidBce(float* dlogits, const float* logits, const float* targets, con
 }
 
 // ---- Adam (torch.optim.Adam: weight decay as L2 added to the gradient) ----
+// p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), with PyTorch's operations and order (two
+// divisions, no reciprocal estimates); vectorised, the weight-decay test hoisted out of the loop.
+
+namespace {
+
+template <bool WD>
+void adam_range(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, long i0,
+                long i1, float beta1, float beta2, float eps, float wd, float step_size, float sqrt_bc2) {
+#if defined(HALO_VEC)
+  const Vec::T b1 = Vec::set1(beta1), b2 = Vec::set1(beta2), c1 = Vec::set1(1 - beta1), c2 = Vec::set1(1 - beta2);
+  const Vec::T vwd = Vec::set1(wd), veps = Vec::set1(eps), step = Vec::set1(step_size), sb = Vec::set1(sqrt_bc2);
+  for_vectors(i0, i1, [&](long i, auto lanes) {
+    const Vec::T pi = Vec::load(p + i, lanes);
+    Vec::T grad = Vec::load(g + i, lanes);
+    if (WD) grad = Vec::fmadd(vwd, pi, grad);
+    const Vec::T mi = Vec::fmadd(b1, Vec::load(m + i, lanes), Vec::mul(c1, grad));
+    const Vec::T vi = Vec::fmadd(b2, Vec::load(v + i, lanes), Vec::mul(Vec::mul(c2, grad), grad));
+    Vec::store(m + i, mi, lanes);
+    Vec::store(v + i, vi, lanes);
+    const Vec::T denom = Vec::add(Vec::div(Vec::sqrt(vi), sb), veps);
+    Vec::store(p + i, Vec::sub(pi, Vec::div(Vec::mul(step, mi), denom)), lanes);
+  });
+#else
+  for (long i = i0; i < i1; i++) {
+    const float grad = WD ? g[i] + wd * p[i] : g[i];
+    const float mi = beta1 * m[i] + (1 - beta1) * grad;
+    const float vi = beta2 * v[i] + (1 - beta2) * grad * grad;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step_size * mi / (std::sqrt(vi) / sqrt_bc2 + eps);
+  }
+#endif
+}
+
+}  // namespace
 
 void adamStep(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
               float wd, long t) {
@@ -325,15 +511,11 @@ void adamStep(float* p, const float* g, float* m, float* v, long n, float lr, fl
   const double bc2 = 1 - std::pow(static_cast<double>(beta2), static_cast<double>(t));
   const float step_size = static_cast<float>(lr / bc1);
   const float sqrt_bc2 = static_cast<float>(std::sqrt(bc2));
-  parallel_for(n, 4.0 * n, [&](long i0, long i1) {
-    for (long i = i0; i < i1; i++) {
-      const float grad = wd == 0 ? g[i] : g[i] + wd * p[i];
-      const float mi = beta1 * m[i] + (1 - beta1) * grad;
-      const float vi = beta2 * v[i] + (1 - beta2) * grad * grad;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] -= step_size * mi / (std::sqrt(vi) / sqrt_bc2 + eps);
-    }
+  parallel_for_vectors(n, 2.0 * n, [&](long i0, long i1) {
+    if (wd == 0)
+      adam_range<false>(p, g, m, v, i0, i1, beta1, beta2, eps, wd, step_size, sqrt_bc2);
+    else
+      adam_range<true>(p, g, m, v, i0, i1, beta1, beta2, eps, wd, step_size, sqrt_bc2);
   });
 }
 

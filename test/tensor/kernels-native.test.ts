@@ -176,6 +176,53 @@ describe("native kernels agree with the TypeScript kernels", { skip }, () => {
       1e-5,
     );
   });
+
+  // The vectorised GELU (exp-based tanh) and Adam: every length up to three vectors (the masked
+  // last vector), an odd threaded length, inputs out to where the tails saturate, and the tolerance
+  // the suite holds GELU to (1e-6) against the definition in double.
+  it("gelu and adam: short and odd lengths, threaded sizes, saturated tails", () => {
+    const K = Math.sqrt(2 / Math.PI);
+    const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(K * (x + 0.044715 * x ** 3)));
+    const dgelu = (x: number) => {
+      const th = Math.tanh(K * (x + 0.044715 * x ** 3));
+      return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * K * (1 + 3 * 0.044715 * x * x);
+    };
+    const lengths = [...Array.from({ length: 48 }, (_, i) => i + 1), 100003];
+    for (const n of lengths) {
+      const x = Float32Array.from({ length: n }, (_, i) => (n > 48 ? -12 + (24 * i) / n : 20 * rand() - 10));
+      const out = new Float32Array(n);
+      k.geluForward(out, x, n);
+      assertClose(out, Array.from(x, gelu), 1e-6, 1e-6, `geluForward n ${n}`);
+      const dout = randArray(rand, n);
+      const d0 = randArray(rand, n);
+      const d = d0.slice();
+      k.geluBackward(d, x, dout, n);
+      assertClose(
+        d,
+        Array.from(x, (v, i) => d0[i] + dgelu(v) * dout[i]),
+        1e-6,
+        1e-6,
+        `geluBackward n ${n}`,
+      );
+      for (const wd of [0, 0.01]) {
+        agree(
+          k,
+          `adamStep n ${n} wd ${wd}`,
+          [randArray(rand, n), randArray(rand, n), randArray(rand, n).map(Math.abs)],
+          (kk, [p, m, v]) => kk.adamStep(p, dout, m, v, n, 1e-3, 0.9, 0.999, 1e-8, wd, 7),
+          1e-6,
+        );
+      }
+    }
+    // far tails and special values behave as the reference's: gelu(x) = x and 0 at the ends, NaN kept
+    const sp = Float32Array.from([0, 50, -50, 1e30, -1e30, Number.NaN, Number.POSITIVE_INFINITY]);
+    const out = new Float32Array(sp.length);
+    k.geluForward(out, sp, sp.length);
+    assert.deepEqual(Array.from(out), [0, 50, -0, sp[3], -0, Number.NaN, Number.POSITIVE_INFINITY]);
+    const d = new Float32Array(3);
+    k.geluBackward(d, sp.subarray(0, 3), new Float32Array(3).fill(1), 3);
+    assert.deepEqual(Array.from(d), [0.5, 1, 0]);
+  });
 });
 
 describe("native argument checks say what was expected and what was received", { skip }, () => {
