@@ -273,12 +273,11 @@ export class HaloModel {
     return this.hiddenFlat;
   }
 
-  // GPT-2 init for the coarse module (normal 0.02, LN 1/0, biases 0, residual projections scaled by
-  // 1/sqrt(2 nLayer)); the masked layers like the official AutoregressiveLinear, which is a plain
-  // nn.Linear: weight and bias uniform(-1/sqrt(D), 1/sqrt(D)) (kaiming_uniform with a = sqrt(5)).
-  // The official code differs in the coarse module: no residual scaling, vis_embed_mat as an
-  // nn.Linear default (uniform +-1/sqrt(V)) and pos_embed_mat as nn.Embedding (normal 1); we keep
-  // GPT-2's scheme there, which trains the same architecture from a better-conditioned start.
+  // The official code's init: Conv1D weights normal 0.02 (no residual scaling), vis_embed_mat as an
+  // nn.Linear default (uniform +-1/sqrt(V)), pos_embed_mat as nn.Embedding (normal 1), LN 1/0,
+  // biases 0; the masked layers as AutoregressiveLinear, a plain nn.Linear: weight and bias
+  // uniform(-1/sqrt(D), 1/sqrt(D)). The unit-scale positions matter: GPT-2's 0.02 leaves the visit
+  // index too faint for the coarse module to learn when records end (records came out half as long).
   private init(rng: Rng): void {
     const normal = (a: Float32Array, std: number) => {
       for (let i = 0; i < a.length; i++) a[i] = std * rng.normal();
@@ -287,16 +286,15 @@ export class HaloModel {
       for (let i = 0; i < a.length; i++) a[i] = bound * (2 * rng.uniform() - 1);
     };
     const p = this.p;
-    const projStd = 0.02 / Math.sqrt(2 * this.config.nLayer);
-    normal(p.wte, 0.02);
-    normal(p.wpe, 0.02);
+    uniform(p.wte, 1 / Math.sqrt(this.config.nVocab));
+    normal(p.wpe, 1);
     for (const b of p.h) {
       b.ln1w.fill(1);
       b.ln2w.fill(1);
       normal(b.qkvw, 0.02);
-      normal(b.attprojw, projStd);
+      normal(b.attprojw, 0.02);
       normal(b.fcw, 0.02);
-      normal(b.fcprojw, projStd);
+      normal(b.fcprojw, 0.02);
     }
     p.lnfw.fill(1);
     const bound = 1 / Math.sqrt(this.config.nEmbd + this.config.nVocab);

@@ -42,7 +42,9 @@ function numericGrad(model: HaloModel, lossOf: () => number, i: number, eps = 1e
 for (const kernels of kernelSets)
   test(`gradient of every parameter tensor matches finite differences (${kernels.name})`, () => {
     const c = makeConfig({ nCtx: 5, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 5, nLabels: 2 });
-    const model = new HaloModel(c, { seed: 3, kernels: kernels });
+    // Finite differences are meaningless across a ReLU kink; this seed's point has no auto1 pre-activation within
+    // eps of 0 (seed 3 had one, after the init became the official code's: auto1.bias then disagreed by 3%).
+    const model = new HaloModel(c, { seed: 4, kernels: kernels });
     // Non-trivial LN gains and biases so their gradients are exercised away from the init point.
     const rng = new Rng(9);
     for (const v of model.views) {
