@@ -429,8 +429,13 @@ export class HaloModel {
     }
   }
 
-  /** Runs the model on a batch; returns the mean BCE per real target entry (N x V entries). */
-  forward(batch: HaloBatch): number {
+  /**
+   * Runs the model on a batch; returns the mean BCE per real target entry (N x V entries).
+   * backward() then gives the gradient of that mean, or of the BCE sum times `gradScale` when given:
+   * a trainer whose batches differ in rows (length-bucketed) passes a constant scale so every row
+   * weighs the same, as in the official code's mean over all (padded) slots.
+   */
+  forward(batch: HaloBatch, gradScale?: number): number {
     const { nEmbd: d, nVocab: V, nHead: NH, nCtx } = this.config;
     const D = d + V;
     const { B, T, N, src } = batch;
@@ -499,7 +504,7 @@ export class HaloModel {
     k.biasAddForward(a.a2, p.b2, N, D);
     // logit of token j is output d-1+j: it sees h_t and tokens 0..j-1 of the next row only
     for (let n = 0; n < N; n++) a.logits.set(a.a2.subarray(n * D + d - 1, n * D + d - 1 + V), n * V);
-    const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.rowMask, N, V, 1 / (N * V));
+    const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.rowMask, N, V, gradScale ?? 1 / (N * V));
     return sum / (N * V);
   }
 

@@ -141,6 +141,12 @@ export function trainLoop(
   const visitCounts = train.map((r) => Math.min(r.visits.length, maxVisits));
   const baseline = bernoulliBaseline(train, validation, config.nCodes, config.nLabels, maxVisits);
   const baselineValLoss = baseline.sum / (baseline.rows * config.nVocab);
+  // Batches group records of similar length, so their row counts differ 20-fold: a per-batch mean
+  // would weigh a row of a short record (which holds the end token) far above a row of a long one,
+  // and the model would learn to end records too early. A constant scale weighs every row alike.
+  let trainRows = 0;
+  for (const n of visitCounts) trainRows += n + 1;
+  const gradScale = train.length / (options.batchSize * trainRows * config.nVocab);
 
   // The epoch's batch order is a function of the RNG state at its start, so a resumed run rebuilds it.
   const rng = Rng.fromState(state.epochRng);
@@ -225,7 +231,7 @@ export function trainLoop(
     const t0 = performance.now();
     const records = batches[state.batchInEpoch].map((i) => train[i]);
     model.zeroGrad();
-    const loss = model.forward(makeBatch(records, config));
+    const loss = model.forward(makeBatch(records, config), gradScale);
     model.backward();
     state.step++;
     const { beta1, beta2, eps, weightDecay } = options;
