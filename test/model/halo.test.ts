@@ -274,3 +274,21 @@ test("Adam on forward/backward overfits a tiny dataset", () => {
   }
   assert.ok(loss < 0.2 * first, `loss ${first} -> ${loss}`);
 });
+
+test("gradScale makes backward give the BCE sum's gradient times that scale", () => {
+  const c = makeConfig("tiny", { nCodes: 5, nLabels: 2 });
+  const model = new HaloModel(c, { seed: 2 });
+  const batch = makeBatch(randomRecords(c, 3, 4), c);
+  const loss = model.forward(batch);
+  model.zeroGrad();
+  model.backward();
+  const meanGrads = Float64Array.from(model.grads);
+  // the returned loss is the per-entry mean either way; only the gradient's scale changes
+  assert.equal(model.forward(batch, 0.5), loss);
+  model.zeroGrad();
+  model.backward();
+  const scale = 0.5 * batch.N * c.nVocab;
+  meanGrads.forEach((g, i) =>
+    assert.ok(Math.abs(model.grads[i] - g * scale) <= 1e-5 * (1 + Math.abs(g * scale)), `param ${i}`),
+  );
+});
