@@ -33,12 +33,22 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const ingest = await runIngest(DEMO_DATA, { out: datasetDir, labels: "top:10", seed: opts.seed, quiet: true });
   console.log(formatIngestSummary(ingest));
 
-  step(2, `Train HALO (preset small, at most ${opts.minutes} minutes)`);
+  step(2, `Train HALO (preset small, lr 1e-3 with cosine decay, at most ${opts.minutes} minutes)`);
   const runDir = join(out, "model");
   const display = progressDisplay();
   const trained = await runTrain(
     datasetDir,
-    { out: runDir, preset: "small", maxMinutes: opts.minutes, seed: opts.seed },
+    // The paper's constant 1e-4 suits MIMIC-III's 46k records over 50 epochs; on 1k records a higher rate
+    // decayed over the time budget reaches a lower validation loss within minutes (see the README).
+    {
+      out: runDir,
+      preset: "small",
+      maxMinutes: opts.minutes,
+      seed: opts.seed,
+      lr: 1e-3,
+      lrSchedule: "cosine",
+      patience: 10,
+    },
     (e) => display.onEvent(e),
   );
   display.finish(trained);
@@ -73,7 +83,7 @@ export function registerDemo(program: Command): void {
     .command("demo")
     .description("run the whole pipeline on the bundled Synthea data and write a report")
     .option("--out <dir>", "output folder (replaced)", "halo-demo")
-    .option("--minutes <m>", "training time budget in minutes", positive, 6)
+    .option("--minutes <m>", "training time budget in minutes", positive, 7)
     .option("--seed <n>", "seed of every stage", (v) => Math.trunc(positive(String(Number(v) + 1)) - 1), 1)
     .action((o: DemoOptions) => runDemo(o));
 }
