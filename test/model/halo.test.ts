@@ -288,7 +288,7 @@ test("gradScale makes backward give the BCE sum's gradient times that scale", ()
   model.zeroGrad();
   model.backward();
   const scale = 0.5 * batch.N * c.nVocab;
-  meanGrads.forEach((g, i) =>
-    assert.ok(Math.abs(model.grads[i] - g * scale) <= 1e-5 * (1 + Math.abs(g * scale)), `param ${i}`),
-  );
+  meanGrads.forEach((g, i) => {
+    assert.ok(Math.abs(model.grads[i] - g * scale) <= 1e-5 * (1 + Math.abs(g * scale)), `param ${i}`);
+  });
 });

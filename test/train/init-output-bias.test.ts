@@ -17,5 +17,7 @@ test("output biases start at each token's smoothed log-odds over the scored rows
   const expected = [2, 1, 1, 1, 0, 0, 2, 0].map(logOdds);
   const d = config.nEmbd;
   const got = Array.from(model.p.b2.subarray(d - 1, d - 1 + config.nVocab));
-  got.forEach((b, j) => assert.ok(Math.abs(b - expected[j]) < 1e-6, `token ${j}: ${b} vs ${expected[j]}`));
+  got.forEach((b, j) => {
+    assert.ok(Math.abs(b - expected[j]) < 1e-6, `token ${j}: ${b} vs ${expected[j]}`);
+  });
 });
