@@ -24,9 +24,11 @@ function describe(v: unknown): string {
   return `${String(v)} (${typeof v})`;
 }
 
-function size(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0)
-    throw new RangeError(`${op}: expected a non-negative integer for ${name} but received ${describe(v)}`);
+/** Checks that every named size is a non-negative integer. */
+function sizes(op: string, named: Record<string, number>): void {
+  for (const [name, v] of Object.entries(named))
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`${op}: expected a non-negative integer for ${name} but received ${describe(v)}`);
 }
 
 function f32(op: string, name: string, a: unknown, len: number): void {
@@ -75,68 +77,49 @@ function wrap(addon: Addon): NativeKernels {
       return addon.peakGflops(seconds);
     },
     matmulNN(C, A, B, M, K, N, beta) {
-      for (const [n, v] of [
-        ["M", M],
-        ["K", K],
-        ["N", N],
-      ] as const)
-        size("matmulNN", n, v);
+      sizes("matmulNN", { M, K, N });
       f32("matmulNN", "C", C, M * N);
       f32("matmulNN", "A", A, M * K);
       f32("matmulNN", "B", B, K * N);
       addon.matmulNN(C, A, B, M, K, N, beta);
     },
     matmulNT(C, A, B, M, K, N, beta) {
-      for (const [n, v] of [
-        ["M", M],
-        ["K", K],
-        ["N", N],
-      ] as const)
-        size("matmulNT", n, v);
+      sizes("matmulNT", { M, K, N });
       f32("matmulNT", "C", C, M * N);
       f32("matmulNT", "A", A, M * K);
       f32("matmulNT", "B", B, N * K);
       addon.matmulNT(C, A, B, M, K, N, beta);
     },
     matmulTN(C, A, B, M, K, N, beta) {
-      for (const [n, v] of [
-        ["M", M],
-        ["K", K],
-        ["N", N],
-      ] as const)
-        size("matmulTN", n, v);
+      sizes("matmulTN", { M, K, N });
       f32("matmulTN", "C", C, M * N);
       f32("matmulTN", "A", A, K * M);
       f32("matmulTN", "B", B, K * N);
       addon.matmulTN(C, A, B, M, K, N, beta);
     },
     triForward(Y, X, Wp, M, D, beta) {
-      size("triForward", "M", M);
-      size("triForward", "D", D);
+      sizes("triForward", { M, D });
       f32("triForward", "Y", Y, M * D);
       f32("triForward", "X", X, M * D);
       f32("triForward", "Wp", Wp, tri(D));
       addon.triForward(Y, X, Wp, M, D, beta);
     },
     triBackwardInput(dX, dY, Wp, M, D) {
-      size("triBackwardInput", "M", M);
-      size("triBackwardInput", "D", D);
+      sizes("triBackwardInput", { M, D });
       f32("triBackwardInput", "dX", dX, M * D);
       f32("triBackwardInput", "dY", dY, M * D);
       f32("triBackwardInput", "Wp", Wp, tri(D));
       addon.triBackwardInput(dX, dY, Wp, M, D);
     },
     triBackwardWeight(dWp, dY, X, M, D) {
-      size("triBackwardWeight", "M", M);
-      size("triBackwardWeight", "D", D);
+      sizes("triBackwardWeight", { M, D });
       f32("triBackwardWeight", "dWp", dWp, tri(D));
       f32("triBackwardWeight", "dY", dY, M * D);
       f32("triBackwardWeight", "X", X, M * D);
       addon.triBackwardWeight(dWp, dY, X, M, D);
     },
     embeddingBagForward(out, idx, off, W, N, C, beta) {
-      size("embeddingBagForward", "N", N);
-      size("embeddingBagForward", "C", C);
+      sizes("embeddingBagForward", { N, C });
       f32("embeddingBagForward", "out", out, N * C);
       f32("embeddingBagForward", "W", W, 0);
       i32("embeddingBagForward", "idx", idx, 0);
@@ -144,8 +127,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.embeddingBagForward(out, idx, off, W, N, C, beta);
     },
     embeddingBagBackward(dW, dout, idx, off, N, C) {
-      size("embeddingBagBackward", "N", N);
-      size("embeddingBagBackward", "C", C);
+      sizes("embeddingBagBackward", { N, C });
       f32("embeddingBagBackward", "dW", dW, 0);
       f32("embeddingBagBackward", "dout", dout, N * C);
       i32("embeddingBagBackward", "idx", idx, 0);
@@ -153,8 +135,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.embeddingBagBackward(dW, dout, idx, off, N, C);
     },
     layernormForward(out, mean, rstd, inp, w, b, N, C) {
-      size("layernormForward", "N", N);
-      size("layernormForward", "C", C);
+      sizes("layernormForward", { N, C });
       f32("layernormForward", "out", out, N * C);
       f32("layernormForward", "mean", mean, N);
       f32("layernormForward", "rstd", rstd, N);
@@ -164,8 +145,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.layernormForward(out, mean, rstd, inp, w, b, N, C);
     },
     layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C) {
-      size("layernormBackward", "N", N);
-      size("layernormBackward", "C", C);
+      sizes("layernormBackward", { N, C });
       f32("layernormBackward", "dinp", dinp, N * C);
       f32("layernormBackward", "dw", dw, C);
       f32("layernormBackward", "db", db, C);
@@ -177,59 +157,51 @@ function wrap(addon: Addon): NativeKernels {
       addon.layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
     },
     geluForward(out, inp, n) {
-      size("geluForward", "n", n);
+      sizes("geluForward", { n });
       f32("geluForward", "out", out, n);
       f32("geluForward", "inp", inp, n);
       addon.geluForward(out, inp, n);
     },
     geluBackward(dinp, inp, dout, n) {
-      size("geluBackward", "n", n);
+      sizes("geluBackward", { n });
       f32("geluBackward", "dinp", dinp, n);
       f32("geluBackward", "inp", inp, n);
       f32("geluBackward", "dout", dout, n);
       addon.geluBackward(dinp, inp, dout, n);
     },
     reluForward(out, inp, n) {
-      size("reluForward", "n", n);
+      sizes("reluForward", { n });
       f32("reluForward", "out", out, n);
       f32("reluForward", "inp", inp, n);
       addon.reluForward(out, inp, n);
     },
     reluBackward(dinp, inp, dout, n) {
-      size("reluBackward", "n", n);
+      sizes("reluBackward", { n });
       f32("reluBackward", "dinp", dinp, n);
       f32("reluBackward", "inp", inp, n);
       f32("reluBackward", "dout", dout, n);
       addon.reluBackward(dinp, inp, dout, n);
     },
     addInPlace(a, b, n) {
-      size("addInPlace", "n", n);
+      sizes("addInPlace", { n });
       f32("addInPlace", "a", a, n);
       f32("addInPlace", "b", b, n);
       addon.addInPlace(a, b, n);
     },
     biasAddForward(out, bias, N, C) {
-      size("biasAddForward", "N", N);
-      size("biasAddForward", "C", C);
+      sizes("biasAddForward", { N, C });
       f32("biasAddForward", "out", out, N * C);
       f32("biasAddForward", "bias", bias, C);
       addon.biasAddForward(out, bias, N, C);
     },
     biasAddBackward(dbias, dout, N, C) {
-      size("biasAddBackward", "N", N);
-      size("biasAddBackward", "C", C);
+      sizes("biasAddBackward", { N, C });
       f32("biasAddBackward", "dbias", dbias, C);
       f32("biasAddBackward", "dout", dout, N * C);
       addon.biasAddBackward(dbias, dout, N, C);
     },
     attentionForward(out, att, qkv, B, T, C, NH) {
-      for (const [n, v] of [
-        ["B", B],
-        ["T", T],
-        ["C", C],
-        ["NH", NH],
-      ] as const)
-        size("attentionForward", n, v);
+      sizes("attentionForward", { B, T, C, NH });
       if (NH === 0 || C % NH !== 0)
         throw new RangeError(`attentionForward: expected C (${C}) to be a multiple of NH but received NH=${NH}`);
       f32("attentionForward", "out", out, B * T * C);
@@ -238,13 +210,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.attentionForward(out, att, qkv, B, T, C, NH);
     },
     attentionBackward(dqkv, dout, qkv, att, B, T, C, NH) {
-      for (const [n, v] of [
-        ["B", B],
-        ["T", T],
-        ["C", C],
-        ["NH", NH],
-      ] as const)
-        size("attentionBackward", n, v);
+      sizes("attentionBackward", { B, T, C, NH });
       if (NH === 0 || C % NH !== 0)
         throw new RangeError(`attentionBackward: expected C (${C}) to be a multiple of NH but received NH=${NH}`);
       f32("attentionBackward", "dqkv", dqkv, B * T * 3 * C);
@@ -254,8 +220,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.attentionBackward(dqkv, dout, qkv, att, B, T, C, NH);
     },
     sigmoidBce(dlogits, logits, targets, rowMask, N, V, scale) {
-      size("sigmoidBce", "N", N);
-      size("sigmoidBce", "V", V);
+      sizes("sigmoidBce", { N, V });
       f32("sigmoidBce", "dlogits", dlogits, N * V);
       f32("sigmoidBce", "logits", logits, N * V);
       f32("sigmoidBce", "targets", targets, N * V);
@@ -263,7 +228,7 @@ function wrap(addon: Addon): NativeKernels {
       return addon.sigmoidBce(dlogits, logits, targets, rowMask, N, V, scale);
     },
     adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t) {
-      size("adamStep", "n", n);
+      sizes("adamStep", { n });
       if (!Number.isInteger(t) || t < 1)
         throw new RangeError(`adamStep: expected a 1-based integer step t but received ${describe(t)}`);
       f32("adamStep", "p", p, n);
@@ -273,12 +238,7 @@ function wrap(addon: Addon): NativeKernels {
       addon.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t);
     },
     madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V) {
-      for (const [n, v] of [
-        ["B", B],
-        ["d", d],
-        ["V", V],
-      ] as const)
-        size("madeSampleRow", n, v);
+      sizes("madeSampleRow", { B, d, V });
       if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);
       const D = d + V;
       f32("madeSampleRow", "x", x, B * V);
