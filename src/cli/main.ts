@@ -27,7 +27,10 @@ try {
   const message = err instanceof Error ? err.message : String(err);
   console.error(`halo-ehr: ${message}`);
   if (process.env.HALO_EHR_DEBUG === "1" && err instanceof Error) console.error(err.stack);
-  else if (!(err instanceof Error) || err.name === "Error" || err.name === "TypeError" || err.name === "RangeError")
-    console.error("(set HALO_EHR_DEBUG=1 to see where this happened, and please report it)");
+  // Input problems are plain Errors or IngestErrors with their own hint; these names mean a bug.
+  else if (!(err instanceof Error) || ["TypeError", "ReferenceError", "SyntaxError"].includes(err.name))
+    console.error(
+      "(this looks like a bug in halo-ehr: set HALO_EHR_DEBUG=1 to see where it happened, and please report it)",
+    );
   process.exit(1);
 }
