@@ -26,7 +26,7 @@ export interface GenerateCliOptions {
   seed?: number;
   /** Output format; default the training data's. */
   format?: SourceFormat;
-  /** Label tokens to fix (names as in the vocabulary, e.g. "sex:F"); all others are fixed absent. */
+  /** Labels to force: "sex:F" present, "!pheno:..." absent (names as in the vocabulary); the rest are sampled. */
   condition?: string[];
   /** JSON file: an array of visits, each an array of code token names, given as every record's first visits. */
   prefix?: string;
@@ -69,6 +69,24 @@ function tokenIds(names: string[], vocab: Vocabulary, kind: "labels" | "codes", 
   ).sort();
 }
 
+/**
+ * --condition as per-label constraints: a name forces its label present, "!name" absent. A forced sex
+ * forces the other sex labels absent, since a record holds one.
+ */
+export function labelConstraints(condition: string[], vocab: Vocabulary): Int8Array {
+  const out = new Int8Array(vocab.labels.length).fill(-1);
+  for (const item of condition) {
+    const absent = item.startsWith("!");
+    const [id] = tokenIds([absent ? item.slice(1) : item], vocab, "labels", "--condition");
+    if (!absent && vocab.labels[id].kind === "sex")
+      vocab.labels.forEach((l, k) => {
+        if (l.kind === "sex") out[k] = 0;
+      });
+    out[id] = absent ? 0 : 1;
+  }
+  return out;
+}
+
 /** The range synthetic first-visit days are drawn from. */
 async function dateRange(opts: GenerateCliOptions, config: CheckpointConfig): Promise<[number, number]> {
   if (opts.dates !== undefined) {
@@ -95,7 +113,7 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
   const seed = opts.seed ?? 1;
   const [fromDay, toDay] = await dateRange(opts, config);
   const options: GenerateWorkerData["options"] = { count: opts.count, batchSize: opts.batchSize ?? 64, seed };
-  if (opts.condition !== undefined) options.fixedLabels = tokenIds(opts.condition, vocab, "labels", "--condition");
+  if (opts.condition !== undefined) options.labelConstraints = labelConstraints(opts.condition, vocab);
   if (opts.prefix !== undefined) {
     const visits = JSON.parse(readFileSync(opts.prefix, "utf8")) as unknown;
     if (!Array.isArray(visits) || !visits.every((v) => Array.isArray(v) && v.every((n) => typeof n === "string")))
@@ -225,7 +243,7 @@ export function registerGenerate(program: Command): void {
     )
     .option(
       "--condition <labels>",
-      'fix the label row: comma-separated label names, e.g. "sex:F,top:snomed:44054006"',
+      'force labels, comma-separated: a name present, !name absent (e.g. "sex:F,!pheno:snomed:38341003"); the rest are sampled',
       (v) =>
         v
           .split(",")

@@ -21,6 +21,12 @@ export interface GenerateOptions {
   seed: number;
   /** Conditional generation: the label row is fixed to these label ids (0..L-1), for all records or per record n. */
   fixedLabels?: Int32Array | ((n: number) => Int32Array);
+  /**
+   * Partial conditioning: (L) per label 1 = present, 0 = absent, -1 = sampled. The label row is drawn
+   * with these values forced as the head reaches them, so labels later in the order are conditioned on
+   * them and earlier ones are not (an intervention, not a posterior). Ignored where fixedLabels is set.
+   */
+  labelConstraints?: Int8Array;
   /** Conditional generation: the first visits (code ids, ascending) are given; sampling continues after them. */
   prefix?: Int32Array[];
   /** Called with each run of finished records, in record order (streaming to disk). */
@@ -82,9 +88,12 @@ export async function sampleRows(
   checkInt("seed", seed, 0);
   const c = model.config;
   if (options.fixedLabels instanceof Int32Array) idSet(options.fixedLabels, c.nLabels, "fixedLabels");
+  const lc = options.labelConstraints;
+  if (lc !== undefined && (lc.length !== c.nLabels || lc.some((v) => v < -1 || v > 1)))
+    throw new Error(`Expected labelConstraints to hold ${c.nLabels} values in -1..1 but received ${lc.length} values`);
   for (const v of options.prefix ?? []) idSet(v, c.nCodes, "prefix code");
 
-  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)));
+  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc);
   const finished = new Map<number, RawRecord>();
   let emitted = 0;
   let pendingRun: RawRecord[] = [];
@@ -157,7 +166,11 @@ class Sampler {
   private readonly uniforms: Float32Array; // (B, V)
   private readonly fixedTok: Int8Array; // (B, V) -1 free, 0/1 forced
 
-  constructor(model: HaloModel, B: number) {
+  constructor(
+    model: HaloModel,
+    B: number,
+    private readonly labelConstraints?: Int8Array,
+  ) {
     this.model = model;
     const { nEmbd: d, nVocab: V, nCtx, nLayer } = model.config;
     const D = d + V;
@@ -281,9 +294,16 @@ class Sampler {
         hsel.set(ln.subarray(i * d, i * d + d), r * d);
         const st = this.slotOf(act[i]);
         st.rng.fillUniform(this.uniforms.subarray(r * V, r * V + V), V);
-        if (st.forceNoEnd && st.rows.length === 1) {
-          fixedTok[r * V + end] = 0;
-          anyFixed = true;
+        if (st.rows.length === 1) {
+          if (st.forceNoEnd) {
+            fixedTok[r * V + end] = 0;
+            anyFixed = true;
+          }
+          const lc = this.labelConstraints;
+          if (lc !== undefined) {
+            for (let k = 0; k < L; k++) if (lc[k] >= 0) fixedTok[r * V + C + k] = lc[k];
+            anyFixed = true;
+          }
         }
       });
       const a1 = this.a1.subarray(0, nh * D);

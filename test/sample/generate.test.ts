@@ -194,6 +194,23 @@ test("conditional generation: fixed labels and a visit prefix are respected", as
   }
 });
 
+test("partial conditioning: forced labels are present or absent, the others are still sampled", async () => {
+  const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 6, nLabels: 3 });
+  const m = model(c);
+  const raws = await collect(m, { count: 200, batchSize: 16, seed: 3, labelConstraints: Int8Array.of(1, -1, 0) });
+  let withFree = 0;
+  for (const r of raws) {
+    const labels = [...r.rows[1]].filter((t) => t >= c.nCodes && t < c.nCodes + 3).map((t) => t - c.nCodes);
+    assert.ok(labels.includes(0) && !labels.includes(2), `labels ${labels}`);
+    if (labels.includes(1)) withFree++;
+  }
+  assert.ok(withFree > 0 && withFree < raws.length, `label 1 present in ${withFree} of ${raws.length}`);
+  await assert.rejects(
+    generate(m, { count: 2, batchSize: 2, seed: 1, labelConstraints: Int8Array.of(1, 0) }),
+    /labelConstraints to hold 3 values/,
+  );
+});
+
 test("decoding: ids, ascending codes < C, no empty visits; records without visits are dropped and counted", async () => {
   const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 6, nLabels: 2 });
   const m = new HaloModel(c, { seed: 1, kernels: tsKernels }); // untrained: end drawn about half the time
