@@ -9,18 +9,9 @@
 // computed age in anchor_year equal anchor_age.
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  addAdmission,
-  addAdmissionEvent,
-  addLab,
-  addPrescription,
-  mimicSex,
-  patientDate,
-  type Row,
-  skip,
-  TableSet,
-} from "./from-mimic3.ts";
+import { addAdmission, addAdmissionEvent, addLab, addPrescription, mimicSex, patientDate } from "./from-mimic3.ts";
 import type { CodeSystem, EventKind, ReadOptions, ReadResult } from "./record.ts";
+import { type Row, skip, TableSet } from "./table-set.ts";
 
 /** The hosp folder: `dir` itself, or `dir/hosp` when the export's top folder is given. */
 function hospDir(dir: string): string {

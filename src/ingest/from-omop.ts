@@ -15,7 +15,7 @@
 // - Birth date: birth_datetime, else year_of_birth with month/day_of_birth (1 when missing).
 // - Visit type: 9201 inpatient, 9202 outpatient, 9203 emergency, 262 emergency-inpatient, other concepts
 //   by id; concept 0 uses visit_source_value.
-import { type Row, skip, TableSet } from "./from-mimic3.ts";
+
 import {
   type ClinicalEvent,
   type EventKind,
@@ -24,6 +24,7 @@ import {
   type ReadResult,
   type Sex,
 } from "./record.ts";
+import { type Row, skip, TableSet } from "./table-set.ts";
 
 /** OMOP gender concepts; the inverse is used by the writer. */
 export const GENDER_CONCEPT: Record<Sex, number> = { M: 8507, F: 8532, O: 8521, U: 8551 };

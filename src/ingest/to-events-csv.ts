@@ -9,7 +9,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { PatientRecord } from "./record.ts";
-import { writeTable } from "./to-mimic3.ts";
+import { writeTable } from "./table-writer.ts";
 
 const COLUMNS = [
   "patient_id",

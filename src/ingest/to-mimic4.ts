@@ -10,7 +10,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClinicalEvent, PatientRecord, Visit } from "./record.ts";
-import { mapRows, mimicTime, numberVisits, SYNTHETIC_ID_BASE, unwritable, writeTable } from "./to-mimic3.ts";
+import { mapRows, numberVisits, SYNTHETIC_ID_BASE, unwritable, writeTable } from "./table-writer.ts";
+import { mimicTime } from "./to-mimic3.ts";
 
 const ACCEPTED =
   "icd9cm/icd10cm diagnoses, icd9pcs/icd10pcs procedures, ndc or other (drug name) medications, mimic-lab labs";

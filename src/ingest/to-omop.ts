@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { EVENT_TABLES, GENDER_CONCEPT, VISIT_CONCEPT } from "./from-omop.ts";
 import type { ClinicalEvent, EventKind, PatientRecord } from "./record.ts";
-import { mapRows, numberVisits, SYNTHETIC_ID_BASE, unwritable, writeTable } from "./to-mimic3.ts";
+import { mapRows, numberVisits, SYNTHETIC_ID_BASE, unwritable, writeTable } from "./table-writer.ts";
 
 /** Canonical time as [date, datetime] columns. */
 function dateAndTime(iso: string): [string, string] {
