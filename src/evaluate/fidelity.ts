@@ -1,6 +1,7 @@
 // Fidelity of a synthetic set to the real training set (../shared/HALO.md section 5): R^2 of the six
 // probability tables with bootstrap intervals, a per-type breakdown, label probabilities, and the
-// shape of records (visits per record, codes per visit).
+// shape of records (visits per record, codes per visit). The tables count medical codes only by
+// default, over the visits that hold one.
 
 import { seededRandom } from "../encode/seeded-random.ts";
 import type { EncodedRecord, TokenKind, Vocabulary } from "../encode/types.ts";
@@ -62,22 +63,50 @@ export interface FidelityResult {
   tables: TableFidelity[];
   byType: TypeFidelity[];
   labels: { name: string; real: number; synthetic: number }[];
+  /** All visits of a record, counted tokens or not. */
   visitsPerRecord: { real: Distribution; synthetic: Distribution };
+  /** Counted tokens per visit, over the visits holding at least one. */
   codesPerVisit: { real: Distribution; synthetic: Distribution };
 }
 
+/** 1 for the code ids whose kind is counted, 0 for the rest. */
+export function countedMask(vocab: Vocabulary, kinds: readonly TokenKind[]): Uint8Array {
+  const counted = new Uint8Array(vocab.codes.length);
+  vocab.codes.forEach((t, i) => {
+    counted[i] = kinds.includes(t.kind) ? 1 : 0;
+  });
+  return counted;
+}
+
+/**
+ * The records as the tables see them: visits holding no counted token (a visit of only a gap or age
+ * token) are left out, since a real visit always holds a code; their tokens are kept for the
+ * per-type breakdown. A record left with no visit stays, with none.
+ */
+export function countedVisits(records: readonly EncodedRecord[], counted: Uint8Array): EncodedRecord[] {
+  return records.map((r) => {
+    const visits = r.visits.filter((v) => v.some((c) => counted[c] === 1));
+    return visits.length === r.visits.length ? r : { ...r, visits };
+  });
+}
+
+/** R^2 of one table: synthetic (y_pred) against real (y_true) over the union of keys; null where undefined. */
+export function tableR2(name: TableName, real: TableSet, synthetic: TableSet): number | null {
+  const { yTrue, yPred } = alignedProbabilities(name, real, synthetic);
+  return finite(r2Score(yTrue, yPred));
+}
+
 export function evaluateFidelity(
-  real: readonly EncodedRecord[],
-  synthetic: readonly EncodedRecord[],
+  realRecords: readonly EncodedRecord[],
+  syntheticRecords: readonly EncodedRecord[],
   vocab: Vocabulary,
   opts: FidelityOptions = {},
 ): FidelityResult {
   const kinds = opts.kinds ?? ["code"];
   const C = vocab.codes.length;
-  const counted = new Uint8Array(C);
-  vocab.codes.forEach((t, i) => {
-    counted[i] = kinds.includes(t.kind) ? 1 : 0;
-  });
+  const counted = countedMask(vocab, kinds);
+  const real = countedVisits(realRecords, counted);
+  const synthetic = countedVisits(syntheticRecords, counted);
   const realTables = buildTables(real, C, counted);
   const synthTables = buildTables(synthetic, C, counted);
   const random = seededRandom(opts.seed ?? 1);
@@ -95,7 +124,7 @@ export function evaluateFidelity(
       real: labelProbability(real, k),
       synthetic: labelProbability(synthetic, k),
     })),
-    visitsPerRecord: { real: visitsPerRecord(real), synthetic: visitsPerRecord(synthetic) },
+    visitsPerRecord: { real: visitsPerRecord(realRecords), synthetic: visitsPerRecord(syntheticRecords) },
     codesPerVisit: { real: codesPerVisit(real, counted), synthetic: codesPerVisit(synthetic, counted) },
   };
 }
@@ -173,17 +202,19 @@ function bootstrapInterval(
     for (let i = 0; i < n; i++) weight[Math.floor(random() * n)]++;
     counts.fill(0);
     let visits = 0;
+    let visitPairs = 0;
     for (let r = 0; r < n; r++) {
       const w = weight[r];
       if (w === 0) continue;
       visits += w * visitsOf[r];
+      visitPairs += w * Math.max(0, visitsOf[r] - 1);
       for (let e = offsets[r]; e < offsets[r + 1]; e++) counts[position[e]] += w;
     }
     const denominator = name.startsWith("record")
       ? n
       : name === "visitCode" || name === "visitBigram"
         ? visits
-        : visits - n;
+        : visitPairs;
     if (denominator > 0) for (let u = 0; u < counts.length; u++) counts[u] /= denominator;
     const r2 = r2Score(yTrue, counts);
     if (Number.isFinite(r2)) values.push(r2);
@@ -274,10 +305,7 @@ function typeBreakdown(
     const r = buildTables(real, C, mask);
     const s = buildTables(synthetic, C, mask);
     const r2 = {} as Record<TableName, number | null>;
-    for (const name of TABLE_NAMES) {
-      const { yTrue, yPred } = alignedProbabilities(name, r, s);
-      r2[name] = finite(r2Score(yTrue, yPred));
-    }
+    for (const name of TABLE_NAMES) r2[name] = tableR2(name, r, s);
     return { group, codes, r2 };
   });
 }
