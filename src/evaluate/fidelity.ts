@@ -26,10 +26,28 @@ export interface FidelityOptions {
   seed?: number;
   /** Most points kept per scatter plot; default 2000. */
   maxPoints?: number;
+  /**
+   * A plotted key is named only when at least this many training records hold it, or none does;
+   * default 11 (the small-cell rule of CMS: counts of 1 to 10 are not published).
+   */
+  minNamedRecords?: number;
 }
 
+/** The table counting records that hold a key: a rare visit-level key is a rare record-level one. */
+const RECORD_TABLE: Record<TableName, TableName> = {
+  recordCode: "recordCode",
+  visitCode: "recordCode",
+  recordBigram: "recordBigram",
+  visitBigram: "recordBigram",
+  recordSequential: "recordSequential",
+  visitSequential: "recordSequential",
+};
+
+/** The name shown in place of a key that few training records hold. */
+export const RARE_KEY = "(rare: fewer training records than the naming threshold)";
+
 export interface TablePoints {
-  /** Decoded key ("snomed:123" or "snomed:123 + rxnorm:456" or "a -> b"). */
+  /** Decoded key ("snomed:123" or "snomed:123 + rxnorm:456" or "a -> b"), or RARE_KEY. */
   names: string[];
   real: number[];
   synthetic: number[];
@@ -58,6 +76,8 @@ export interface TypeFidelity {
 
 export interface FidelityResult {
   countedKinds: TokenKind[];
+  /** Plotted keys held by fewer training records than this are not named (RARE_KEY). */
+  minNamedRecords: number;
   records: { real: number; synthetic: number };
   visits: { real: number; synthetic: number };
   tables: TableFidelity[];
@@ -110,11 +130,10 @@ export function evaluateFidelity(
   const realTables = buildTables(real, C, counted);
   const synthTables = buildTables(synthetic, C, counted);
   const random = seededRandom(opts.seed ?? 1);
-  const tables = TABLE_NAMES.map((name) =>
-    tableFidelity(name, realTables, synthTables, vocab, opts.bootstrap ?? 100, opts.maxPoints ?? 2000, random),
-  );
+  const tables = TABLE_NAMES.map((name) => tableFidelity(name, realTables, synthTables, vocab, opts, random));
   return {
     countedKinds: kinds,
+    minNamedRecords: opts.minNamedRecords ?? 11,
     records: { real: real.length, synthetic: synthetic.length },
     visits: { real: realTables.visits, synthetic: synthTables.visits },
     tables,
@@ -154,10 +173,10 @@ function tableFidelity(
   real: TableSet,
   synth: TableSet,
   vocab: Vocabulary,
-  resamples: number,
-  maxPoints: number,
+  opts: FidelityOptions,
   random: () => number,
 ): TableFidelity {
+  const resamples = opts.bootstrap ?? 100;
   const { union, yTrue, yPred } = alignedProbabilities(name, real, synth);
   const r2 = r2Score(yTrue, yPred);
   const ci95 =
@@ -170,7 +189,12 @@ function tableFidelity(
     realKeys: real.counts[name].keys.length,
     syntheticKeys: synth.counts[name].keys.length,
     unionKeys: union.keys.length,
-    points: plottedPoints(name, union.keys, yTrue, yPred, vocab, maxPoints, random),
+    points: plottedPoints(name, union.keys, yTrue, yPred, vocab, opts.maxPoints ?? 2000, random, (key) => {
+      // Keys only the synthetic set holds name no training record.
+      const held = real.counts[RECORD_TABLE[name]];
+      const i = findKey(held.keys, key);
+      return i < 0 || held.counts[i] >= (opts.minNamedRecords ?? 11);
+    }),
   };
 }
 
@@ -252,6 +276,7 @@ function plottedPoints(
   vocab: Vocabulary,
   maxPoints: number,
   random: () => number,
+  nameable: (key: number) => boolean,
 ): TablePoints {
   let chosen: number[];
   if (keys.length <= maxPoints) {
@@ -274,7 +299,7 @@ function plottedPoints(
     }
   }
   return {
-    names: chosen.map((i) => keyName(name, keys[i], vocab)),
+    names: chosen.map((i) => (nameable(keys[i]) ? keyName(name, keys[i], vocab) : RARE_KEY)),
     real: chosen.map((i) => yTrue[i]),
     synthetic: chosen.map((i) => yPred[i]),
   };
