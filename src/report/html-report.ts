@@ -27,6 +27,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 .record{border:1px solid #ddd;padding:6px 10px;margin:6px 0;font-size:12px}.record ol{margin:4px 0;padding-left:22px}
 .key{display:inline-block;width:10px;height:10px;margin-right:4px}
 .within{color:#1a7f37;font-weight:600}.below{color:#b42318;font-weight:600}.nonzero{color:#b42318;font-weight:600}
+td.l,th.l{text-align:left}
 .warning{border:2px solid #b42318;background:#fff4f2;padding:8px 12px;margin:12px 0}
 `;
 
@@ -66,7 +67,7 @@ function verdictText(row: CeilingRow): string {
       ? gap <= 0
         ? `at or above the ceiling (within ${row.margin})`
         : `within ${row.margin}`
-      : `${num(gap)} below the ceiling (margin ${row.margin})`;
+      : `${num(gap)} below (margin ${row.margin})`;
   return `<span class="${row.verdict}">${text}</span>`;
 }
 
@@ -77,9 +78,9 @@ function headlineSection(r: EvaluationResult): string {
   let s = `<h2>How close is synthetic to a fresh real sample?</h2><p>The ceiling is what a fresh real sample reaches: the real test split (${c.records.test} records) scored against the real training split (${c.records.train}), exactly as synthetic records are. The synthetic set is scored on ${f.chunks} disjoint chunk${f.chunks === 1 ? "" : "s"} of ${f.size} records (mean ± sd, min – max${f.unused > 0 ? `; ${f.unused} records in no whole chunk` : ""}), since R² falls with sample size. TSTR trains one classifier per label on each of ${u.chunks} synthetic chunk${u.chunks === 1 ? "" : "s"} of ${u.size} records, TRTR on the real training split; both are tested on the real test split. The tables count ${esc(c.countedKinds.join(", "))} tokens, over the visits holding one (age, gap and other structural tokens, and visits of only those, are left out).</p>`;
   for (const note of [f.note, u.note]) if (note) s += `<p class="below">${esc(note)}</p>`;
   s +=
-    "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th>verdict</th></tr>";
+    "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th class=l>verdict</th></tr>";
   for (const row of c.rows)
-    s += `<tr><td>${esc(row.title)}</td><td>${num(row.ceiling)}</td><td>${spreadText(row.synthetic)}</td><td>${num(row.gap)}</td><td>${verdictText(row)}</td></tr>`;
+    s += `<tr data-row="${row.name}"><td>${esc(row.title)}</td><td>${num(row.ceiling)}</td><td>${spreadText(row.synthetic)}</td><td>${num(row.gap)}</td><td class="l">${verdictText(row)}</td></tr>`;
   s += `</table><p class="muted">Mean AUROC over the ${c.utilityLabels} labels that TRTR and every TSTR chunk could score.</p>`;
   if (c.labels.length > 0) {
     s +=
@@ -129,9 +130,9 @@ function validitySection(r: EvaluationResult): string {
     v === null ? '<span class="muted">n/a</span>' : v === 0 ? "0" : `<span class="nonzero">${v}</span>`;
   let s =
     "<h2>Validity</h2><h3>Plausibility of the synthetic records</h3><p>What every real record obeys; zero is the target for synthetic records. The real training split's counts show what real data does.</p>";
-  s += "<table><tr><th>check</th><th>synthetic</th><th>of</th><th>real train</th><th>note</th></tr>";
+  s += "<table><tr><th>check</th><th>synthetic</th><th>of</th><th>real train</th><th class=l>note</th></tr>";
   for (const c of r.validity.plausibility.counters)
-    s += `<tr><td>${esc(c.description)}</td><td>${count(c.synthetic)}</td><td>${c.of}</td><td>${c.real ?? '<span class="muted">n/a</span>'}</td><td class="muted">${esc(c.note ?? "")}</td></tr>`;
+    s += `<tr data-check="${c.name}"><td>${esc(c.description)}</td><td>${count(c.synthetic)}</td><td>${c.of}</td><td>${c.real ?? '<span class="muted">n/a</span>'}</td><td class="muted l">${esc(c.note ?? "")}</td></tr>`;
   s += "</table><h3>Output formats</h3>";
   if (r.validity.formats.length === 0)
     return `${s}<p class="muted">No writer summary (summary.json) beside the synthetic records: nothing to show per format.</p>`;
