@@ -45,7 +45,14 @@ test("per-record code R^2 by hand, with a key present only in the synthetic set"
 
 test("plotted keys held by few training records are not named; keys only synthetic records hold are", () => {
   // A in 3 training records, B in 2, the pair A+B in 2 records (in 3 visits); C only in synthetic records.
-  const real = [rec([[0, 1], [0, 1]]), rec([[0, 1]]), rec([[0]])];
+  const real = [
+    rec([
+      [0, 1],
+      [0, 1],
+    ]),
+    rec([[0, 1]]),
+    rec([[0]]),
+  ];
   const synth = [rec([[2]]), rec([[0, 2]])];
   const f = evaluateFidelity(real, synth, tiny, { bootstrap: 0, minNamedRecords: 3 });
   const names = (name: string) => f.tables.find((t) => t.name === name)!.points.names;
