@@ -89,6 +89,7 @@ export interface CeilingResult {
 
 /** Consecutive disjoint chunks of `size` (synthetic records are independent draws; order carries nothing). */
 export function chunkPlan(available: number, size: number, maxChunks: number, what: string): ChunkPlan {
+  if (size === 0) return { size, chunks: 0, unused: available, note: `the ${what} is empty: nothing to compare with` };
   if (available === 0 || maxChunks === 0) return { size, chunks: 0, unused: available };
   if (available < size)
     return {

@@ -28,6 +28,12 @@ test("chunks: disjoint, of the real split's size, capped; a smaller synthetic se
   assert.deepEqual(chunkPlan(5, 2, 20, "real test split"), { size: 2, chunks: 2, unused: 1 });
   assert.deepEqual(chunkPlan(100, 2, 20, "real test split"), { size: 2, chunks: 20, unused: 60 });
   assert.deepEqual(chunkPlan(0, 2, 20, "real test split"), { size: 2, chunks: 0, unused: 0 });
+  assert.deepEqual(chunkPlan(7, 0, 20, "real test split"), {
+    size: 0,
+    chunks: 0,
+    unused: 7,
+    note: "the real test split is empty: nothing to compare with",
+  });
   const small = chunkPlan(3, 10, 20, "real test split");
   assert.equal(small.size, 3);
   assert.equal(small.chunks, 1);
