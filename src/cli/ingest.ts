@@ -114,7 +114,7 @@ export async function runIngest(input: string, opts: IngestCliOptions = {}): Pro
   const t1 = performance.now();
   const { dataset, summary } = encodeDataset(
     result.records,
-    { format, path: resolve(input) },
+    { format, path: resolve(input), ...(result.profile && { profile: result.profile }) },
     {
       kinds,
       minCount: opts.minCount,

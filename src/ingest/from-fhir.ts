@@ -105,6 +105,8 @@ export async function readFhir(path: string, opts: ReadOptions = {}): Promise<Re
     records: [...reader.builder.records()],
     skipped: reader.builder.skipped,
     rowsRead: reader.rowsRead,
+    // STU3 links events to their encounter with `context`, R4 with `encounter`: the writer follows suit.
+    profile: { fhirVersion: reader.linkedBy.context > reader.linkedBy.encounter ? "STU3" : "R4" },
   };
 }
 
@@ -140,6 +142,8 @@ class FhirAssembler {
   private readonly medications = new Map<string, Coding>();
   private pendingVisits: PendingVisit[] = [];
   private pendingEvents: PendingEvent[] = [];
+  /** Events linked to their encounter by each element name, to tell STU3 from R4. */
+  readonly linkedBy = { encounter: 0, context: 0 };
 
   constructor(opts: ReadOptions) {
     this.builder = new RecordBuilder({ strict: opts.strict });
@@ -326,6 +330,8 @@ class FhirAssembler {
     if (this.kinds && !this.kinds.has(kind)) return;
     // STU3 links to the encounter with `context`, R4 with `encounter`.
     const encounterRef = reference(r.encounter) ?? reference(r.context);
+    if (r.encounter !== undefined) this.linkedBy.encounter++;
+    else if (r.context !== undefined) this.linkedBy.context++;
     if (encounterRef === undefined) {
       this.builder.skipped.skip(`${type} without an encounter reference`, where);
       return;

@@ -264,6 +264,8 @@ export interface ReadResult {
   rowsRead: Map<string, number>;
   /** Rows kept with a substitute for a missing field, by what was done (e.g. "drug coded by name: no NDC"). */
   substituted?: Map<string, number>;
+  /** Dataset-level facts the writers need (headers, type concepts, ...); see source-profile.ts. */
+  profile?: import("./source-profile.ts").SourceProfile;
 }
 
 export interface ReadOptions {
