@@ -69,7 +69,7 @@ export async function runEvaluate(opts: EvaluateCliOptions): Promise<EvaluationR
   const dataset = await loadDataset(opts.real);
   const vocab = dataset.vocab;
   const syntheticPath = syntheticRecordsPath(opts.synthetic);
-  const synthetic = await loadRecords(syntheticPath, vocab);
+  const synthetic = await loadRecords(syntheticPath, { vocab, from: `the dataset ${opts.real}` });
   const { train, test } = dataset.splits;
   let likelihoods: { trainLogLikelihood: Float64Array; testLogLikelihood: Float64Array } | undefined;
   if (opts.model !== undefined) {

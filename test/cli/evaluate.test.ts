@@ -23,7 +23,7 @@ test("evaluate: dataset folder + synthetic folder -> report.html and metrics.jso
       source: { format: "fhir", path: "bundles.ndjson.gz" },
     });
     // The training set itself as "synthetic": perfect fidelity, every record a copy.
-    await saveRecords(join(dir, "synthetic.records"), train);
+    await saveRecords(join(dir, "synthetic.records"), train, vocab);
     const out = join(dir, "eval");
     const result = await runEvaluate({ real: join(dir, "data"), synthetic: dir, out });
     for (const t of result.fidelity.tables) assert.equal(t.r2, 1, t.name);
@@ -60,7 +60,7 @@ test("evaluate --model: the likelihood attack runs on the checkpoint's per-recor
       splits: { train, validation: randomRecords(4, vocab, 2, 4), test },
       source: { format: "fhir", path: "x" },
     });
-    await saveRecords(join(dir, "synthetic.records"), randomRecords(20, vocab, 5, 4));
+    await saveRecords(join(dir, "synthetic.records"), randomRecords(20, vocab, 5, 4), vocab);
     const config = makeConfig("tiny", { nCodes: 120, nLabels: 3 });
     const model = new HaloModel(config, { seed: 1 });
     saveCheckpoint(join(dir, "ckpt"), model, vocab, {
@@ -108,7 +108,7 @@ test("the evaluate command parses its options and rejects unknown token kinds", 
       splits: { train: randomRecords(40, vocab, 1), validation: [], test: randomRecords(20, vocab, 2) },
       source: { format: "fhir", path: "x" },
     });
-    await saveRecords(join(dir, "synthetic.records"), randomRecords(40, vocab, 3));
+    await saveRecords(join(dir, "synthetic.records"), randomRecords(40, vocab, 3), vocab);
     const program = () => {
       const p = new Command().exitOverride();
       p.configureOutput({ writeErr: () => {} });
