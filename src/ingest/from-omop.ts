@@ -14,7 +14,7 @@
 // - Sex: gender_concept_id 8507 M, 8532 F, 8521 O, 8551 U, anything else unknown.
 // - Birth date: birth_datetime, else year_of_birth with month/day_of_birth (1 when missing).
 // - Visit type: the source's own visit_concept_id as a string ("9201", "9202", ...), which the model
-//   learns as a token and the writer writes back; blank when the row has none.
+//   learns as a token and the writer writes back; for concept 0 or none, the visit_source_value.
 // - Source profile (source-profile.ts): the most used *_type_concept_id per table, and the CONCEPT rows of
 //   every concept id the tables read use (codes, gender, visit and type concepts), for the writer.
 
@@ -159,8 +159,10 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
       skip(t, "unparsable visit_end_date", row);
       continue;
     }
-    const type = row.get("visit_concept_id");
-    concepts.add(type);
+    // Concept 0 ("no matching concept") or none: the source's own value, which the writer keeps as such.
+    const concept = row.get("visit_concept_id");
+    const type = concept === "" || concept === "0" ? row.get("visit_source_value") : concept;
+    concepts.add(concept);
     if (row.get("visit_type_concept_id") !== "") types.add("visit_occurrence", row.get("visit_type_concept_id"));
     b.addVisit(
       row.get("person_id"),
