@@ -6,7 +6,7 @@
 // Identifiers: the records' own ids are not written. SUBJECT_ID and HADM_ID are numbered from
 // SYNTHETIC_ID_BASE + 1 (900,000,001), far above every real MIMIC id (SUBJECT_ID < 100,000 in MIMIC-III,
 // < 20,000,000 in MIMIC-IV; HADM_ID < 200,000 / < 30,000,000), so synthetic rows cannot pass for real ones
-// nor collide with them if the two are loaded into one database. ROW_IDs count from 1 per table.
+// nor collide with them if the two are loaded into one database; ROW_IDs likewise, per table.
 // Values come from the record: GENDER, DOB, DOD, ADMISSION_TYPE (the visit type), ADMITTIME, DISCHTIME
 // (the visit end), DEATHTIME and DISCHARGE_LOCATION "DEAD/EXPIRED" when the death falls in the admission.
 // DRUG_TYPE is the source profile's most common one. Columns the model does not learn but the DDL
@@ -123,7 +123,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
     const subject = SYNTHETIC_ID_BASE + ++subjects;
     const patients = g.get("PATIENTS");
     await patients.write({
-      ROW_ID: patients.rows + 1,
+      ROW_ID: SYNTHETIC_ID_BASE + patients.rows + 1,
       SUBJECT_ID: subject,
       GENDER: mimicGender(r, unknown, "PATIENTS.GENDER"),
       DOB: mimicTime(r.birthDate),
@@ -140,7 +140,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
       unknown.add("ADMISSIONS.ETHNICITY");
       const adm = g.get("ADMISSIONS");
       await adm.write({
-        ROW_ID: adm.rows + 1,
+        ROW_ID: SYNTHETIC_ID_BASE + adm.rows + 1,
         SUBJECT_ID: subject,
         HADM_ID: hadm,
         ADMITTIME: mimicTime(visit.start),
@@ -159,12 +159,12 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
         const ids = { SUBJECT_ID: subject, HADM_ID: hadm };
         if (e.kind === "diagnosis" || e.kind === "procedure") {
           const t = g.get(e.kind === "diagnosis" ? "DIAGNOSES_ICD" : "PROCEDURES_ICD");
-          await t.write({ ROW_ID: t.rows + 1, ...ids, SEQ_NUM: ++seq[e.kind], ICD9_CODE: e.code });
+          await t.write({ ROW_ID: SYNTHETIC_ID_BASE + t.rows + 1, ...ids, SEQ_NUM: ++seq[e.kind], ICD9_CODE: e.code });
         } else if (e.kind === "medication") {
           const t = g.get("PRESCRIPTIONS");
           if (drugType === undefined) unknown.add("PRESCRIPTIONS.DRUG_TYPE (MAIN used)");
           await t.write({
-            ROW_ID: t.rows + 1,
+            ROW_ID: SYNTHETIC_ID_BASE + t.rows + 1,
             ...ids,
             STARTDATE: mimicTime(visit.start.slice(0, 10)),
             ENDDATE: mimicTime((visit.end ?? visit.start).slice(0, 10)),
@@ -176,7 +176,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
         } else {
           const t = g.get("LABEVENTS");
           await t.write({
-            ROW_ID: t.rows + 1,
+            ROW_ID: SYNTHETIC_ID_BASE + t.rows + 1,
             ...ids,
             ITEMID: e.code,
             CHARTTIME: mimicTime(visit.start),

@@ -104,7 +104,7 @@ test("MIMIC-III writer: NOT NULL columns the record lacks get MIMIC's unknown va
   const adm = readFileSync(join(dir, "ADMISSIONS.csv"), "utf8").split("\n")[1];
   assert.equal(
     adm,
-    "1,900000001,900000001,2150-01-01 10:00:00,2150-01-01 10:00:00,,UNKNOWN,** INFO NOT AVAILABLE **,** INFO NOT AVAILABLE **,UNKNOWN,UNKNOWN/NOT SPECIFIED,0,0",
+    "900000001,900000001,900000001,2150-01-01 10:00:00,2150-01-01 10:00:00,,UNKNOWN,** INFO NOT AVAILABLE **,** INFO NOT AVAILABLE **,UNKNOWN,UNKNOWN/NOT SPECIFIED,0,0",
   );
 });
 
