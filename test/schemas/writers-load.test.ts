@@ -5,7 +5,7 @@
 // FHIR R4/STU3 JSON Schemas (ajv). Without PostgreSQL or ../shared these tests skip and say why; under
 // CI=true they fail instead.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readFhir } from "../../src/ingest/from-fhir.ts";
@@ -15,6 +15,7 @@ import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import type { PatientRecord, ReadResult, SourceFormat } from "../../src/ingest/record.ts";
 import type { WriteResult, WriterOptions } from "../../src/ingest/table-writer.ts";
 import { openWriter } from "../../src/ingest/write-records.ts";
+import { skipReason, unavailableReason } from "./availability.ts";
 import { contractRecords } from "./contract-records.ts";
 import {
   DATA,
@@ -26,17 +27,11 @@ import {
   loadSynthea,
   omopKeysToCheck,
   SYNTHEA_TABLES,
-  schemasPresent,
   tableFile,
 } from "./load.ts";
-import { type Cluster, csvHeader, postgresUnavailable, readableTmpDir, startCluster } from "./postgres.ts";
+import { type Cluster, csvHeader, readableTmpDir, startCluster } from "./postgres.ts";
 
-const unavailable =
-  postgresUnavailable() ??
-  (schemasPresent() ? undefined : "../shared/schemas not found") ??
-  (existsSync(DATA) ? undefined : "../shared/data not found");
-const skip = unavailable !== undefined && process.env.CI !== "true" ? unavailable : false;
-if (skip) console.log(`# schema tests skipped: ${skip} (under CI=true this is a failure)`);
+const skip = skipReason();
 
 const omopDir = join(DATA, "eunomia-synthea27nj-omop-5.4");
 const mimic3Dir = join(DATA, "mimic-iii-demo-1.4");
@@ -86,7 +81,8 @@ describe("writer output loads into the official schemas", { skip }, () => {
   };
 
   before(async () => {
-    if (unavailable !== undefined) throw new Error(`the schema tests cannot run: ${unavailable}`);
+    const why = unavailableReason();
+    if (why !== undefined) throw new Error(`the schema tests cannot run: ${why}`);
     c = await startCluster();
   });
   after(async () => {
