@@ -81,7 +81,7 @@ function alive(pid: number): boolean {
 /**
  * Cleans up after a writer of `path` that was killed (kill -9, power loss): removes its temporaries
  * when their process is gone, and moves `path.old` back when the kill came between the two renames of
- * a folder swap.
+ * a folder swap (or removes it when the kill came after them).
  */
 function recover(path: string): void {
   const parent = dirname(path);
@@ -99,7 +99,10 @@ function recover(path: string): void {
       rmSync(join(parent, name), { recursive: true, force: true });
   }
   const old = `${path}.old`;
-  if (!existsSync(path) && existsSync(old)) renameSync(old, path);
+  if (!existsSync(old)) return;
+  // Killed between the two renames: the old copy is all there is. Killed after them: it is garbage.
+  if (!existsSync(path)) renameSync(old, path);
+  else rmSync(old, { recursive: true, force: true });
 }
 
 /** Fails now, with a plain message, when nothing can be created at `path` (read-only, a file on the way). */
