@@ -23,6 +23,7 @@ import { openWriter } from "../ingest/write-records.ts";
 import { checkOutputDir, stageDir } from "../io/atomic.ts";
 import type { GenerateWorkerData, GenerateWorkerMessage } from "../sample/generate-worker.ts";
 import type { CheckpointConfig } from "../train/checkpoint.ts";
+import { seedNumber } from "./option-parsers.ts";
 
 export interface GenerateCliOptions {
   count: number;
@@ -310,12 +311,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption("--count <n>", "number of synthetic patients to sample", positiveInt)
     .option("--out <dir>", "output folder", "halo-synthetic")
     .option("--batch-size <n>", "records sampled side by side", positiveInt, 64)
-    .option(
-      "--seed <n>",
-      "seed: the same seed gives the same patients",
-      (v) => positiveInt(String(Number(v) + 1)) - 1,
-      1,
-    )
+    .option("--seed <n>", "seed: the same seed gives the same patients", seedNumber, 1)
     .option(
       "--format <format>",
       "output format (mimic3, mimic4, omop, fhir, synthea-csv, events-csv); default: the training data's",

@@ -84,7 +84,11 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
   }
 
   let n = 0;
-  for await (const row of readCsv(patients, { required: ["id"], onProgress: opts.onProgress })) {
+  for await (const row of readCsv(patients, {
+    required: ["id"],
+    onProgress: opts.onProgress,
+    skipped: builder.skipped,
+  })) {
     n++;
     const where = `${patients}:${row.line}`;
     if (row.malformed) {
@@ -114,7 +118,11 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
   rowsRead.set(patients, n);
 
   n = 0;
-  for await (const row of readCsv(encounters, { required: ["id", "patient"], onProgress: opts.onProgress })) {
+  for await (const row of readCsv(encounters, {
+    required: ["id", "patient"],
+    onProgress: opts.onProgress,
+    skipped: builder.skipped,
+  })) {
     n++;
     const where = `${encounters}:${row.line}`;
     if (row.malformed) {
@@ -149,7 +157,11 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
     const path = file(table);
     if (!path || (kinds && !kinds.has(kind))) continue;
     n = 0;
-    for await (const row of readCsv(path, { required: ["encounter", "code"], onProgress: opts.onProgress })) {
+    for await (const row of readCsv(path, {
+      required: ["encounter", "code"],
+      onProgress: opts.onProgress,
+      skipped: builder.skipped,
+    })) {
       n++;
       const where = `${path}:${row.line}`;
       if (row.malformed) {

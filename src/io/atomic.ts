@@ -3,7 +3,9 @@
 // result intact and never a torn file. One rule for every command: an output folder that already holds
 // results is refused unless the user says --force.
 import {
+  accessSync,
   closeSync,
+  constants,
   existsSync,
   fsyncSync,
   mkdirSync,
@@ -79,7 +81,7 @@ function alive(pid: number): boolean {
 /**
  * Cleans up after a writer of `path` that was killed (kill -9, power loss): removes its temporaries
  * when their process is gone, and moves `path.old` back when the kill came between the two renames of
- * a folder swap.
+ * a folder swap (or removes it when the kill came after them).
  */
 function recover(path: string): void {
   const parent = dirname(path);
@@ -97,15 +99,32 @@ function recover(path: string): void {
       rmSync(join(parent, name), { recursive: true, force: true });
   }
   const old = `${path}.old`;
-  if (!existsSync(path) && existsSync(old)) renameSync(old, path);
+  if (!existsSync(old)) return;
+  // Killed between the two renames: the old copy is all there is. Killed after them: it is garbage.
+  if (!existsSync(path)) renameSync(old, path);
+  else rmSync(old, { recursive: true, force: true });
+}
+
+/** Fails now, with a plain message, when nothing can be created at `path` (read-only, a file on the way). */
+function checkWritable(path: string, what: string): void {
+  let at = dirname(path);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  try {
+    if (!statSync(at).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
+    accessSync(at, constants.W_OK);
+  } catch (error) {
+    throw describeFsError(error, path, `write the ${what} there (${at})`);
+  }
 }
 
 /**
- * Refuses an output folder that already holds results unless `force`; also a path that is a file.
- * An empty or absent folder is fine. `what` names the command's output in the message.
+ * Refuses an output folder that already holds results unless `force`; also a path that is a file, or
+ * one that cannot be written. An empty or absent folder is fine. `what` names the command's output in
+ * the message; `hint`, when given, replaces its last sentence (the ways out).
  */
-export function checkOutputDir(dir: string, opts: { force?: boolean; what: string }): void {
+export function checkOutputDir(dir: string, opts: { force?: boolean; what: string; hint?: string }): void {
   recover(dir);
+  checkWritable(dir, opts.what);
   let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
@@ -118,7 +137,7 @@ export function checkOutputDir(dir: string, opts: { force?: boolean; what: strin
   if (opts.force || readdirSync(dir).length === 0) return;
   throw new IoError(
     `${dir} already holds earlier results; refusing to mix or overwrite them. ` +
-      "Choose another --out, or pass --force to replace them.",
+      (opts.hint ?? "Choose another --out, or pass --force to replace them."),
   );
 }
 
@@ -135,7 +154,7 @@ function stageDirSync(dir: string): { path: string; commit(): void; abort(): voi
   try {
     mkdirSync(parent, { recursive: true });
   } catch (error) {
-    throw describeFsError(error, parent, "create the output folder");
+    throw describeFsError(error, dir, "create the output folder");
   }
   recover(dir);
   const tmp = temporaryName(dir);
@@ -143,7 +162,10 @@ function stageDirSync(dir: string): { path: string; commit(): void; abort(): voi
   try {
     mkdirSync(tmp);
   } catch (error) {
-    throw describeFsError(error, parent, "write there");
+    // ENOENT inside a folder that exists: a pseudo file system (/proc) that holds no new folders.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new IoError(`${dir}: cannot create the output folder: ${parent} does not accept new folders`);
+    throw describeFsError(error, dir, "create the output folder");
   }
   temporaries.add(tmp);
   let done = false;
