@@ -57,3 +57,9 @@ test("readers keep visit class, visit end and death on the real sets", {
     types: { outpatient: 10215, ambulatory: 6939, emergency: 976, inpatient: 308, daytime: 7 },
   });
 });
+
+test("the FHIR reader tells STU3 (events link `context`) from R4 (`encounter`) for the writer", async () => {
+  const fixtures = join(import.meta.dirname, "..", "fixtures");
+  assert.equal((await readFhir(join(fixtures, "fhir-r4", "bundles.ndjson"))).profile?.fhirVersion, "R4");
+  assert.equal((await readFhir(join(fixtures, "fhir-stu3", "bundles.ndjson"))).profile?.fhirVersion, "STU3");
+});
