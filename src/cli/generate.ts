@@ -20,7 +20,7 @@ import { IngestError, type PatientRecord, type SourceFormat } from "../ingest/re
 import type { SourceProfile } from "../ingest/source-profile.ts";
 import type { RecordWriter } from "../ingest/table-writer.ts";
 import { openWriter } from "../ingest/write-records.ts";
-import { checkOutputDir, stageDir } from "../io/atomic.ts";
+import { checkOutputDir, describeFsError, stageDir } from "../io/atomic.ts";
 import type { GenerateWorkerData, GenerateWorkerMessage } from "../sample/generate-worker.ts";
 import type { CheckpointConfig } from "../train/checkpoint.ts";
 import { seedNumber } from "./option-parsers.ts";
@@ -282,9 +282,9 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     return summary;
   } catch (error) {
     await recordsOut.abort();
-    // Close the writer's files so the staged folder can be removed; its result no longer matters.
-    await writer?.close().catch(() => {});
-    throw error;
+    // Close the writer's files so the staged folder can be removed.
+    await writer?.abort();
+    throw describeFsError(error, opts.out, "write the synthetic set");
   }
 }
 

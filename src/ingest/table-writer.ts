@@ -28,6 +28,8 @@ export interface WriteResult {
 export interface RecordWriter {
   append(records: readonly PatientRecord[]): Promise<void>;
   close(): Promise<WriteResult>;
+  /** Closes every file without finishing it (after a failure; the caller removes the folder). */
+  abort(): Promise<void>;
 }
 
 export interface WriterOptions {
@@ -77,12 +79,24 @@ export class CsvTable {
   /** Appends a row given by column name; columns not given are blank. */
   async write(values: Record<string, unknown>): Promise<void> {
     this.rows++;
-    if (!this.csv.write(this.columns.map((c) => values[c] ?? ""))) await once(this.csv, "drain");
+    // A failed file (a full disk) never drains: the race ends on its error instead of waiting forever.
+    if (!this.csv.write(this.columns.map((c) => values[c] ?? "")))
+      await Promise.race([once(this.csv, "drain"), this.finished]);
   }
 
   async close(): Promise<void> {
     this.csv.end();
     await this.finished;
+  }
+
+  async abort(): Promise<void> {
+    this.csv.unpipe(this.file);
+    this.csv.destroy();
+    if (!this.file.closed) {
+      const closed = once(this.file, "close").catch(() => {});
+      this.file.destroy();
+      await closed;
+    }
   }
 }
 
@@ -98,6 +112,10 @@ export class TableGroup {
 
   get(name: string): CsvTable {
     return this.tables.get(name) as CsvTable;
+  }
+
+  async abort(): Promise<void> {
+    await Promise.all([...this.tables.values()].map((t) => t.abort()));
   }
 
   async close(unknown: Tally, dropped: Tally): Promise<WriteResult> {
@@ -121,8 +139,13 @@ export async function writeAll(
   opts: WriterOptions = {},
 ): Promise<string[]> {
   const w = await open(dir, opts);
-  await w.append(records);
-  return (await w.close()).files;
+  try {
+    await w.append(records);
+    return (await w.close()).files;
+  } catch (error) {
+    await w.abort();
+    throw error;
+  }
 }
 
 /** Throws when an event's system has no place in the target format. */

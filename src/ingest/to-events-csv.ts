@@ -60,6 +60,7 @@ export async function openEventsCsv(dir: string, _opts: WriterOptions = {}): Pro
       }
     },
     close: () => g.close(new Tally(), new Tally()),
+    abort: () => g.abort(),
   };
 }
 

@@ -96,6 +96,12 @@ export async function openFhir(dir: string, opts: WriterOptions = {}): Promise<R
       await Promise.race([once(out, "finish"), failed]);
       return { files: [path], tables: tables.counts, unknownValues: unknown.counts, dropped: {} };
     },
+    async abort() {
+      if (out.closed) return;
+      const closed = once(out, "close").catch(() => {});
+      out.destroy();
+      await closed;
+    },
   };
 }
 

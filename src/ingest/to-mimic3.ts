@@ -198,6 +198,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, dropped),
+    abort: () => g.abort(),
   };
 }
 

@@ -156,6 +156,7 @@ export async function openMimic4(dir: string, opts: WriterOptions = {}): Promise
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, dropped),
+    abort: () => g.abort(),
   };
 }
 

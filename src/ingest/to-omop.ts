@@ -191,6 +191,7 @@ export async function openOmop(dir: string, opts: WriterOptions = {}): Promise<R
       if (missing > 0) unknown.add("concept (ids the input's CONCEPT table lacks; no row written)", missing);
       return group.close(unknown, dropped);
     },
+    abort: () => group.abort(),
   };
 }
 

@@ -158,6 +158,7 @@ export async function openSyntheaCsv(dir: string, opts: WriterOptions = {}): Pro
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, new Tally()),
+    abort: () => g.abort(),
   };
 }
 

@@ -33,6 +33,11 @@ export async function writeRecords(
   opts: WriterOptions = {},
 ): Promise<string[]> {
   const w = await openWriter(format, dir, opts);
-  await w.append(records);
-  return (await w.close()).files;
+  try {
+    await w.append(records);
+    return (await w.close()).files;
+  } catch (error) {
+    await w.abort();
+    throw error;
+  }
 }
