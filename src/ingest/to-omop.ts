@@ -16,7 +16,7 @@
 // dropped and counted. A visit without an end ends on its start day (counted).
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { EVENT_TABLES, GENDER_CONCEPT } from "./from-omop.ts";
+import { CONCEPT_COLUMNS, EVENT_TABLES, GENDER_CONCEPT } from "./from-omop.ts";
 import type { PatientRecord } from "./record.ts";
 import {
   type RecordWriter,
@@ -36,7 +36,7 @@ function dateAndTime(iso: string): [string, string] {
 }
 
 // biome-ignore format: the CDM 5.4 column lists, one table a line
-export const COLUMNS: Record<string, string[]> = {
+const COLUMNS: Record<string, string[]> = {
   person: ["person_id", "gender_concept_id", "year_of_birth", "month_of_birth", "day_of_birth", "birth_datetime", "race_concept_id", "ethnicity_concept_id", "location_id", "provider_id", "care_site_id", "person_source_value", "gender_source_value", "gender_source_concept_id", "race_source_value", "race_source_concept_id", "ethnicity_source_value", "ethnicity_source_concept_id"],
   death: ["person_id", "death_date", "death_datetime", "death_type_concept_id", "cause_concept_id", "cause_source_value", "cause_source_concept_id"],
   visit_occurrence: ["visit_occurrence_id", "person_id", "visit_concept_id", "visit_start_date", "visit_start_datetime", "visit_end_date", "visit_end_datetime", "visit_type_concept_id", "provider_id", "care_site_id", "visit_source_value", "visit_source_concept_id", "admitted_from_concept_id", "admitted_from_source_value", "discharged_to_concept_id", "discharged_to_source_value", "preceding_visit_occurrence_id"],
@@ -44,7 +44,7 @@ export const COLUMNS: Record<string, string[]> = {
   procedure_occurrence: ["procedure_occurrence_id", "person_id", "procedure_concept_id", "procedure_date", "procedure_datetime", "procedure_end_date", "procedure_end_datetime", "procedure_type_concept_id", "modifier_concept_id", "quantity", "provider_id", "visit_occurrence_id", "visit_detail_id", "procedure_source_value", "procedure_source_concept_id", "modifier_source_value"],
   drug_exposure: ["drug_exposure_id", "person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_start_datetime", "drug_exposure_end_date", "drug_exposure_end_datetime", "verbatim_end_date", "drug_type_concept_id", "stop_reason", "refills", "quantity", "days_supply", "sig", "route_concept_id", "lot_number", "provider_id", "visit_occurrence_id", "visit_detail_id", "drug_source_value", "drug_source_concept_id", "route_source_value", "dose_unit_source_value"],
   measurement: ["measurement_id", "person_id", "measurement_concept_id", "measurement_date", "measurement_datetime", "measurement_time", "measurement_type_concept_id", "operator_concept_id", "value_as_number", "value_as_concept_id", "unit_concept_id", "range_low", "range_high", "provider_id", "visit_occurrence_id", "visit_detail_id", "measurement_source_value", "measurement_source_concept_id", "unit_source_value", "unit_source_concept_id", "value_source_value", "measurement_event_id", "meas_event_field_concept_id"],
-  concept: ["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept", "concept_code", "valid_start_date", "valid_end_date", "invalid_reason"],
+  concept: CONCEPT_COLUMNS,
 };
 
 /** The type-concept column of each table. */
