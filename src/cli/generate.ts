@@ -228,6 +228,9 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
                 for (const v of r.visits) codes += v.length;
               }
               written += batch.length;
+              // Flow control: a worker that waits for this before sampling far ahead keeps memory flat
+              // when writing is slower than sampling (FHIR); one that ignores it loses nothing.
+              worker.postMessage({ type: "written", done: m.done });
               const rate = (m.done / ((performance.now() - job.started) / 1000)).toFixed(1);
               bar?.update(m.done, { rate });
               if (!bar && !opts.quiet && m.done >= (nextTenth * opts.count) / 10) {
