@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readFhir } from "../../src/ingest/from-fhir.ts";
 import { readMimic3 } from "../../src/ingest/from-mimic3.ts";
+import { readMimic4 } from "../../src/ingest/from-mimic4.ts";
 import { readOmop } from "../../src/ingest/from-omop.ts";
 import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import type { PatientRecord, ReadResult, SourceFormat } from "../../src/ingest/record.ts";
@@ -134,6 +135,16 @@ describe("writer output loads into the official schemas", { skip }, () => {
       note(`mimic-iii-demo -> mimic4 (${kind})`, m4, r4);
       assertLoaded(m4, r4, (t) => `mimiciv_hosp.${t}`);
     }
+  });
+
+  it("MIMIC-IV (the hosp fixture, ICD-10 codes): loads with every constraint", async () => {
+    const fixture = await readMimic4(join(import.meta.dirname, "..", "fixtures", "mimic4"));
+    const m4 = await write("mimic4", fixture.records, { profile: fixture.profile });
+    // The fixture's lab items are MIMIC's own; the MIMIC-III demo's D_LABITEMS holds them.
+    const r4 = await loadMimic4(c, m4.dir, mimic3Dir);
+    note("test/fixtures/mimic4 -> mimic4 (real rows)", m4, r4);
+    assertLoaded(m4, r4, (t) => `mimiciv_hosp.${t}`);
+    assert.deepEqual(m4.dropped, { "no birth date (MIMIC-IV patients.anchor_year is required)": 1 });
   });
 
   it("Synthea CSV (Nebraska): the header read, byte for byte, and ETL-Synthea's tables", async () => {
