@@ -40,6 +40,9 @@ export interface Cluster {
 /** Starts a cluster and connects to its `postgres` database. */
 export async function startCluster(): Promise<Cluster> {
   const bin = findBin() as string;
+  // The server (another user) reads the CSV files the tests write: keep them world-readable whatever
+  // umask the runner has.
+  process.umask(0o022);
   const root = mkdtempSync(join(tmpdir(), "halo-pg-"));
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) => {
