@@ -1,15 +1,17 @@
 // `halo-ehr demo`: the whole pipeline on the bundled Synthea FHIR data (1,461 synthetic patients):
 // ingest, train the `small` model within a time budget, generate as many synthetic patients as the
 // training split holds, and evaluate them into an HTML report.
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
+import { checkOutputDir } from "../io/atomic.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
 import { formatEvaluation, runEvaluate } from "./evaluate.ts";
 import { runGenerate } from "./generate.ts";
 import { formatIngestSummary, runIngest } from "./ingest.ts";
+import { seedNumber } from "./option-parsers.ts";
 
 /** The bundled demo data (see its SOURCE.md for origin and license). */
 export const DEMO_DATA = fileURLToPath(new URL("../../data/demo/synthea-stu3/bundles.ndjson.gz", import.meta.url));
@@ -19,13 +21,22 @@ export interface DemoOptions {
   /** Training time budget in minutes. */
   minutes: number;
   seed: number;
+  /** Replace an --out that holds more than an earlier demo. */
+  force?: boolean;
 }
+
+/** What a demo writes in its folder; an earlier demo's copy of these is replaced without --force. */
+const DEMO_PARTS = ["dataset", "model", "synthetic", "report"];
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const started = performance.now();
   const out = resolve(opts.out);
-  // A demo always starts afresh: a previous run's checkpoints would otherwise be refused.
-  rmSync(out, { recursive: true, force: true });
+  // A demo starts afresh over an earlier demo; a folder holding anything else is refused (one rule).
+  const earlierDemo =
+    statSync(out, { throwIfNoEntry: false })?.isDirectory() === true &&
+    readdirSync(out).every((name) => DEMO_PARTS.includes(name));
+  checkOutputDir(out, { force: opts.force || earlierDemo, what: "demo" });
+  for (const name of DEMO_PARTS) rmSync(join(out, name), { recursive: true, force: true });
   const step = (n: number, what: string) => console.log(`\n== ${n}/4 ${what}`);
 
   step(1, `Ingest the bundled Synthea FHIR STU3 data (${DEMO_DATA})`);
@@ -52,6 +63,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     (e) => display.onEvent(e),
   );
   display.finish(trained);
+  if (trained.signal !== undefined) {
+    process.exitCode = trained.signal === "SIGTERM" ? 143 : 130;
+    return;
+  }
 
   step(3, "Generate synthetic patients");
   const count = ingest.splits.train;
@@ -82,8 +97,9 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description("run the whole pipeline on the bundled Synthea data and write a report")
-    .option("--out <dir>", "output folder (replaced)", "halo-demo")
+    .option("--out <dir>", "output folder (an earlier demo there is replaced)", "halo-demo")
+    .option("--force", "replace the output folder even when it holds more than an earlier demo")
     .option("--minutes <m>", "training time budget in minutes", positive, 7)
-    .option("--seed <n>", "seed of every stage", (v) => Math.trunc(positive(String(Number(v) + 1)) - 1), 1)
+    .option("--seed <n>", "seed of every stage", seedNumber, 1)
     .action((o: DemoOptions) => runDemo(o));
 }

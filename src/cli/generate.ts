@@ -1,23 +1,29 @@
 // `halo-ehr generate <checkpoint> --count N`: samples synthetic patients in a worker thread and writes
-// them as they come: the encoded records (synthetic.records, what `halo-ehr evaluate` reads) and the
-// patients in the training data's own format (FHIR bundles are streamed batch by batch; the
-// table-based formats are written once sampling ends, since each table spans all patients).
-import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+// them batch by batch as they come, so memory stays flat whatever --count is: the encoded records
+// (synthetic.records, what `halo-ehr evaluate` reads), the patients in the training data's own format
+// (every writer appends its tables and allocates ids as records come), and summary.json (records, drops,
+// rows per table, unknown values) for the report's validity section. The output folder is staged in a
+// hidden sibling and renamed into place only when complete; a folder with earlier results is refused
+// unless --force.
+import { existsSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError } from "commander";
-import { loadDataset, saveRecords } from "../encode/dataset-file.ts";
+import { loadDataset, loadDatasetHeader, openRecordsWriter } from "../encode/dataset-file.ts";
 import { dayNumber, isoDay } from "../encode/dates.ts";
 import { Decoder } from "../encode/decode.ts";
 import { seededRandom, uniformInt } from "../encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../encode/types.ts";
-import type { PatientRecord, SourceFormat } from "../ingest/record.ts";
-import { patientBundle } from "../ingest/to-fhir.ts";
-import { writeRecords } from "../ingest/write-records.ts";
+import { IngestError, type PatientRecord, type SourceFormat } from "../ingest/record.ts";
+import type { SourceProfile } from "../ingest/source-profile.ts";
+import type { RecordWriter } from "../ingest/table-writer.ts";
+import { openWriter } from "../ingest/write-records.ts";
+import { checkOutputDir, describeFsError, stageDir } from "../io/atomic.ts";
 import type { GenerateWorkerData, GenerateWorkerMessage } from "../sample/generate-worker.ts";
 import type { CheckpointConfig } from "../train/checkpoint.ts";
+import { seedNumber } from "./option-parsers.ts";
 
 export interface GenerateCliOptions {
   count: number;
@@ -32,6 +38,8 @@ export interface GenerateCliOptions {
   prefix?: string;
   /** First visit dates are drawn uniformly in this range (ISO dates "from..to"); default the training data's range. */
   dates?: string;
+  /** Replace an output folder that holds earlier results. */
+  force?: boolean;
   quiet?: boolean;
 }
 
@@ -120,92 +128,167 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
       throw new Error(`--prefix ${opts.prefix}: expected a JSON array of visits, each an array of code token names`);
     options.prefix = visits.map((v, i) => tokenIds(v as string[], vocab, "codes", `--prefix visit ${i + 1}`));
   }
+  const profile = await sourceProfile(config.dataset.dir);
 
-  mkdirSync(opts.out, { recursive: true });
-  const decoder = new Decoder(vocab);
-  const rand = seededRandom(seed ^ 0x5eed);
-  const decode = (r: EncodedRecord): PatientRecord =>
-    decoder.decode(r, { rand, startDate: isoDay(uniformInt(rand, fromDay, toDay + 1)) });
-  const streamFhir = format === "fhir";
-  const fhirPath = join(opts.out, "fhir", "bundles.ndjson");
-  if (streamFhir) mkdirSync(join(opts.out, "fhir"), { recursive: true });
-  const fhirOut = streamFhir ? createWriteStream(fhirPath) : null;
-
-  const records: EncodedRecord[] = [];
-  const patients: PatientRecord[] = [];
-  const bar =
-    opts.quiet || !process.stderr.isTTY
-      ? null
-      : new cliProgress.SingleBar(
-          {
-            stream: process.stderr,
-            format: "{bar} {value}/{total} records | {rate} rec/s | ETA {eta}s",
-            hideCursor: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-  bar?.start(opts.count, 0, { rate: "-" });
-  const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
-    workerData: { checkpoint: dir, options } satisfies GenerateWorkerData,
-  });
-  const dropped = await new Promise<number>((resolveDone, reject) => {
-    let chain = Promise.resolve();
-    worker.on("message", (m: GenerateWorkerMessage) => {
-      chain = chain.then(async () => {
-        if (m.type === "batch") {
-          for (const r of m.records) {
-            const rec: EncodedRecord = { id: r.id, labels: r.labels, visits: r.visits };
-            records.push(rec);
-            const patient = decode(rec);
-            if (fhirOut) {
-              if (!fhirOut.write(`${JSON.stringify(patientBundle(patient, "R4"))}\n`)) await once(fhirOut, "drain");
-            } else patients.push(patient);
-          }
-          const rate = (m.done / ((performance.now() - started) / 1000)).toFixed(1);
-          bar?.update(m.done, { rate });
-        } else if (m.type === "done") resolveDone(m.dropped);
-        else {
-          const e = new Error(m.message);
-          e.name = m.name;
-          reject(e);
-        }
-      });
-      chain.catch(reject);
+  // The whole folder is written in a staged sibling and renamed into place only when complete.
+  checkOutputDir(opts.out, { force: opts.force, what: "synthetic set" });
+  const staged = stageDir(opts.out);
+  try {
+    const summary = await sampleInto(staged.path, {
+      dir,
+      vocab,
+      format,
+      profile,
+      options,
+      fromDay,
+      toDay,
+      started,
+      opts,
     });
-    worker.on("error", reject);
-    worker.on("exit", (code) => {
-      if (code !== 0) reject(new Error(`the sampling worker stopped with exit code ${code}`));
-    });
-  });
-  await worker.terminate();
-  bar?.stop();
-
-  const files: string[] = [];
-  const recordsPath = join(opts.out, "synthetic.records");
-  await saveRecords(recordsPath, records, vocab);
-  files.push(recordsPath);
-  if (fhirOut) {
-    fhirOut.end();
-    await once(fhirOut, "finish");
-    files.push(fhirPath);
-  } else {
-    files.push(...(await writeRecords(format, join(opts.out, format), patients)));
+    if (summary.written === 0)
+      throw new IngestError(
+        `generated no records (${summary.dropped} sampled without any visit were dropped); nothing written to ${opts.out}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
+      );
+    await staged.commit();
+    summary.files = summary.files.map((f) => join(opts.out, relative(staged.path, f)));
+    if (!opts.quiet) console.log(formatGenerateSummary(summary));
+    return summary;
+  } catch (error) {
+    await staged.abort();
+    throw error;
   }
-  const seconds = (performance.now() - started) / 1000;
-  const visits = records.reduce((s, r) => s + r.visits.length, 0);
-  const codes = records.reduce((s, r) => s + r.visits.reduce((t, v) => t + v.length, 0), 0);
-  const summary: GenerateSummary = {
-    requested: opts.count,
-    written: records.length,
-    dropped,
-    files,
-    seconds,
-    recordsPerSecond: opts.count / seconds,
-    meanVisits: records.length ? visits / records.length : 0,
-    meanCodesPerVisit: visits ? codes / visits : 0,
-  };
-  if (!opts.quiet) console.log(formatGenerateSummary(summary));
-  return summary;
+}
+
+/** The source profile stored with the training dataset, when the dataset is still there. */
+async function sourceProfile(datasetDir: string): Promise<SourceProfile | undefined> {
+  if (!existsSync(join(datasetDir, "dataset.json"))) return undefined;
+  return (await loadDatasetHeader(datasetDir)).source.profile;
+}
+
+interface SampleJob {
+  dir: string;
+  vocab: Vocabulary;
+  format: SourceFormat;
+  profile: SourceProfile | undefined;
+  options: GenerateWorkerData["options"];
+  fromDay: number;
+  toDay: number;
+  started: number;
+  opts: GenerateCliOptions;
+}
+
+/**
+ * Samples in the worker and streams each batch to `out`: the encoded records to synthetic.records, the
+ * decoded patients to the format's writer (tables appended, ids allocated as records come), so memory
+ * holds a batch at a time whatever --count is. Writes summary.json last.
+ */
+async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary> {
+  const { vocab, format, opts } = job;
+  const decoder = new Decoder(vocab);
+  const rand = seededRandom((job.options.seed ?? 1) ^ 0x5eed);
+  const decode = (r: EncodedRecord): PatientRecord =>
+    decoder.decode(r, { rand, startDate: isoDay(uniformInt(rand, job.fromDay, job.toDay + 1)) });
+  const recordsOut = await openRecordsWriter(join(out, "synthetic.records"), vocab);
+  let writer: RecordWriter | undefined;
+  let written = 0;
+  let visits = 0;
+  let codes = 0;
+  try {
+    writer = await openWriter(format, join(out, format), { profile: job.profile });
+    const w = writer;
+    const bar =
+      opts.quiet || !process.stderr.isTTY
+        ? null
+        : new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: "{bar} {value}/{total} records | {rate} rec/s | ETA {eta}s",
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+    bar?.start(opts.count, 0, { rate: "-" });
+    // Without a terminal, a line at each tenth of the way.
+    let nextTenth = 1;
+    const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
+      workerData: { checkpoint: job.dir, options: job.options } satisfies GenerateWorkerData,
+    });
+    let dropped: number;
+    try {
+      dropped = await new Promise<number>((resolveDone, reject) => {
+        let chain = Promise.resolve();
+        worker.on("message", (m: GenerateWorkerMessage) => {
+          chain = chain.then(async () => {
+            if (m.type === "batch") {
+              const batch: EncodedRecord[] = m.records.map((r) => ({ id: r.id, labels: r.labels, visits: r.visits }));
+              await recordsOut.append(batch);
+              await w.append(batch.map(decode));
+              for (const r of batch) {
+                visits += r.visits.length;
+                for (const v of r.visits) codes += v.length;
+              }
+              written += batch.length;
+              // Flow control: a worker that waits for this before sampling far ahead keeps memory flat
+              // when writing is slower than sampling (FHIR); one that ignores it loses nothing.
+              worker.postMessage({ type: "written", done: m.done });
+              const rate = (m.done / ((performance.now() - job.started) / 1000)).toFixed(1);
+              bar?.update(m.done, { rate });
+              if (!bar && !opts.quiet && m.done >= (nextTenth * opts.count) / 10) {
+                process.stderr.write(`generate: ${m.done}/${opts.count} records (${rate} rec/s)\n`);
+                while (m.done >= (nextTenth * opts.count) / 10) nextTenth++;
+              }
+            } else if (m.type === "done") resolveDone(m.dropped);
+            else {
+              const e = new Error(m.message);
+              e.name = m.name;
+              reject(e);
+            }
+          });
+          chain.catch(reject);
+        });
+        worker.on("error", reject);
+        worker.on("exit", (code) => {
+          if (code !== 0) reject(new Error(`the sampling worker stopped with exit code ${code}`));
+        });
+      });
+    } finally {
+      await worker.terminate();
+      bar?.stop();
+    }
+    await recordsOut.close();
+    const result = await w.close();
+    writer = undefined;
+    const writerDropped = Object.values(result.dropped).reduce((a, b) => a + b, 0);
+    const seconds = (performance.now() - job.started) / 1000;
+    const summaryPath = join(out, "summary.json");
+    const summary: GenerateSummary = {
+      requested: opts.count,
+      written: written - writerDropped,
+      dropped: dropped + writerDropped,
+      files: [recordsOut.path, ...result.files, summaryPath],
+      seconds,
+      recordsPerSecond: opts.count / seconds,
+      meanVisits: written ? visits / written : 0,
+      meanCodesPerVisit: visits ? codes / visits : 0,
+    };
+    const file = {
+      format,
+      records: summary.written,
+      dropped: summary.dropped,
+      droppedBy: { "sampled without any visit": dropped, ...result.dropped },
+      tables: result.tables,
+      unknownValues: result.unknownValues,
+      requested: opts.count,
+      seconds: Number(seconds.toFixed(2)),
+    };
+    await writeFile(summaryPath, `${JSON.stringify(file, null, 1)}\n`);
+    return summary;
+  } catch (error) {
+    await recordsOut.abort();
+    // Close the writer's files so the staged folder can be removed.
+    await writer?.abort();
+    throw describeFsError(error, opts.out, "write the synthetic set");
+  }
 }
 
 export function formatGenerateSummary(s: GenerateSummary): string {
@@ -231,12 +314,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption("--count <n>", "number of synthetic patients to sample", positiveInt)
     .option("--out <dir>", "output folder", "halo-synthetic")
     .option("--batch-size <n>", "records sampled side by side", positiveInt, 64)
-    .option(
-      "--seed <n>",
-      "seed: the same seed gives the same patients",
-      (v) => positiveInt(String(Number(v) + 1)) - 1,
-      1,
-    )
+    .option("--seed <n>", "seed: the same seed gives the same patients", seedNumber, 1)
     .option(
       "--format <format>",
       "output format (mimic3, mimic4, omop, fhir, synthea-csv, events-csv); default: the training data's",
@@ -252,6 +330,7 @@ export function registerGenerate(program: Command): void {
     )
     .option("--prefix <file.json>", "JSON array of visits (arrays of code names) every record starts with")
     .option("--dates <from..to>", "first-visit dates are drawn in this range (default: the training data's)")
+    .option("--force", "replace an output folder that holds earlier results")
     .option("--quiet", "print nothing")
     .action(async (checkpoint: string, o: GenerateCliOptions) => {
       await runGenerate(checkpoint, { ...o, out: resolve(o.out) });

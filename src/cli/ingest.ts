@@ -2,13 +2,23 @@
 // saves the dataset (dataset.json + one records file per split), printing what was kept and skipped.
 import { basename, join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { saveDataset } from "../encode/dataset-file.ts";
 import { type EncodeSummary, encodeDataset } from "../encode/encode-dataset.ts";
 import { readPhenotypes } from "../encode/labels.ts";
 import { DEFAULT_KINDS } from "../encode/vocabulary.ts";
 import { detectFormat } from "../ingest/detect-format.ts";
-import { type EventKind, IngestError, type ReadOptions, type ReadResult, type SourceFormat } from "../ingest/record.ts";
+import {
+  dropImplausibleDates,
+  type EventKind,
+  IngestError,
+  plausibleYears,
+  type ReadOptions,
+  type ReadResult,
+  type SourceFormat,
+} from "../ingest/record.ts";
+import { checkOutputDir } from "../io/atomic.ts";
+import { seedNumber, wholeNumber } from "./option-parsers.ts";
 
 export interface IngestCliOptions {
   /** Source format; detected from the path when absent. */
@@ -32,6 +42,8 @@ export interface IngestCliOptions {
   strict?: boolean;
   /** Gzip the records files. */
   gzip?: boolean;
+  /** Replace a dataset (or anything else) already in the output folder. */
+  force?: boolean;
   /** Print nothing (the summary is still returned). */
   quiet?: boolean;
 }
@@ -93,6 +105,8 @@ export async function runIngest(input: string, opts: IngestCliOptions = {}): Pro
   if (!(format in READERS))
     throw new IngestError(`--format: "${format}" is not one of ${Object.keys(READERS).join(", ")}`);
   const out = opts.out ?? join("halo-data", datasetName(input));
+  // Checked before reading: a long read should not end in "the output folder is taken".
+  checkOutputDir(out, { force: opts.force, what: "dataset" });
 
   const bar =
     !opts.quiet && process.stderr.isTTY
@@ -111,10 +125,18 @@ export async function runIngest(input: string, opts: IngestCliOptions = {}): Pro
   } finally {
     bar?.stop();
   }
+  dropImplausibleDates(result.records, result.skipped, plausibleYears(format));
+  if (result.records.length === 0) {
+    const rows = [...result.rowsRead.values()].reduce((a, b) => a + b, 0);
+    throw new IngestError(
+      `${input}: no patients found (${rows} rows or resources read${result.skipped.total > 0 ? `, ${result.skipped.total} skipped` : ""}); ` +
+        `nothing to encode. Is it the right input${opts.format ? "" : `, and is ${format} its format (--format)`}?`,
+    );
+  }
   const t1 = performance.now();
   const { dataset, summary } = encodeDataset(
     result.records,
-    { format, path: resolve(input) },
+    { format, path: resolve(input), ...(result.profile && { profile: result.profile }) },
     {
       kinds,
       minCount: opts.minCount,
@@ -127,6 +149,14 @@ export async function runIngest(input: string, opts: IngestCliOptions = {}): Pro
     },
   );
   const t2 = performance.now();
+  const encoded = summary.patients - summary.droppedNoVisit;
+  if (encoded === 0) {
+    const reasons = [...result.skipped.counts].map(([reason, n]) => `${n} ${reason}`).join("; ");
+    throw new IngestError(
+      `${input}: none of the ${summary.patients} patients read has a visit with a code to encode, so the dataset would be empty` +
+        `${reasons === "" ? "" : ` (skipped: ${reasons})`}. Hint: check --kinds (${kinds.join(",")}) and --min-count.`,
+    );
+  }
   const skipped: IngestSummary["skipped"] = {};
   for (const [reason, count] of result.skipped.counts) {
     const firstAt = result.skipped.firstAt?.get(reason);
@@ -190,15 +220,6 @@ export function formatIngestSummary(s: IngestSummary): string {
   return lines.join("\n");
 }
 
-function wholeNumber(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < min)
-      throw new InvalidArgumentError(`expected a whole number of at least ${min} but received "${value}"`);
-    return n;
-  };
-}
-
 /** Adds the `ingest <path>` command to the program. */
 export function registerIngest(program: Command): void {
   program
@@ -218,8 +239,9 @@ export function registerIngest(program: Command): void {
     .option("--no-sex", "no sex label")
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
-    .option("--seed <n>", "seed of the split and of the within-visit order", wholeNumber(0), 4)
+    .option("--seed <n>", "seed of the split and of the within-visit order", seedNumber, 4)
     .option("--gzip", "gzip the records files")
+    .option("--force", "replace what the output folder already holds")
     .option("--strict", "stop at the first malformed row instead of skipping and counting it")
     .option("--quiet", "print nothing")
     .action(async (path: string, o: IngestCliOptions) => {

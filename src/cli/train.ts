@@ -1,9 +1,11 @@
 // `halo-ehr train <dataset>`: trains HALO on an encoded dataset (written by `halo-ehr ingest`),
 // keeping the best validation checkpoint in <out>/best and the latest in <out>/last.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { loadDatasetHeader } from "../encode/dataset-file.ts";
+import { checkOutputDir } from "../io/atomic.ts";
+import { readCheckpointConfig } from "../train/checkpoint.ts";
 import { defaultTrainOptions, parseConfigJson, type TrainOptions, validateTrainOptions } from "../train/options.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
@@ -25,6 +27,7 @@ interface TrainFlags {
   patience?: number;
   seed?: number;
   resume?: boolean;
+  force?: boolean;
   configJson?: string;
 }
 
@@ -89,12 +92,13 @@ export function registerTrain(program: Command): void {
     )
     .option("--seed <n>", `seed of initialization and shuffling (default: ${d.seed})`, number)
     .option("--resume", "continue the run in <out>/last (its settings are kept; limits may change)")
+    .option("--force", "start afresh in an --out that holds an earlier run, replacing its best/ and last/")
     .option(
       "--config-json <json>",
       'JSON object or .json file of option overrides, e.g. \'{"nEmbd": 128, "beta2": 0.99}\' (unknown keys are an error)',
     )
     .action(async (datasetDir: string, flags: TrainFlags) => {
-      await loadDatasetHeader(datasetDir); // a clear error now, before a worker starts
+      const header = await loadDatasetHeader(datasetDir); // a clear error now, before a worker starts
       const request = trainRequest(datasetDir, flags);
       const last = join(request.out, "last");
       if (request.resume) {
@@ -103,16 +107,23 @@ export function registerTrain(program: Command): void {
             `Nothing to resume in ${request.out}: ${last} holds no checkpoint. Hint: drop --resume to start a run.`,
           );
         }
+        // The run must continue on the data it started on: same vocabulary, or the ids mean other codes.
+        readCheckpointConfig(last, { vocab: header.vocab, from: `the dataset ${datasetDir}` });
       } else {
         validateTrainOptions({ ...defaultTrainOptions, ...request });
-        if (existsSync(last)) {
-          throw new Error(
-            `${request.out} already holds a training run. Hint: add --resume to continue it, or pass another --out.`,
-          );
-        }
+        checkOutputDir(request.out, {
+          force: flags.force,
+          what: "training run",
+          hint: "Add --resume to continue it, --force to start afresh and replace it, or pass another --out.",
+        });
+        // --force: the earlier run's checkpoints go now, so best/ never mixes two runs.
+        for (const name of ["best", "last", "best.old", "last.old"])
+          rmSync(join(request.out, name), { recursive: true, force: true });
       }
       const display = progressDisplay();
       const result = await runTrain(datasetDir, request, (event) => display.onEvent(event));
       display.finish(result);
+      // Stopped by a signal: last/ is saved; the exit status still says the run did not finish.
+      if (result.signal !== undefined) process.exitCode = result.signal === "SIGTERM" ? 143 : 130;
     });
 }

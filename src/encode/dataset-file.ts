@@ -12,10 +12,10 @@
 // are refused with a hint to rebuild them: they cannot be checked, and rebuilding costs one ingest.
 import { createHash } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { IngestError } from "../ingest/record.ts";
-import { describeFsError, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { describeFsError, temporaryFile, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
 import type { EncodedDataset, EncodedRecord, Split, Vocabulary } from "./types.ts";
 
 const MAGIC = "HALOREC2";
@@ -176,11 +176,13 @@ export interface RecordsWriter {
  */
 export async function openRecordsWriter(path: string, vocab: Vocabulary): Promise<RecordsWriter> {
   const gzip = path.endsWith(".gz");
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const temporary = temporaryFile(path);
+  const tmp = temporary.path;
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(tmp, "w");
   } catch (error) {
+    temporary.done();
     throw describeFsError(error, path, "write the records file");
   }
   const hash = createHash("sha256");
@@ -196,6 +198,7 @@ export async function openRecordsWriter(path: string, vocab: Vocabulary): Promis
       state = "failed";
       await fh.close().catch(() => {});
       await rm(tmp, { force: true });
+      temporary.done();
       throw describeFsError(error, path, "write the records file");
     }
   };
@@ -225,10 +228,12 @@ export async function openRecordsWriter(path: string, vocab: Vocabulary): Promis
         await fh.close();
         state = "closed";
         await rename(tmp, path);
+        temporary.done();
       } catch (error) {
         if (state === "open") await fh.close().catch(() => {});
         state = "failed";
         await rm(tmp, { force: true });
+        temporary.done();
         throw describeFsError(error, path, "write the records file");
       }
     },
@@ -237,6 +242,7 @@ export async function openRecordsWriter(path: string, vocab: Vocabulary): Promis
       if (state === "open") await fh.close().catch(() => {});
       state = "aborted";
       await rm(tmp, { force: true });
+      temporary.done();
     },
   };
 }

@@ -85,7 +85,12 @@ export interface EncodedDataset {
   vocab: Vocabulary;
   splits: Record<Split, EncodedRecord[]>;
   /** Where it came from, so synthetic records can be written back in the same format. */
-  source: { format: import("../ingest/record.ts").SourceFormat; path: string };
+  source: {
+    format: import("../ingest/record.ts").SourceFormat;
+    path: string;
+    /** Dataset-level facts of the source the writers need (src/ingest/source-profile.ts). */
+    profile?: import("../ingest/source-profile.ts").SourceProfile;
+  };
   /** How the vocabulary was built (absent in datasets made by hand). */
   encoding?: EncodingInfo;
 }

@@ -87,6 +87,7 @@ export async function readEventsCsv(file: string, opts: ReadOptions = {}): Promi
     readCsv(file, {
       required: ["patient_id", "timestamp", "code"],
       delimiter,
+      skipped: pass === 0 ? b.skipped : undefined, // counted once; pass 2 sees such rows as malformed
       // Two passes over the file: progress runs over twice its size.
       onProgress: opts.onProgress && ((read) => opts.onProgress?.(pass * size + read, 2 * size)),
     });

@@ -7,6 +7,7 @@
 import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createGunzip, gunzipSync } from "node:zlib";
+import { checkGzip, describeReadError } from "./csv.ts";
 import {
   type ClinicalEvent,
   type CodeSystem,
@@ -17,6 +18,7 @@ import {
   type ReadResult,
   RecordBuilder,
   type Sex,
+  UNDECODABLE,
 } from "./record.ts";
 
 /** The coding.system URL the writer uses for each code system ("other" is written without a system). */
@@ -105,6 +107,8 @@ export async function readFhir(path: string, opts: ReadOptions = {}): Promise<Re
     records: [...reader.builder.records()],
     skipped: reader.builder.skipped,
     rowsRead: reader.rowsRead,
+    // STU3 links events to their encounter with `context`, R4 with `encounter`: the writer follows suit.
+    profile: { fhirVersion: reader.linkedBy.context > reader.linkedBy.encounter ? "STU3" : "R4" },
   };
 }
 
@@ -140,6 +144,8 @@ class FhirAssembler {
   private readonly medications = new Map<string, Coding>();
   private pendingVisits: PendingVisit[] = [];
   private pendingEvents: PendingEvent[] = [];
+  /** Events linked to their encounter by each element name, to tell STU3 from R4. */
+  readonly linkedBy = { encounter: 0, context: 0 };
 
   constructor(opts: ReadOptions) {
     this.builder = new RecordBuilder({ strict: opts.strict });
@@ -148,6 +154,7 @@ class FhirAssembler {
 
   /** One JSON value per line: a Bundle or a single resource. Streams: the file may be far larger than memory. */
   async readNdjson(file: string, onBytes?: (bytes: number) => void): Promise<void> {
+    checkGzip(file);
     const raw = createReadStream(file);
     let bytes = 0;
     if (onBytes) {
@@ -166,6 +173,10 @@ class FhirAssembler {
       for await (const line of lines(stream)) {
         n++;
         if (line.trim() === "") continue;
+        if (line.includes("\uFFFD")) {
+          this.builder.skipped.skip(UNDECODABLE, `${file}:${n}`);
+          continue;
+        }
         let value: unknown;
         try {
           // A byte-order mark may open the file; JSON.parse rejects it.
@@ -177,8 +188,7 @@ class FhirAssembler {
         resources += this.readValue(value, `${file}:${n}`);
       }
     } catch (err) {
-      if (err instanceof IngestError) throw err;
-      throw new IngestError(`${file}: could not be read (${err instanceof Error ? err.message : String(err)})`);
+      throw describeReadError(err, file);
     } finally {
       raw.destroy();
     }
@@ -189,14 +199,20 @@ class FhirAssembler {
   readJsonFile(file: string): void {
     let value: unknown;
     try {
+      checkGzip(file);
       const bytes = readFileSync(file);
-      value = JSON.parse((file.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8").replace(/^\uFEFF/, ""));
+      const text = (file.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
+      if (text.includes("\uFFFD")) {
+        this.builder.skipped.skip(UNDECODABLE, file);
+        return;
+      }
+      value = JSON.parse(text.replace(/^\uFEFF/, ""));
     } catch (err) {
       if (err instanceof SyntaxError) {
         this.builder.skipped.skip("malformed JSON file", file);
         return;
       }
-      throw new IngestError(`${file}: could not be read (${err instanceof Error ? err.message : String(err)})`);
+      throw describeReadError(err, file);
     }
     this.rowsRead.set(file, this.readValue(value, file));
   }
@@ -326,6 +342,8 @@ class FhirAssembler {
     if (this.kinds && !this.kinds.has(kind)) return;
     // STU3 links to the encounter with `context`, R4 with `encounter`.
     const encounterRef = reference(r.encounter) ?? reference(r.context);
+    if (r.encounter !== undefined) this.linkedBy.encounter++;
+    else if (r.context !== undefined) this.linkedBy.context++;
     if (encounterRef === undefined) {
       this.builder.skipped.skip(`${type} without an encounter reference`, where);
       return;

@@ -82,6 +82,21 @@ export function addLab(t: TableSet, row: Row): boolean {
   );
 }
 
+/** Counts a prescription row's drug_type (for the profile's most common one). */
+export function countDrugType(counts: Map<string, number> | undefined, row: Row): Map<string, number> {
+  const m = counts ?? new Map<string, number>();
+  const v = row.get("drug_type");
+  if (v !== "") m.set(v, (m.get(v) ?? 0) + 1);
+  return m;
+}
+
+/** The result with the most common drug_type in its source profile (a NOT NULL column the writers fill). */
+export function withDrugType(result: ReadResult, counts: Map<string, number> | undefined): ReadResult {
+  const top = [...(counts ?? [])].sort((a, b) => b[1] - a[1])[0];
+  if (top !== undefined) result.profile = { mimicDrugType: top[0] };
+  return result;
+}
+
 /** Reads PATIENTS, ADMISSIONS, DIAGNOSES_ICD, PROCEDURES_ICD, PRESCRIPTIONS and LABEVENTS from `dir`. */
 export async function readMimic3(dir: string, opts: ReadOptions = {}): Promise<ReadResult> {
   const t = new TableSet(dir, opts, [
@@ -112,11 +127,14 @@ export async function readMimic3(dir: string, opts: ReadOptions = {}): Promise<R
   if (t.wants("procedure"))
     for await (const row of t.rows("PROCEDURES_ICD", ["hadm_id", "icd9_code"]))
       addAdmissionEvent(t, row, { kind: "procedure", system: "icd9pcs", code: row.get("icd9_code") }, "PROCEDURES_ICD");
+  let drugTypes: Map<string, number> | undefined;
   if (t.wants("medication"))
-    for await (const row of t.rows("PRESCRIPTIONS", ["hadm_id", "ndc", "drug"]))
+    for await (const row of t.rows("PRESCRIPTIONS", ["hadm_id", "ndc", "drug"])) {
       addPrescription(t, row, "PRESCRIPTIONS");
+      drugTypes = countDrugType(drugTypes, row);
+    }
   if (t.wants("lab"))
     for await (const row of t.rows("LABEVENTS", ["subject_id", "hadm_id", "itemid", "charttime", "valuenum"]))
       addLab(t, row);
-  return t.result("mimic3");
+  return withDrugType(t.result("mimic3"), drugTypes);
 }

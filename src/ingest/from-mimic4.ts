@@ -9,7 +9,16 @@
 // computed age in anchor_year equal anchor_age.
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { addAdmission, addAdmissionEvent, addLab, addPrescription, mimicSex, patientDate } from "./from-mimic3.ts";
+import {
+  addAdmission,
+  addAdmissionEvent,
+  addLab,
+  addPrescription,
+  countDrugType,
+  mimicSex,
+  patientDate,
+  withDrugType,
+} from "./from-mimic3.ts";
 import type { CodeSystem, EventKind, ReadOptions, ReadResult } from "./record.ts";
 import { type Row, skip, TableSet } from "./table-set.ts";
 
@@ -75,11 +84,14 @@ export async function readMimic4(dir: string, opts: ReadOptions = {}): Promise<R
   if (t.wants("procedure"))
     for await (const row of t.rows("procedures_icd", ["hadm_id", "icd_code", "icd_version"]))
       addIcd(t, row, "procedure", "procedures_icd");
+  let drugTypes: Map<string, number> | undefined;
   if (t.wants("medication"))
-    for await (const row of t.rows("prescriptions", ["hadm_id", "ndc", "drug"]))
+    for await (const row of t.rows("prescriptions", ["hadm_id", "ndc", "drug"])) {
       addPrescription(t, row, "prescriptions");
+      drugTypes = countDrugType(drugTypes, row);
+    }
   if (t.wants("lab"))
     for await (const row of t.rows("labevents", ["subject_id", "hadm_id", "itemid", "charttime", "valuenum"]))
       addLab(t, row);
-  return t.result("mimic4");
+  return withDrugType(t.result("mimic4"), drugTypes);
 }

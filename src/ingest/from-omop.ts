@@ -10,11 +10,13 @@
 //   counted. A row naming a visit_occurrence_id that does not exist is skipped and counted. A row whose
 //   date lies outside the visit it names stays in that visit (Synthea dates chronic conditions from onset).
 // - Times are dates unless the *_datetime column has a time other than midnight (most ETLs fill
-//   00:00:00 when they only know the day). A visit whose end equals its start gets no end.
+//   00:00:00 when they only know the day).
 // - Sex: gender_concept_id 8507 M, 8532 F, 8521 O, 8551 U, anything else unknown.
 // - Birth date: birth_datetime, else year_of_birth with month/day_of_birth (1 when missing).
-// - Visit type: 9201 inpatient, 9202 outpatient, 9203 emergency, 262 emergency-inpatient, other concepts
-//   by id; concept 0 uses visit_source_value.
+// - Visit type: the source's own visit_concept_id as a string ("9201", "9202", ...), which the model
+//   learns as a token and the writer writes back; for concept 0 or none, the visit_source_value.
+// - Source profile (source-profile.ts): the most used *_type_concept_id per table, and the CONCEPT rows of
+//   every concept id the tables read use (codes, gender, visit and type concepts), for the writer.
 
 import {
   type ClinicalEvent,
@@ -24,18 +26,25 @@ import {
   type ReadResult,
   type Sex,
 } from "./record.ts";
+import { ModeCounter, type SourceProfile } from "./source-profile.ts";
 import { type Row, skip, TableSet } from "./table-set.ts";
 
 /** OMOP gender concepts; the inverse is used by the writer. */
 export const GENDER_CONCEPT: Record<Sex, number> = { M: 8507, F: 8532, O: 8521, U: 8551 };
 
-/** OMOP visit concepts we name; other concept ids become the type as a number string. */
-export const VISIT_CONCEPT: Record<string, number> = {
-  inpatient: 9201,
-  outpatient: 9202,
-  emergency: 9203,
-  "emergency-inpatient": 262,
-};
+/** The CONCEPT table's CDM 5.4 columns, in order. */
+export const CONCEPT_COLUMNS = [
+  "concept_id",
+  "concept_name",
+  "domain_id",
+  "vocabulary_id",
+  "concept_class_id",
+  "standard_concept",
+  "concept_code",
+  "valid_start_date",
+  "valid_end_date",
+  "invalid_reason",
+];
 
 /** The clinical event tables and their columns. */
 export const EVENT_TABLES: {
@@ -99,12 +108,6 @@ function birthDate(t: TableSet, row: Row): string | undefined {
   return iso;
 }
 
-function visitType(concept: string, source: string): string | undefined {
-  if (concept === "" || concept === "0") return source === "" ? undefined : source;
-  const named = Object.entries(VISIT_CONCEPT).find(([, id]) => String(id) === concept);
-  return named ? named[0] : concept;
-}
-
 /** Reads person, death, visit_occurrence, the event tables and concept from `dir`. */
 export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<ReadResult> {
   const t = new TableSet(dir, opts, [
@@ -115,6 +118,9 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
     "concept",
   ]);
   const b = t.builder;
+  /** Concept ids in use, for the profile's concept rows; type concepts per table, for its modes. */
+  const concepts = new Set<string>();
+  const types = new ModeCounter<string, string>();
   const sexOf = new Map(Object.entries(GENDER_CONCEPT).map(([sex, id]) => [String(id), sex as Sex]));
   for await (const row of t.rows("person", ["person_id", "gender_concept_id", "year_of_birth"], true)) {
     const id = row.get("person_id");
@@ -122,6 +128,7 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
       skip(t, "person without person_id", row);
       continue;
     }
+    concepts.add(row.get("gender_concept_id"));
     const sex = sexOf.get(row.get("gender_concept_id"));
     const born = birthDate(t, row);
     b.addPatient({ id, ...(sex && { sex }), ...(born && { birthDate: born }) });
@@ -131,7 +138,10 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
     const date = isoTimestamp(row.get("death_date"));
     if (!b.hasPatient(id)) skip(t, "death of unknown person", row);
     else if (date === undefined) skip(t, "unparsable death_date", row);
-    else b.addPatient({ id, deathDate: date.slice(0, 10) });
+    else {
+      b.addPatient({ id, deathDate: date.slice(0, 10) });
+      if (row.get("death_type_concept_id") !== "") types.add("death", row.get("death_type_concept_id"));
+    }
   }
   for await (const row of t.rows(
     "visit_occurrence",
@@ -149,19 +159,22 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
       skip(t, "unparsable visit_end_date", row);
       continue;
     }
-    const type = visitType(row.get("visit_concept_id"), row.get("visit_source_value"));
+    // Concept 0 ("no matching concept") or none: the source's own value, which the writer keeps as such.
+    const concept = row.get("visit_concept_id");
+    const type = concept === "" || concept === "0" ? row.get("visit_source_value") : concept;
+    concepts.add(concept);
+    if (row.get("visit_type_concept_id") !== "") types.add("visit_occurrence", row.get("visit_type_concept_id"));
     b.addVisit(
       row.get("person_id"),
       {
         id: row.get("visit_occurrence_id"),
         start,
-        ...(end !== undefined && end !== start && { end }),
-        ...(type !== undefined && { type: b.intern(type) }),
+        ...(end !== undefined && { end }),
+        ...(type !== "" && { type: b.intern(type) }),
       },
       row.where,
     );
   }
-  const concepts = new Set<string>();
   for (const spec of EVENT_TABLES) {
     if (!t.wants(spec.kind)) continue;
     const lab = spec.kind === "lab";
@@ -207,17 +220,28 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
                 `${spec.table} row without visit_occurrence_id outside every visit`,
               );
       }
+      const typeConcept = row.get(`${spec.table.split("_")[0]}_type_concept_id`);
+      if (added && typeConcept !== "") types.add(spec.table, typeConcept);
       if (added && e.system === "other")
         t.substitute(`${spec.table}: concept id 0, coded by source value (system other)`);
     }
   }
+  for (const id of types.modes().values()) concepts.add(id);
   const result = t.result("omop");
   const names = new Map<string, string>();
+  const conceptRows: string[][] = [];
   // Read last and only for concepts in use: a full vocabulary's concept table has millions of rows.
   for await (const row of t.rows("concept", ["concept_id", "concept_name"])) {
     const id = row.get("concept_id");
-    if (concepts.has(id) && row.get("concept_name") !== "") names.set(id, b.intern(row.get("concept_name")));
+    if (!concepts.has(id)) continue;
+    if (row.get("concept_name") !== "") names.set(id, b.intern(row.get("concept_name")));
+    conceptRows.push(CONCEPT_COLUMNS.map((c) => row.get(c)));
   }
+  const profile: SourceProfile = {
+    omopTypeConcepts: Object.fromEntries([...types.modes()].map(([table, id]) => [table, Number(id)])),
+    omopConcepts: conceptRows,
+  };
+  result.profile = profile;
   for (const r of result.records)
     for (const v of r.visits)
       for (const e of v.events) {

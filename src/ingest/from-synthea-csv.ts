@@ -1,9 +1,11 @@
 // Reads a Synthea CSV export folder (patients, encounters, conditions, medications, procedures and, when
 // present, observations; plain or .gz) into canonical records. Encounters are the visits.
 // Column sets differ between Synthea versions (procedures START vs DATE, a SYSTEM column in v3.2+); rows
-// are read by header name, so any of them works.
-import { existsSync } from "node:fs";
+// are read by header name, so any of them works. The source profile keeps each table's header line, byte
+// for byte, and the most common encounter CODE/DESCRIPTION per ENCOUNTERCLASS, for the writer.
+import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
+import { createGunzip } from "node:zlib";
 import { readCsv } from "./csv.ts";
 import {
   type ClinicalEvent,
@@ -16,6 +18,7 @@ import {
   RecordBuilder,
   type Sex,
 } from "./record.ts";
+import { ModeCounter, type SourceProfile } from "./source-profile.ts";
 
 /** The event tables, their kind and the code system Synthea uses when the row names none. */
 const EVENT_TABLES: { table: string; kind: EventKind; system: CodeSystem }[] = [
@@ -73,8 +76,19 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
       `${dir}: not a Synthea CSV export (expected patients.csv and encounters.csv, optionally .gz, with conditions.csv, medications.csv, procedures.csv, observations.csv)`,
     );
 
+  const headers: Record<string, string> = {};
+  const encounterCodes = new ModeCounter<string, string>();
+  for (const table of ["patients", "encounters", ...EVENT_TABLES.map((t) => t.table)]) {
+    const path = file(table);
+    if (path) headers[table] = await headerLine(path);
+  }
+
   let n = 0;
-  for await (const row of readCsv(patients, { required: ["id"], onProgress: opts.onProgress })) {
+  for await (const row of readCsv(patients, {
+    required: ["id"],
+    onProgress: opts.onProgress,
+    skipped: builder.skipped,
+  })) {
     n++;
     const where = `${patients}:${row.line}`;
     if (row.malformed) {
@@ -104,7 +118,11 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
   rowsRead.set(patients, n);
 
   n = 0;
-  for await (const row of readCsv(encounters, { required: ["id", "patient"], onProgress: opts.onProgress })) {
+  for await (const row of readCsv(encounters, {
+    required: ["id", "patient"],
+    onProgress: opts.onProgress,
+    skipped: builder.skipped,
+  })) {
     n++;
     const where = `${encounters}:${row.line}`;
     if (row.malformed) {
@@ -127,7 +145,10 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
       else visit.end = end;
     }
     const type = row.get("encounterclass");
-    if (type !== "") visit.type = type;
+    if (type !== "") {
+      visit.type = type;
+      if (row.get("code") !== "") encounterCodes.add(type, `${row.get("code")}\t${row.get("description")}`);
+    }
     builder.addVisit(row.get("patient"), visit, where);
   }
   rowsRead.set(encounters, n);
@@ -136,7 +157,11 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
     const path = file(table);
     if (!path || (kinds && !kinds.has(kind))) continue;
     n = 0;
-    for await (const row of readCsv(path, { required: ["encounter", "code"], onProgress: opts.onProgress })) {
+    for await (const row of readCsv(path, {
+      required: ["encounter", "code"],
+      onProgress: opts.onProgress,
+      skipped: builder.skipped,
+    })) {
       n++;
       const where = `${path}:${row.line}`;
       if (row.malformed) {
@@ -171,5 +196,30 @@ export async function readSyntheaCsv(dir: string, opts: ReadOptions = {}): Promi
     rowsRead.set(path, n);
   }
 
-  return { format: "synthea-csv", records: [...builder.records()], skipped: skip, rowsRead };
+  const profile: SourceProfile = {
+    syntheaHeaders: headers,
+    syntheaEncounterCodes: Object.fromEntries(
+      [...encounterCodes.modes()].map(([cls, v]) => [cls, v.split("\t", 2) as [string, string]]),
+    ),
+  };
+  return { format: "synthea-csv", records: [...builder.records()], skipped: skip, rowsRead, profile };
+}
+
+/** A file's first line as it is (plain or .gz), without its line break and byte-order mark. */
+async function headerLine(path: string): Promise<string> {
+  const raw = createReadStream(path);
+  const stream = path.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
+  let text = "";
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      text += chunk.toString("utf8");
+      if (text.includes("\n")) break;
+    }
+  } finally {
+    raw.destroy();
+  }
+  return text
+    .split("\n", 1)[0]
+    .replace(/\r$/, "")
+    .replace(/^\uFEFF/, "");
 }

@@ -67,8 +67,11 @@ export class SkipCounter {
 
   /** Record one skipped row; in strict mode it is an error naming where and why. */
   skip(reason: string, where?: string): void {
-    if (this.strict)
-      throw new IngestError(`${where ?? "input"}: ${reason} (strict mode; drop --strict to skip and count such rows)`);
+    if (this.strict) {
+      // "(visit dropped)", "(patient kept without it)": what non-strict mode does, not what happens here.
+      const what = reason.replace(/ \([^()]*\b(dropped|kept)\b[^()]*\)$/, "");
+      throw new IngestError(`${where ?? "input"}: ${what} (strict mode; drop --strict to skip and count such rows)`);
+    }
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
     if (where !== undefined && !this.firstAt.has(reason)) this.firstAt.set(reason, where);
   }
@@ -79,6 +82,9 @@ export class SkipCounter {
     return n;
   }
 }
+
+/** The skip reason of a row or line holding bytes that are not UTF-8 (decoded, they would be U+FFFD). */
+export const UNDECODABLE = "undecodable bytes (not UTF-8; convert the file to UTF-8)";
 
 /** An error in the user's input: the CLI prints its message (file, line, field) without a stack trace. */
 export class IngestError extends Error {
@@ -264,6 +270,8 @@ export interface ReadResult {
   rowsRead: Map<string, number>;
   /** Rows kept with a substitute for a missing field, by what was done (e.g. "drug coded by name: no NDC"). */
   substituted?: Map<string, number>;
+  /** Dataset-level facts the writers need (headers, type concepts, ...); see source-profile.ts. */
+  profile?: import("./source-profile.ts").SourceProfile;
 }
 
 export interface ReadOptions {
@@ -272,4 +280,69 @@ export interface ReadOptions {
   kinds?: EventKind[];
   /** Called now and then with bytes read, for a progress bar. */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
+}
+
+/** The years a date may fall in; outside them it is a typo or a placeholder (0001-01-01, 9999-12-31). */
+export interface YearWindow {
+  min: number;
+  max: number;
+}
+
+/**
+ * 1900 to the present, except for MIMIC, whose de-identification shifts every date into 2100-2210
+ * and the birth dates of patients over 89 back by 300 years (into the 1800s).
+ */
+export function plausibleYears(format: SourceFormat, now: Date = new Date()): YearWindow {
+  if (format === "mimic3" || format === "mimic4") return { min: 1800, max: 2300 };
+  return { min: 1900, max: now.getUTCFullYear() };
+}
+
+/**
+ * Drops dates no real record has, counting each by reason in `skipped` (an error under --strict):
+ * a visit dated outside `years` or discharged before its admission is dropped; a birth or death
+ * date outside `years`, or a birth after the first visit, is dropped from the patient, who is kept.
+ * Readers check that dates parse; this checks that they make sense, once, for every format.
+ */
+export function dropImplausibleDates(records: PatientRecord[], skipped: SkipCounter, years: YearWindow): void {
+  const span = `${years.min}-${years.max}`;
+  const outside = (date: string) => {
+    const y = Number(date.slice(0, 4));
+    return !(y >= years.min && y <= years.max);
+  };
+  for (const r of records) {
+    const at = `patient ${r.id}`;
+    if (r.birthDate !== undefined && outside(r.birthDate)) {
+      skipped.skip(`birth date outside ${span} (patient kept without it)`, `${at}: birth date ${r.birthDate}`);
+      delete r.birthDate;
+    }
+    if (r.deathDate !== undefined && outside(r.deathDate)) {
+      skipped.skip(`death date outside ${span} (patient kept without it)`, `${at}: death date ${r.deathDate}`);
+      delete r.deathDate;
+    }
+    r.visits = r.visits.filter((v) => {
+      const where = `${at}, visit ${v.id}`;
+      if (outside(v.start) || (v.end !== undefined && outside(v.end))) {
+        skipped.skip(
+          `visit dated outside ${span} (visit dropped)`,
+          `${where}: ${v.start}${v.end ? ` to ${v.end}` : ""}`,
+        );
+        return false;
+      }
+      // Compared on the prefix both have, so a date-only discharge on the admission day is fine.
+      const n = Math.min(v.start.length, v.end?.length ?? 0);
+      if (v.end !== undefined && v.end.slice(0, n) < v.start.slice(0, n)) {
+        skipped.skip("discharge before admission (visit dropped)", `${where}: ${v.start} to ${v.end}`);
+        return false;
+      }
+      return true;
+    });
+    const first = r.visits[0]?.start;
+    if (r.birthDate !== undefined && first !== undefined && r.birthDate.slice(0, 10) > first.slice(0, 10)) {
+      skipped.skip(
+        "birth date after the first visit (patient kept without it)",
+        `${at}: born ${r.birthDate}, first visit ${first}`,
+      );
+      delete r.birthDate;
+    }
+  }
 }

@@ -72,6 +72,7 @@ export class TableSet {
     for await (const row of readCsv(path, {
       required,
       delimiter,
+      skipped: this.builder.skipped,
       onProgress: onProgress && ((read) => onProgress(start + read, this.bytesTotal)),
     })) {
       n++;

@@ -1,48 +1,151 @@
-// Shared by the table-based writers (MIMIC-III/IV, OMOP, events CSV): streamed CSV tables and the
-// synthetic integer ids, numbered from SYNTHETIC_ID_BASE + 1 (900,000,001), far above every real MIMIC
-// or OMOP id, so synthetic rows can neither pass for real ones nor collide with them in one database.
+// What every writer shares: the streaming writer contract (open, append batches, close), CSV tables
+// appended row by row, the synthetic integer ids, and the counts a writer reports (rows per table,
+// fields written with the format's "unknown" value, records it could not write).
+//
+// Synthetic integer ids are numbered from SYNTHETIC_ID_BASE + 1 (900,000,001), far above every real
+// MIMIC or OMOP id, so synthetic rows can neither pass for real ones nor collide with them in one database.
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { stringify } from "csv-stringify";
 import { type ClinicalEvent, IngestError, type PatientRecord, type Visit } from "./record.ts";
+import type { SourceProfile } from "./source-profile.ts";
 
 /** Synthetic integer ids are SYNTHETIC_ID_BASE + n, n = 1, 2, ... (see the header). */
 export const SYNTHETIC_ID_BASE = 900_000_000;
 
-/** Writes one CSV table row by row, honouring back-pressure; returns the path. */
-export async function writeTable(path: string, header: string[], rows: Iterable<unknown[]>): Promise<string> {
-  const out = createWriteStream(path);
-  const csv = stringify({ header: true, columns: header });
-  csv.pipe(out);
-  for (const row of rows) {
-    if (!csv.write(row)) await once(csv, "drain");
+/** What a writer did, for generate's summary.json and the report's validity section. */
+export interface WriteResult {
+  files: string[];
+  /** Rows (resources for FHIR) written per table or resource type. */
+  tables: Record<string, number>;
+  /** Fields written with the format's "unknown" value (or a stated stand-in), by "table.column". */
+  unknownValues: Record<string, number>;
+  /** Records not written, by reason (a field the format requires and the record lacks). */
+  dropped: Record<string, number>;
+}
+
+/** A writer open on a folder: append batches of records as they come, then close. */
+export interface RecordWriter {
+  append(records: readonly PatientRecord[]): Promise<void>;
+  close(): Promise<WriteResult>;
+  /** Closes every file without finishing it (after a failure; the caller removes the folder). */
+  abort(): Promise<void>;
+}
+
+export interface WriterOptions {
+  /** Dataset-level facts of the source (headers, type concepts, ...); see source-profile.ts. */
+  profile?: SourceProfile;
+  /** FHIR only: the version to write (default the profile's, else R4). */
+  fhirVersion?: "R4" | "STU3";
+}
+
+/** Counts by key, as a plain object for JSON. */
+export class Tally {
+  readonly counts: Record<string, number> = {};
+  add(key: string, n = 1): void {
+    this.counts[key] = (this.counts[key] ?? 0) + n;
   }
-  csv.end();
-  await once(out, "finish");
-  return path;
 }
 
-/** Maps an iterable lazily, with a 1-based row number, so tables stream instead of piling up. */
-export function* mapRows<T>(items: Iterable<T>, f: (item: T, rowId: number) => unknown[]): Generator<unknown[]> {
-  let n = 0;
-  for (const item of items) yield f(item, ++n);
+/** One CSV table appended row by row, honouring back-pressure. */
+export class CsvTable {
+  rows = 0;
+  private readonly csv: ReturnType<typeof stringify>;
+  private readonly file: WriteStream;
+  private readonly finished: Promise<void>;
+
+  /**
+   * `header` is written as given when a string (a source's header line, byte for byte), else joined
+   * as CSV. `columns` name the fields of each row.
+   */
+  constructor(
+    readonly path: string,
+    readonly columns: readonly string[],
+    header?: string,
+  ) {
+    this.file = createWriteStream(path);
+    this.csv = stringify({ header: header === undefined, columns: [...columns] });
+    if (header !== undefined) this.file.write(`${header}\n`);
+    this.csv.pipe(this.file);
+    this.finished = new Promise<void>((resolve, reject) => {
+      this.file.on("finish", resolve);
+      this.file.on("error", reject);
+      this.csv.on("error", reject);
+    });
+    // Awaited in close(); this keeps an early failure from being reported as unhandled before then.
+    this.finished.catch(() => {});
+  }
+
+  /** Appends a row given by column name; columns not given are blank. */
+  async write(values: Record<string, unknown>): Promise<void> {
+    this.rows++;
+    // A failed file (a full disk) never drains: the race ends on its error instead of waiting forever.
+    if (!this.csv.write(this.columns.map((c) => values[c] ?? "")))
+      await Promise.race([once(this.csv, "drain"), this.finished]);
+  }
+
+  async close(): Promise<void> {
+    this.csv.end();
+    await this.finished;
+  }
+
+  async abort(): Promise<void> {
+    this.csv.unpipe(this.file);
+    this.csv.destroy();
+    if (!this.file.closed) {
+      const closed = once(this.file, "close").catch(() => {});
+      this.file.destroy();
+      await closed;
+    }
+  }
 }
 
-/** A visit of a record with the synthetic ids assigned to both. */
-export interface NumberedVisit {
-  subjectId: number;
-  hadmId: number;
-  visit: Visit;
+/** Tables of one writer, opened together and closed together. */
+export class TableGroup {
+  readonly tables = new Map<string, CsvTable>();
+
+  open(name: string, path: string, columns: readonly string[], header?: string): CsvTable {
+    const t = new CsvTable(path, columns, header);
+    this.tables.set(name, t);
+    return t;
+  }
+
+  get(name: string): CsvTable {
+    return this.tables.get(name) as CsvTable;
+  }
+
+  async abort(): Promise<void> {
+    await Promise.all([...this.tables.values()].map((t) => t.abort()));
+  }
+
+  async close(unknown: Tally, dropped: Tally): Promise<WriteResult> {
+    await Promise.all([...this.tables.values()].map((t) => t.close()));
+    const tables: Record<string, number> = {};
+    for (const [name, t] of this.tables) tables[name] = t.rows;
+    return {
+      files: [...this.tables.values()].map((t) => t.path),
+      tables,
+      unknownValues: unknown.counts,
+      dropped: dropped.counts,
+    };
+  }
 }
 
-/** Numbers patients and their visits in order from SYNTHETIC_ID_BASE + 1. */
-export function numberVisits(records: PatientRecord[]): NumberedVisit[] {
-  const out: NumberedVisit[] = [];
-  records.forEach((r, i) => {
-    for (const visit of r.visits)
-      out.push({ subjectId: SYNTHETIC_ID_BASE + i + 1, hadmId: SYNTHETIC_ID_BASE + out.length + 1, visit });
-  });
-  return out;
+/** Writes all `records` with a streaming writer; returns the files written. */
+export async function writeAll(
+  open: (dir: string, opts: WriterOptions) => Promise<RecordWriter>,
+  dir: string,
+  records: readonly PatientRecord[],
+  opts: WriterOptions = {},
+): Promise<string[]> {
+  const w = await open(dir, opts);
+  try {
+    await w.append(records);
+    return (await w.close()).files;
+  } catch (error) {
+    await w.abort();
+    throw error;
+  }
 }
 
 /** Throws when an event's system has no place in the target format. */
@@ -51,4 +154,16 @@ export function unwritable(format: string, e: ClinicalEvent, v: Visit, accepted:
     `cannot write ${e.kind} ${e.system}:${e.code} (visit ${v.id}) as ${format}: it holds ${accepted}; ` +
       "map the codes first or choose the events-csv format, which takes any system",
   );
+}
+
+/** Canonical "YYYY-MM-DD[THH:MM:SS]" as "YYYY-MM-DD HH:MM:SS" (MIMIC, OMOP datetimes). */
+export function sqlTime(iso: string): string {
+  return iso.length === 10 ? `${iso} 00:00:00` : iso.replace("T", " ");
+}
+
+/** Whether a death on `death` falls within the visit (by day). */
+export function diedDuring(v: Visit, death: string | undefined): boolean {
+  if (death === undefined) return false;
+  const d = death.slice(0, 10);
+  return d >= v.start.slice(0, 10) && d <= (v.end ?? v.start).slice(0, 10);
 }

@@ -9,12 +9,17 @@
 //
 // Dates are written as the records give them; FHIR requires a zone on a time, and the canonical model keeps
 // none, so a time without a zone is written as UTC ("Z"). Events get their visit's start as their time.
+// Values come from the record: gender from sex ("unknown" when it has none, counted), Encounter.class
+// from the visit type (the source's class code; when absent R4, which requires a class, gets the
+// data-absent-reason extension and STU3 none, counted), period.end from the visit end. The version is the
+// caller's, else the source profile's, else R4. Streams: one bundle per line, appended batch by batch.
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { FHIR_SYSTEM_URL } from "./from-fhir.ts";
 import type { ClinicalEvent, CodeSystem, PatientRecord, Sex, Visit } from "./record.ts";
+import { type RecordWriter, Tally, type WriteResult, type WriterOptions, writeAll } from "./table-writer.ts";
 
 export type FhirVersion = "R4" | "STU3";
 
@@ -64,29 +69,57 @@ const TERMINOLOGY: Record<FhirVersion, { actReason: string; observationCategory:
   },
 };
 
-/** Writes `dir/bundles.ndjson`; returns the paths written. */
-export async function writeFhir(
-  dir: string,
-  records: PatientRecord[],
-  opts: { version?: FhirVersion } = {},
-): Promise<string[]> {
-  const version = opts.version ?? "R4";
+/** Opens a writer of `dir/bundles.ndjson` (the folder is created if needed). */
+export async function openFhir(dir: string, opts: WriterOptions = {}): Promise<RecordWriter> {
+  const version = opts.fhirVersion ?? opts.profile?.fhirVersion ?? "R4";
   if (version !== "R4" && version !== "STU3")
     throw new Error(`Expected FHIR version "R4" or "STU3" but received ${JSON.stringify(version)}`);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, "bundles.ndjson");
   const out = createWriteStream(path);
-  for (const rec of records) {
-    // Respect back-pressure: a synthetic set can be far larger than the stream's buffer.
-    if (!out.write(`${JSON.stringify(patientBundle(rec, version))}\n`)) await once(out, "drain");
-  }
-  out.end();
-  await once(out, "finish");
-  return [path];
+  const failed = new Promise<never>((_, reject) => out.on("error", reject));
+  failed.catch(() => {});
+  const tables = new Tally();
+  const unknown = new Tally();
+  return {
+    async append(records) {
+      for (const rec of records) {
+        const bundle = patientBundle(rec, version, unknown);
+        tables.add("Bundle");
+        for (const e of bundle.entry as { resource: { resourceType: string } }[]) tables.add(e.resource.resourceType);
+        // Respect back-pressure: a synthetic set can be far larger than the stream's buffer.
+        if (!out.write(`${JSON.stringify(bundle)}\n`)) await Promise.race([once(out, "drain"), failed]);
+      }
+    },
+    async close(): Promise<WriteResult> {
+      out.end();
+      await Promise.race([once(out, "finish"), failed]);
+      return { files: [path], tables: tables.counts, unknownValues: unknown.counts, dropped: {} };
+    },
+    async abort() {
+      if (out.closed) return;
+      const closed = once(out, "close").catch(() => {});
+      out.destroy();
+      await closed;
+    },
+  };
+}
+
+/** Writes `dir/bundles.ndjson`; returns the paths written. */
+export function writeFhir(
+  dir: string,
+  records: readonly PatientRecord[],
+  opts: { version?: FhirVersion; profile?: WriterOptions["profile"] } = {},
+): Promise<string[]> {
+  return writeAll(openFhir, dir, records, { fhirVersion: opts.version, profile: opts.profile });
 }
 
 /** One patient's Bundle. */
-export function patientBundle(rec: PatientRecord, version: FhirVersion): Record<string, unknown> {
+export function patientBundle(
+  rec: PatientRecord,
+  version: FhirVersion,
+  unknown = new Tally(),
+): Record<string, unknown> {
   const terms = TERMINOLOGY[version];
   const meta = {
     tag: [{ system: "https://github.com/halo-ehr/halo-ehr", code: "synthetic", display: "Synthetic record" }],
@@ -95,13 +128,17 @@ export function patientBundle(rec: PatientRecord, version: FhirVersion): Record<
   const patientId = fhirPatientId(rec.id);
   const patientRef = { reference: `urn:uuid:${patientId}` };
   const patient: Record<string, unknown> = { resourceType: "Patient", id: patientId, meta };
-  if (rec.sex !== undefined) patient.gender = GENDER[rec.sex];
+  if (rec.sex === undefined || rec.sex === "U") unknown.add("Patient.gender");
+  patient.gender = GENDER[rec.sex ?? "U"];
   if (rec.birthDate !== undefined) patient.birthDate = rec.birthDate.slice(0, 10);
   if (rec.deathDate !== undefined) patient.deceasedDateTime = fhirDateTime(rec.deathDate);
   const entry = [{ fullUrl: `urn:uuid:${patientId}`, resource: patient }];
   for (const visit of rec.visits) {
     const encounterId = fhirEncounterId(rec.id, visit.id);
-    entry.push({ fullUrl: `urn:uuid:${encounterId}`, resource: encounter(visit, encounterId, patientRef, meta) });
+    entry.push({
+      fullUrl: `urn:uuid:${encounterId}`,
+      resource: encounter(visit, encounterId, patientRef, meta, version, unknown),
+    });
     const encounterRef = { reference: `urn:uuid:${encounterId}` };
     visit.events.forEach((e, i) => {
       const type = RESOURCE[e.kind];
@@ -145,15 +182,24 @@ function encounter(
   id: string,
   subject: { reference: string },
   meta: Record<string, unknown>,
+  version: FhirVersion,
+  unknown: Tally,
 ): Record<string, unknown> {
-  // Encounter.class is required in R4; an unknown class is said so with the data-absent-reason extension.
-  const cls =
-    visit.type === undefined
-      ? { extension: [{ url: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", valueCode: "unknown" }] }
-      : { code: visit.type };
+  const resource: Record<string, unknown> = { resourceType: "Encounter", id, meta, status: "finished" };
+  if (visit.type !== undefined) resource.class = { code: visit.type };
+  else {
+    unknown.add("Encounter.class");
+    // R4 requires a class: an unknown one is said so with the data-absent-reason extension.
+    if (version === "R4")
+      resource.class = {
+        extension: [{ url: "http://hl7.org/fhir/StructureDefinition/data-absent-reason", valueCode: "unknown" }],
+      };
+  }
   const period: Record<string, string> = { start: fhirDateTime(visit.start) };
   if (visit.end !== undefined) period.end = fhirDateTime(visit.end);
-  return { resourceType: "Encounter", id, meta, status: "finished", class: cls, subject, period };
+  else unknown.add("Encounter.period.end");
+  Object.assign(resource, { subject, period });
+  return resource;
 }
 
 function coding(e: ClinicalEvent): Record<string, string> {

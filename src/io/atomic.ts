@@ -3,7 +3,9 @@
 // result intact and never a torn file. One rule for every command: an output folder that already holds
 // results is refused unless the user says --force.
 import {
+  accessSync,
   closeSync,
+  constants,
   existsSync,
   fsyncSync,
   mkdirSync,
@@ -15,7 +17,11 @@ import {
 } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { IngestError } from "../ingest/record.ts";
+
+/** A file-system problem in user-facing words (path, what was being done, why): printed without a stack. */
+export class IoError extends Error {
+  override name = "IoError";
+}
 
 /** A user-facing message for a file-system error on `path` (no stack trace, no errno jargon alone). */
 export function describeFsError(error: unknown, path: string, doing: string): Error {
@@ -26,17 +32,19 @@ export function describeFsError(error: unknown, path: string, doing: string): Er
     EROFS: "the file system is read-only",
     ENOSPC: "no space left on the device",
     EDQUOT: "disk quota exceeded",
+    EFBIG: "the file is larger than the file system allows",
     ENOTDIR: "a part of the path is a file, not a folder",
     EEXIST: "a file of that name is in the way",
     ENOENT: "a folder on the path does not exist",
     EISDIR: "it is a folder",
+    EIO: "an input/output error on the device",
   };
-  if (code !== undefined && why[code] !== undefined) return new IngestError(`${path}: cannot ${doing}: ${why[code]}`);
+  if (code !== undefined && why[code] !== undefined) return new IoError(`${path}: cannot ${doing}: ${why[code]}`);
   return error instanceof Error ? error : new Error(String(error));
 }
 
-function fsyncPath(path: string, flags = "r"): void {
-  const fd = openSync(path, flags);
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
   try {
     fsyncSync(fd);
   } finally {
@@ -44,18 +52,92 @@ function fsyncPath(path: string, flags = "r"): void {
   }
 }
 
+/** Temporary files and folders this process is writing, removed by removeTemporaries on a signal. */
+const temporaries = new Set<string>();
+
 /**
- * Refuses an output folder that already holds results unless `force`; also a path that is a file.
- * An empty or absent folder is fine. `what` names the command's output in the message.
+ * Removes every temporary file or folder this process has not yet renamed into place. The CLI calls
+ * it when a signal ends the process, so Ctrl-C leaves neither a torn output nor a stray temporary.
  */
-export function checkOutputDir(dir: string, opts: { force?: boolean; what: string }): void {
-  if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory())
-    throw new IngestError(`${dir}: cannot write the ${opts.what} there: it is a file, not a folder`);
+export function removeTemporaries(): void {
+  for (const path of temporaries) rmSync(path, { recursive: true, force: true });
+  temporaries.clear();
+}
+
+/** `.<name>.tmp-<pid>`: the pid tells a later run whether the writer is still alive. */
+function temporaryName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Cleans up after a writer of `path` that was killed (kill -9, power loss): removes its temporaries
+ * when their process is gone, and moves `path.old` back when the kill came between the two renames of
+ * a folder swap (or removes it when the kill came after them).
+ */
+function recover(path: string): void {
+  const parent = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+      rmSync(join(parent, name), { recursive: true, force: true });
+  }
+  const old = `${path}.old`;
+  if (!existsSync(old)) return;
+  // Killed between the two renames: the old copy is all there is. Killed after them: it is garbage.
+  if (!existsSync(path)) renameSync(old, path);
+  else rmSync(old, { recursive: true, force: true });
+}
+
+/** Fails now, with a plain message, when nothing can be created at `path` (read-only, a file on the way). */
+function checkWritable(path: string, what: string): void {
+  let at = dirname(path);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  try {
+    if (!statSync(at).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
+    accessSync(at, constants.W_OK);
+  } catch (error) {
+    throw describeFsError(error, path, `write the ${what} there (${at})`);
+  }
+}
+
+/**
+ * Refuses an output folder that already holds results unless `force`; also a path that is a file, or
+ * one that cannot be written. An empty or absent folder is fine. `what` names the command's output in
+ * the message; `hint`, when given, replaces its last sentence (the ways out).
+ */
+export function checkOutputDir(dir: string, opts: { force?: boolean; what: string; hint?: string }): void {
+  recover(dir);
+  checkWritable(dir, opts.what);
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    throw describeFsError(error, dir, `write the ${opts.what} there`);
+  }
+  if (!isDir) throw new IoError(`${dir}: cannot write the ${opts.what} there: it is a file, not a folder`);
   if (opts.force || readdirSync(dir).length === 0) return;
-  throw new IngestError(
+  throw new IoError(
     `${dir} already holds earlier results; refusing to mix or overwrite them. ` +
-      "Choose another --out, or pass --force to replace them.",
+      (opts.hint ?? "Choose another --out, or pass --force to replace them."),
   );
 }
 
@@ -66,43 +148,72 @@ export interface StagedDir {
   abort(): Promise<void>;
 }
 
-/**
- * Starts writing `dir` in a fresh hidden sibling. commit() replaces `dir` with it (the old copy is
- * moved to `dir.old` for the instant between the two renames, then removed); abort() leaves `dir` as
- * it was. Call checkOutputDir first: this replaces whatever `dir` holds.
- */
-export function stageDir(dir: string): StagedDir {
+/** The synchronous core of stageDir, for writers that run in one synchronous stretch (checkpoints). */
+function stageDirSync(dir: string): { path: string; commit(): void; abort(): void } {
   const parent = dirname(dir);
   try {
     mkdirSync(parent, { recursive: true });
   } catch (error) {
-    throw describeFsError(error, parent, "create the output folder");
+    throw describeFsError(error, dir, "create the output folder");
   }
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
+  recover(dir);
+  const tmp = temporaryName(dir);
   rmSync(tmp, { recursive: true, force: true });
   try {
     mkdirSync(tmp);
   } catch (error) {
-    throw describeFsError(error, parent, "write there");
+    // ENOENT inside a folder that exists: a pseudo file system (/proc) that holds no new folders.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new IoError(`${dir}: cannot create the output folder: ${parent} does not accept new folders`);
+    throw describeFsError(error, dir, "create the output folder");
   }
+  temporaries.add(tmp);
   let done = false;
   return {
     path: tmp,
-    async commit() {
+    commit() {
       if (done) return;
       done = true;
-      fsyncPath(tmp);
-      const old = `${dir}.old`;
-      rmSync(old, { recursive: true, force: true });
-      if (existsSync(dir)) renameSync(dir, old);
-      renameSync(tmp, dir);
-      fsyncPath(parent);
-      rmSync(old, { recursive: true, force: true });
+      try {
+        fsyncPath(tmp);
+        const old = `${dir}.old`;
+        rmSync(old, { recursive: true, force: true });
+        if (existsSync(dir)) renameSync(dir, old);
+        renameSync(tmp, dir);
+        temporaries.delete(tmp);
+        fsyncPath(parent);
+        rmSync(old, { recursive: true, force: true });
+      } catch (error) {
+        rmSync(tmp, { recursive: true, force: true });
+        temporaries.delete(tmp);
+        recover(dir);
+        throw describeFsError(error, dir, "replace the folder");
+      }
+    },
+    abort() {
+      if (done) return;
+      done = true;
+      rmSync(tmp, { recursive: true, force: true });
+      temporaries.delete(tmp);
+    },
+  };
+}
+
+/**
+ * Starts writing `dir` in a fresh hidden sibling. commit() replaces `dir` with it (the old copy is
+ * moved to `dir.old` for the instant between the two renames, then removed; a later writer or reader
+ * moves it back if a kill came in between); abort() leaves `dir` as it was. Call checkOutputDir first:
+ * this replaces whatever `dir` holds.
+ */
+export function stageDir(dir: string): StagedDir {
+  const staged = stageDirSync(dir);
+  return {
+    path: staged.path,
+    async commit() {
+      staged.commit();
     },
     async abort() {
-      if (done) return;
-      done = true;
-      await rm(tmp, { recursive: true, force: true });
+      staged.abort();
     },
   };
 }
@@ -120,9 +231,23 @@ export async function writeDirAtomic<T>(dir: string, fill: (tmpDir: string) => P
   }
 }
 
+/** writeDirAtomic for a synchronous `fill` (the training loop saves checkpoints between steps). */
+export function writeDirAtomicSync<T>(dir: string, fill: (tmpDir: string) => T): T {
+  const staged = stageDirSync(dir);
+  try {
+    const out = fill(staged.path);
+    staged.commit();
+    return out;
+  } catch (error) {
+    staged.abort();
+    throw error;
+  }
+}
+
 /** Writes one file atomically: a temporary sibling, fsynced, then renamed over `path`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const tmp = temporaryName(path);
+  temporaries.add(tmp);
   try {
     const fh = await open(tmp, "w");
     try {
@@ -135,5 +260,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (error) {
     await rm(tmp, { force: true });
     throw describeFsError(error, path, "write the file");
+  } finally {
+    temporaries.delete(tmp);
   }
+}
+
+/**
+ * A temporary sibling of `path` for a file written over time (a stream): registered so a signal
+ * removes it; `done()` unregisters it once it is renamed into place or removed.
+ */
+export function temporaryFile(path: string): { path: string; done(): void } {
+  recover(path);
+  const tmp = temporaryName(path);
+  temporaries.add(tmp);
+  return { path: tmp, done: () => temporaries.delete(tmp) };
 }

@@ -1,23 +1,18 @@
 // A checkpoint is a directory: model.safetensors (weights, triangular ones expanded to full D x D so
 // PyTorch reads standard matrices), config.json (model config, training options, progress, dataset
 // source), vocab.json (the dataset's vocabulary, the model's token order), and, for resuming,
-// optimizer.safetensors (Adam's m and v). A directory is replaced atomically: it is written in full
-// beside the old one (each file fsynced), then swapped in by renames, so a crash or a failed write
-// leaves the previous checkpoint readable.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+// optimizer.safetensors (Adam's m and v). config.json records the vocabulary's fingerprint and the
+// SHA-256 of each weights file, so a flipped bit or a vocab.json from another dataset is refused, not
+// sampled from. A directory is replaced atomically (src/io/atomic.ts): it is written in full beside
+// the old one (each file fsynced), then swapped in by renames, so a crash or a failed write leaves the
+// previous checkpoint readable.
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { type ExpectedVocab, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { Vocabulary } from "../encode/types.ts";
-import type { SourceFormat } from "../ingest/record.ts";
+import { IngestError, type SourceFormat } from "../ingest/record.ts";
+import { writeDirAtomicSync } from "../io/atomic.ts";
 import type { HaloConfig } from "../model/config.ts";
 import { HaloModel } from "../model/halo.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
@@ -58,6 +53,18 @@ export interface CheckpointConfig {
   baselineValLoss: number;
   /** Which kernels trained it ("native" or "typescript"). */
   kernels: string;
+  /** Written by saveCheckpoint (callers leave it out) and checked by loadCheckpoint. */
+  integrity?: CheckpointIntegrity;
+}
+
+/** What ties a checkpoint's files together: checked on every load. */
+export interface CheckpointIntegrity {
+  /** vocabFingerprint of vocab.json. */
+  vocab: string;
+  /** SHA-256 (hex) of model.safetensors. */
+  model: string;
+  /** SHA-256 (hex) of optimizer.safetensors, when there is one. */
+  optimizer?: string;
 }
 
 export interface Checkpoint {
@@ -159,39 +166,17 @@ function writeFileSynced(path: string, write: (fd: number) => void): void {
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+/** SHA-256 (hex) of a file, read in chunks so a paper-size checkpoint is never held twice. */
+function sha256File(path: string): string {
+  const hash = createHash("sha256");
+  const buffer = Buffer.alloc(1 << 22);
+  const fd = openSync(path, "r");
   try {
-    fsyncSync(fd);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) hash.update(buffer.subarray(0, n));
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * Writes a directory atomically: `fill(tmpDir)` writes into a fresh sibling directory, which then
- * replaces `dir`. If `fill` throws, `dir` is untouched. The old copy is moved to `dir.old` for the
- * instant between the two renames, and loadCheckpoint falls back to it.
- */
-export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.tmp`);
-  const old = `${dir}.old`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    fill(tmp);
-    fsyncDir(tmp);
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
-  }
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  fsyncDir(parent);
-  rmSync(old, { recursive: true, force: true });
+  return hash.digest("hex");
 }
 
 function writeJson(path: string, value: unknown): void {
@@ -208,9 +193,13 @@ export function saveCheckpoint(
   config: CheckpointConfig,
   moments?: AdamMoments,
 ): void {
-  writeDirAtomic(dir, (tmp) => {
+  writeDirAtomicSync(dir, (tmp) => {
     const metadata = { format: "pt", step: String(config.state.step) };
     writeFileSynced(join(tmp, "model.safetensors"), (fd) => writeSafetensors(fd, modelTensors(model), metadata));
+    const integrity: CheckpointIntegrity = {
+      vocab: vocabFingerprint(vocab),
+      model: sha256File(join(tmp, "model.safetensors")),
+    };
     if (moments) {
       writeFileSynced(join(tmp, "optimizer.safetensors"), (fd) =>
         writeSafetensors(
@@ -222,9 +211,10 @@ export function saveCheckpoint(
           metadata,
         ),
       );
+      integrity.optimizer = sha256File(join(tmp, "optimizer.safetensors"));
     }
     writeJson(join(tmp, "vocab.json"), vocab);
-    writeJson(join(tmp, "config.json"), config);
+    writeJson(join(tmp, "config.json"), { ...config, integrity });
   });
 }
 
@@ -238,17 +228,83 @@ function existingCheckpointDir(dir: string): string {
   );
 }
 
-/** Reads a checkpoint directory into a model ready to sample or keep training. */
-export function loadCheckpoint(dir: string, kernels: Kernels = defaultKernels): Checkpoint {
+function readJson<T>(path: string): T {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new IngestError(
+      `${path}: missing; the checkpoint is incomplete. Hint: use the run's other checkpoint (best/ or last/).`,
+    );
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new IngestError(
+      `${path}: corrupt (not JSON). Hint: use the run's other checkpoint (best/ or last/), or retrain.`,
+    );
+  }
+}
+
+/** Checks a weights file against the SHA-256 that config.json records for it. */
+function checkSha256(path: string, recorded: string | undefined): void {
+  const actual = sha256File(path);
+  if (actual !== recorded)
+    throw new IngestError(
+      `${path}: checksum mismatch (config.json records SHA-256 ${String(recorded).slice(0, 16)}..., the file hashes to ${actual.slice(0, 16)}...): ` +
+        "the file is corrupt. Hint: use the run's other checkpoint (best/ or last/), or retrain.",
+    );
+}
+
+/**
+ * Reads and checks config.json and vocab.json of a checkpoint: the vocabulary must be the one the
+ * weights were trained with, and, with `expect`, the one the caller's data uses.
+ */
+export function readCheckpointConfig(
+  dir: string,
+  expect?: ExpectedVocab,
+): { dir: string; config: CheckpointConfig; vocab: Vocabulary } {
   const from = existingCheckpointDir(dir);
-  const config = JSON.parse(readFileSync(join(from, "config.json"), "utf8")) as CheckpointConfig;
-  if (config.format !== "halo-ehr-checkpoint") {
-    throw new Error(`${join(from, "config.json")} is not a halo-ehr checkpoint config (format is ${config.format}).`);
+  const config = readJson<CheckpointConfig>(join(from, "config.json"));
+  if (config === null || typeof config !== "object" || config.format !== "halo-ehr-checkpoint") {
+    throw new IngestError(
+      `${join(from, "config.json")} is not a halo-ehr checkpoint config (format is ${config?.format}).`,
+    );
+  }
+  if (config.integrity === undefined)
+    throw new IngestError(
+      `${from}: written by an earlier halo-ehr, without checksums or a vocabulary fingerprint; retrain (halo-ehr train) to use it.`,
+    );
+  const vocab = readJson<Vocabulary>(join(from, "vocab.json"));
+  const fingerprint = vocabFingerprint(vocab);
+  if (fingerprint !== config.integrity.vocab)
+    throw new IngestError(
+      `${join(from, "vocab.json")}: vocabulary fingerprint ${fingerprint}, but config.json records ${config.integrity.vocab}: ` +
+        "vocab.json is corrupt or comes from another run. Hint: use the run's other checkpoint (best/ or last/), or retrain.",
+    );
+  if (expect) {
+    const want = vocabFingerprint(expect.vocab);
+    if (fingerprint !== want)
+      throw new IngestError(
+        `${from}: the model was trained on another vocabulary (the checkpoint's fingerprint ${fingerprint}, ` +
+          `${vocab.codes.length} codes and ${vocab.labels.length} labels; ${expect.from ?? "the expected vocabulary"} has ${want}, ` +
+          `${expect.vocab.codes.length} codes and ${expect.vocab.labels.length} labels). Hint: use the model trained on this dataset.`,
+      );
   }
   config.state.bestValLoss ??= Number.POSITIVE_INFINITY;
-  const vocab = JSON.parse(readFileSync(join(from, "vocab.json"), "utf8")) as Vocabulary;
+  return { dir: from, config, vocab };
+}
+
+/**
+ * Reads a checkpoint directory into a model ready to sample or keep training, after checking its
+ * weights' checksum and its vocabulary (against `expect` too, when given).
+ */
+export function loadCheckpoint(dir: string, kernels: Kernels = defaultKernels, expect?: ExpectedVocab): Checkpoint {
+  const { dir: from, config, vocab } = readCheckpointConfig(dir, expect);
+  const path = join(from, "model.safetensors");
+  checkSha256(path, config.integrity?.model);
   const model = new HaloModel(config.model, { seed: config.training.seed, kernels });
-  const reader = new SafetensorsReader(join(from, "model.safetensors"));
+  const reader = new SafetensorsReader(path);
   try {
     readModelTensors(reader, model);
   } finally {
@@ -262,6 +318,7 @@ export function loadMoments(dir: string, parameterCount: number): AdamMoments {
   const path = join(existingCheckpointDir(dir), "optimizer.safetensors");
   if (!existsSync(path))
     throw new Error(`${path} is missing, so training cannot resume from it. Hint: resume from last/.`);
+  checkSha256(path, readCheckpointConfig(dir).config.integrity?.optimizer);
   const reader = new SafetensorsReader(path);
   try {
     for (const name of ["adam.m", "adam.v"]) {

@@ -19,7 +19,17 @@ test("OMOP Eunomia Synthea27Nj: counts agree with its SOURCE.md", {
   assert.equal(r.records.length, 28);
   const types: Record<string, number> = {};
   for (const p of r.records) for (const v of p.visits) types[v.type ?? ""] = (types[v.type ?? ""] ?? 0) + 1;
-  assert.deepEqual(types, { outpatient: 1722, emergency: 56, inpatient: 13 });
+  assert.deepEqual(types, { "9202": 1722, "9203": 56, "9201": 13 });
+  // The profile: the type concepts the input uses per table, and concept rows for the codes in use.
+  assert.deepEqual(r.profile?.omopTypeConcepts, {
+    death: 38003566,
+    visit_occurrence: 44818517,
+    condition_occurrence: 38000175,
+    procedure_occurrence: 38000267,
+    drug_exposure: 32869,
+    measurement: 38000267,
+  });
+  assert.ok(r.profile?.omopConcepts?.some((c) => c[0] === "9201" && c[1] === "Inpatient Visit"));
   assert.equal(r.records.filter((p) => p.visits.length >= 2).length, 28);
   assert.equal(r.records.filter((p) => p.deathDate !== undefined).length, 3);
   const { rows, distinct } = eventCounts(r.records);
@@ -53,7 +63,7 @@ test("OMOP: upper-case, gzip and tab-separated tables; concept 0, missing visits
           id: "10",
           start: "2019-01-01T08:15:00",
           end: "2019-01-03T12:00:00",
-          type: "inpatient",
+          type: "9201",
           events: [
             { kind: "diagnosis", system: "omop", code: "320128", display: "Essential hypertension" },
             // Concept 0, no visit_occurrence_id: coded by source value, joined to visit 10 by date.
@@ -71,6 +81,7 @@ test("OMOP: upper-case, gzip and tab-separated tables; concept 0, missing visits
         {
           id: "11",
           start: "2019-02-01",
+          end: "2019-02-01",
           type: "walk-in",
           events: [{ kind: "lab", system: "omop", code: "3004249", display: "Systolic blood pressure" }],
         },
@@ -81,7 +92,7 @@ test("OMOP: upper-case, gzip and tab-separated tables; concept 0, missing visits
       sex: "M",
       birthDate: "1975-03-04",
       deathDate: "2020-01-01",
-      visits: [{ id: "13", start: "2019-03-05", type: "581476", events: [] }],
+      visits: [{ id: "13", start: "2019-03-05", end: "2019-03-05", type: "581476", events: [] }],
     },
     { id: "3", visits: [] },
   ]);

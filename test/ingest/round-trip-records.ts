@@ -28,6 +28,8 @@ export function roundTripRecords(): PatientRecord[] {
         {
           id: "v2",
           start: "2020-01-15",
+          end: "2020-01-17",
+          type: "outpatient",
           events: [
             { kind: "procedure", system: "icd9pcs", code: "3961" },
             { kind: "procedure", system: "icd10pcs", code: "02703ZZ" },
@@ -54,7 +56,7 @@ export function roundTripRecords(): PatientRecord[] {
         },
       ],
     },
-    { id: "syn-3", visits: [] },
+    { id: "syn-3", sex: "F", birthDate: "2001-07-09", visits: [] },
   ];
 }
 

@@ -5,7 +5,7 @@ import { basename, join } from "node:path";
 import { test } from "node:test";
 import { readMimic3 } from "../../src/ingest/from-mimic3.ts";
 import type { PatientRecord } from "../../src/ingest/record.ts";
-import { writeMimic3 } from "../../src/ingest/to-mimic3.ts";
+import { openMimic3, writeMimic3 } from "../../src/ingest/to-mimic3.ts";
 import { withoutIds } from "./canonical-records.ts";
 
 const demo = join(import.meta.dirname, "..", "..", "..", "shared", "data", "mimic-iii-demo-1.4");
@@ -35,11 +35,18 @@ const records: PatientRecord[] = [
       {
         id: "a2",
         start: "2150-06-01T00:00:00",
+        end: "2150-06-03T11:00:00",
+        type: "ELECTIVE",
         events: [{ kind: "diagnosis", system: "icd9cm", code: "E8790" }],
       },
     ],
   },
-  { id: "b", visits: [{ id: "b1", start: "2160-03-03T03:03:03", events: [] }] },
+  {
+    id: "b",
+    sex: "M",
+    birthDate: "2101-04-04",
+    visits: [{ id: "b1", start: "2160-03-03T03:03:03", end: "2160-03-04T03:03:03", type: "URGENT", events: [] }],
+  },
   { id: "c", sex: "M", birthDate: "2100-12-31", visits: [] },
 ];
 
@@ -69,12 +76,36 @@ test("MIMIC-III writer: round trip gives the same records, ids aside", async () 
 test("MIMIC-III writer: dates are written at second resolution and read back as date-times", async () => {
   const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
   await writeMimic3(dir, [
-    { id: "x", birthDate: "2090-01-01", visits: [{ id: "v", start: "2150-01-01", events: [] }] },
+    {
+      id: "x",
+      sex: "F",
+      birthDate: "2090-01-01",
+      visits: [{ id: "v", start: "2150-01-01", end: "2150-01-02", type: "URGENT", events: [] }],
+    },
   ]);
   assert.match(readFileSync(join(dir, "ADMISSIONS.csv"), "utf8"), /2150-01-01 00:00:00/);
   const back = await readMimic3(dir);
   assert.equal(back.records[0].visits[0].start, "2150-01-01T00:00:00");
   assert.equal(back.records[0].birthDate, "2090-01-01");
+});
+
+test("MIMIC-III writer: NOT NULL columns the record lacks get MIMIC's unknown values, counted; no DOB, no patient", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "to-mimic3-"));
+  const w = await openMimic3(dir);
+  await w.append([
+    { id: "x", birthDate: "2090-01-01", visits: [{ id: "v", start: "2150-01-01T10:00:00", events: [] }] },
+    { id: "y", sex: "M", visits: [] },
+  ]);
+  const result = await w.close();
+  assert.deepEqual(result.dropped, { "no birth date (MIMIC-III PATIENTS.DOB is required)": 1 });
+  assert.equal(result.unknownValues["PATIENTS.GENDER"], 1);
+  assert.equal(result.unknownValues["ADMISSIONS.ADMISSION_TYPE"], 1);
+  assert.equal(result.unknownValues["ADMISSIONS.DISCHTIME (admission time used)"], 1);
+  const adm = readFileSync(join(dir, "ADMISSIONS.csv"), "utf8").split("\n")[1];
+  assert.equal(
+    adm,
+    "900000001,900000001,900000001,2150-01-01 10:00:00,2150-01-01 10:00:00,,UNKNOWN,** INFO NOT AVAILABLE **,** INFO NOT AVAILABLE **,UNKNOWN,UNKNOWN/NOT SPECIFIED,0,0",
+  );
 });
 
 test("MIMIC-III writer: a code MIMIC-III cannot hold is an error naming it", async () => {

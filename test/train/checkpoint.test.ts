@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { vocabFingerprint } from "../../src/encode/dataset-file.ts";
+import { IngestError } from "../../src/ingest/record.ts";
+import { writeDirAtomicSync } from "../../src/io/atomic.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { tsKernels } from "../../src/tensor/kernels.ts";
-import {
-  type CheckpointConfig,
-  loadCheckpoint,
-  loadMoments,
-  saveCheckpoint,
-  writeDirAtomic,
-} from "../../src/train/checkpoint.ts";
+import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
 import { SafetensorsReader } from "../../src/train/safetensors.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
@@ -104,15 +102,15 @@ test("a failed write leaves the previous checkpoint intact", () => {
   assert.throws(() => saveCheckpoint(dir, changed, dataset.vocab, broken as unknown as CheckpointConfig), /BigInt/);
   assert.deepEqual(readFileSync(join(dir, "model.safetensors")), before);
   assert.equal(loadCheckpoint(dir, tsKernels).state.step, 1);
-  assert.ok(!existsSync(join(dir, "..", ".last.tmp")), "the staging directory is cleaned up");
+  assert.deepEqual(readdirSync(join(dir, "..")), ["last"], "the staging directory is cleaned up");
   rmSync(join(dir, ".."), { recursive: true });
 });
 
-test("writeDirAtomic replaces a directory, and loading falls back to the .old copy of a crash", () => {
+test("writeDirAtomicSync replaces a directory, and loading falls back to the .old copy of a crash", () => {
   const root = mkdtempSync(join(tmpdir(), "ckpt-"));
   const dir = join(root, "last");
-  writeDirAtomic(dir, (tmp) => writeFileSync(join(tmp, "a"), "1"));
-  writeDirAtomic(dir, (tmp) => writeFileSync(join(tmp, "a"), "2"));
+  writeDirAtomicSync(dir, (tmp) => writeFileSync(join(tmp, "a"), "1"));
+  writeDirAtomicSync(dir, (tmp) => writeFileSync(join(tmp, "a"), "2"));
   assert.equal(readFileSync(join(dir, "a"), "utf8"), "2");
   assert.ok(!existsSync(`${dir}.old`));
 
@@ -122,4 +120,77 @@ test("writeDirAtomic replaces a directory, and loading falls back to the .old co
   assert.equal(loadCheckpoint(dir, tsKernels).state.step, 9);
   rmSync(root, { recursive: true });
   assert.throws(() => loadCheckpoint(dir, tsKernels), /No checkpoint in .*last.*Hint/);
+});
+
+test("config.json records the vocabulary fingerprint and the SHA-256 of each weights file", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "last");
+  const model = new HaloModel(config, { seed: 3, kernels: tsKernels });
+  saveCheckpoint(dir, model, dataset.vocab, checkpointConfig(2), { m: model.params, v: model.params });
+  const saved = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  const sha = (name: string) =>
+    createHash("sha256")
+      .update(readFileSync(join(dir, name)))
+      .digest("hex");
+  assert.deepEqual(saved.integrity, {
+    vocab: vocabFingerprint(dataset.vocab),
+    model: sha("model.safetensors"),
+    optimizer: sha("optimizer.safetensors"),
+  });
+  rmSync(join(dir, ".."), { recursive: true });
+});
+
+test("a flipped bit in the weights or the optimizer state is refused, naming the file and both checksums", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "last");
+  const model = new HaloModel(config, { seed: 3, kernels: tsKernels });
+  saveCheckpoint(dir, model, dataset.vocab, checkpointConfig(2), { m: model.params, v: model.params });
+  for (const name of ["model.safetensors", "optimizer.safetensors"]) {
+    const path = join(dir, name);
+    const good = readFileSync(path);
+    const bad = Buffer.from(good);
+    bad[bad.length - 3] ^= 0x10; // one bit of one weight
+    writeFileSync(path, bad);
+    const load = () =>
+      name === "model.safetensors" ? loadCheckpoint(dir, tsKernels) : loadMoments(dir, model.params.length);
+    assert.throws(
+      load,
+      (e: Error) =>
+        e instanceof IngestError &&
+        e.message.startsWith(`${path}: checksum mismatch (config.json records SHA-256 `) &&
+        /[0-9a-f]{16}\.\.\., the file hashes to [0-9a-f]{16}\.\.\.\): the file is corrupt/.test(e.message),
+    );
+    writeFileSync(path, good);
+  }
+  assert.deepEqual(loadCheckpoint(dir, tsKernels).model.params, model.params);
+  rmSync(join(dir, ".."), { recursive: true });
+});
+
+test("a vocab.json from elsewhere, a model of another vocabulary, and a checkpoint without checksums are refused", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "best");
+  const model = new HaloModel(config, { seed: 3, kernels: tsKernels });
+  saveCheckpoint(dir, model, dataset.vocab, checkpointConfig(2));
+  const other = { ...dataset.vocab, codes: dataset.vocab.codes.slice(1) };
+  assert.throws(
+    () => loadCheckpoint(dir, tsKernels, { vocab: other, from: "the dataset data/other" }),
+    new RegExp(
+      `best: the model was trained on another vocabulary \\(the checkpoint's fingerprint ${vocabFingerprint(dataset.vocab)}, 12 codes and 2 labels; ` +
+        `the dataset data/other has ${vocabFingerprint(other)}, 11 codes and 2 labels\\)`,
+    ),
+  );
+  const vocabPath = join(dir, "vocab.json");
+  const original = readFileSync(vocabPath, "utf8");
+  writeFileSync(vocabPath, JSON.stringify(other));
+  assert.throws(
+    () => loadCheckpoint(dir, tsKernels),
+    new RegExp(
+      `vocab\\.json: vocabulary fingerprint ${vocabFingerprint(other)}, but config\\.json records ${vocabFingerprint(dataset.vocab)}`,
+    ),
+  );
+  writeFileSync(vocabPath, original);
+  const configPath = join(dir, "config.json");
+  const { integrity: _, ...legacy } = JSON.parse(readFileSync(configPath, "utf8"));
+  writeFileSync(configPath, JSON.stringify(legacy));
+  assert.throws(() => loadCheckpoint(dir, tsKernels), /best: written by an earlier halo-ehr, without checksums/);
+  writeFileSync(configPath, "{ torn");
+  assert.throws(() => loadCheckpoint(dir, tsKernels), /config\.json: corrupt \(not JSON\)/);
+  rmSync(join(dir, ".."), { recursive: true });
 });

@@ -1,0 +1,95 @@
+// `generate` end to end on a tiny model trained on the Eunomia OMOP set: the output folder is complete
+// or absent (staged, renamed into place), holds summary.json, refuses earlier results without --force,
+// keeps them when a later run fails, and a run that produces no records fails.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runGenerate } from "../../src/cli/generate.ts";
+import { runIngest } from "../../src/cli/ingest.ts";
+import { loadRecords } from "../../src/encode/dataset-file.ts";
+import { runTrain } from "../../src/train/run-train.ts";
+
+const eunomia = join(import.meta.dirname, "..", "..", "..", "shared", "data", "eunomia-synthea27nj-omop-5.4");
+
+describe("generate: streamed, staged output with summary.json", {
+  skip: !existsSync(eunomia) && "no ../shared data",
+}, () => {
+  const root = mkdtempSync(join(tmpdir(), "halo-generate-"));
+  const out = join(root, "syn");
+  before(async () => {
+    await runIngest(eunomia, { out: join(root, "ds"), quiet: true });
+    await runTrain(join(root, "ds"), { out: join(root, "run"), preset: "tiny", batchSize: 8, maxSteps: 20 });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it("writes synthetic.records, the tables and summary.json, counts agreeing", async () => {
+    const s = await runGenerate(join(root, "run"), { count: 150, out, quiet: true, batchSize: 16 });
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+    assert.equal(summary.format, "omop");
+    assert.equal(summary.records, s.written);
+    assert.ok(summary.records > 0);
+    assert.equal(summary.records + summary.dropped, 150);
+    assert.equal(summary.tables.person, summary.records);
+    const personRows =
+      readFileSync(join(out, "omop", "person.csv"), "utf8")
+        .trimEnd()
+        .split("\n").length - 1;
+    assert.equal(personRows, summary.records);
+    assert.equal(typeof summary.unknownValues, "object");
+    // Every sampled record is in the records file, including those the format could not hold.
+    assert.equal(
+      (await loadRecords(join(out, "synthetic.records"))).length,
+      150 - summary.droppedBy["sampled without any visit"],
+    );
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith(".")),
+      [],
+      "no staged folder left behind",
+    );
+  });
+
+  it("refuses a folder with earlier results unless --force", async () => {
+    const before = readFileSync(join(out, "summary.json"), "utf8");
+    await assert.rejects(
+      runGenerate(join(root, "run"), { count: 20, out, quiet: true }),
+      /already holds earlier results; refusing to mix or overwrite them/,
+    );
+    assert.equal(readFileSync(join(out, "summary.json"), "utf8"), before);
+    await runGenerate(join(root, "run"), { count: 20, out, quiet: true, force: true, seed: 3 });
+    assert.equal(JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).requested, 20);
+  });
+
+  it("a run that fails part way leaves the earlier results intact", async () => {
+    const before = readFileSync(join(out, "summary.json"), "utf8");
+    // OMOP concept ids have no place in MIMIC-III: the writer refuses the first batch.
+    await assert.rejects(
+      runGenerate(join(root, "run"), { count: 40, out, quiet: true, force: true, format: "mimic3" }),
+      /cannot write .* as MIMIC-III/,
+    );
+    assert.equal(readFileSync(join(out, "summary.json"), "utf8"), before);
+    assert.ok(!existsSync(join(out, "mimic3")));
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith(".")),
+      [],
+    );
+  });
+
+  it("exits non-zero when no record could be written", async () => {
+    // Without age tokens no record has a birth year, which OMOP's person table requires.
+    await runIngest(eunomia, { out: join(root, "ds-no-age"), quiet: true, age: false });
+    await runTrain(join(root, "ds-no-age"), {
+      out: join(root, "run-no-age"),
+      preset: "tiny",
+      batchSize: 8,
+      maxSteps: 5,
+    });
+    const empty = join(root, "empty");
+    await assert.rejects(
+      runGenerate(join(root, "run-no-age"), { count: 30, out: empty, quiet: true }),
+      /generated no records .*nothing written to/,
+    );
+    assert.ok(!existsSync(empty));
+  });
+});
