@@ -218,6 +218,12 @@ export function stageDir(dir: string): StagedDir {
   };
 }
 
+/** An error from inside a staged folder, naming the folder the user asked for, not the temporary. */
+function namingTheOutput(error: unknown, tmp: string, dir: string): unknown {
+  if (error instanceof Error && error.message.includes(tmp)) error.message = error.message.replaceAll(tmp, dir);
+  return error;
+}
+
 /** Runs `fill` on a staged copy of `dir` and swaps it in only when `fill` completes. */
 export async function writeDirAtomic<T>(dir: string, fill: (tmpDir: string) => Promise<T> | T): Promise<T> {
   const staged = stageDir(dir);
@@ -227,7 +233,7 @@ export async function writeDirAtomic<T>(dir: string, fill: (tmpDir: string) => P
     return out;
   } catch (error) {
     await staged.abort();
-    throw error;
+    throw namingTheOutput(error, staged.path, dir);
   }
 }
 
@@ -240,8 +246,16 @@ export function writeDirAtomicSync<T>(dir: string, fill: (tmpDir: string) => T):
     return out;
   } catch (error) {
     staged.abort();
-    throw error;
+    throw namingTheOutput(error, staged.path, dir);
   }
+}
+
+/**
+ * The folder to read for `dir`: itself, or `dir.old` when a writer was killed between the two
+ * renames of its swap (for that instant, the old copy is the only complete one).
+ */
+export function committedDir(dir: string): string {
+  return !existsSync(dir) && existsSync(`${dir}.old`) ? `${dir}.old` : dir;
 }
 
 /** Writes one file atomically: a temporary sibling, fsynced, then renamed over `path`. */
