@@ -16,7 +16,7 @@ import {
   statSync,
 } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** A file-system problem in user-facing words (path, what was being done, why): printed without a stack. */
 export class IoError extends Error {
@@ -123,8 +123,8 @@ function checkWritable(path: string, what: string): void {
  * the message; `hint`, when given, replaces its last sentence (the ways out).
  */
 export function checkOutputDir(dir: string, opts: { force?: boolean; what: string; hint?: string }): void {
-  recover(dir);
-  checkWritable(dir, opts.what);
+  recover(resolve(dir));
+  checkWritable(resolve(dir), opts.what);
   let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
@@ -149,7 +149,9 @@ export interface StagedDir {
 }
 
 /** The synchronous core of stageDir, for writers that run in one synchronous stretch (checkpoints). */
-function stageDirSync(dir: string): { path: string; commit(): void; abort(): void } {
+function stageDirSync(given: string): { path: string; commit(): void; abort(): void } {
+  // Absolute, so that "." or "out/" has a parent and a name to stage beside.
+  const dir = resolve(given);
   const parent = dirname(dir);
   try {
     mkdirSync(parent, { recursive: true });

@@ -267,6 +267,14 @@ test("ingest into a folder holding a dataset is refused; --force replaces it who
   assert.deepEqual(temporaries(join(work, "out")), []);
 });
 
+test("demo refuses an --out that holds more than an earlier demo (it used to delete the folder)", () => {
+  const dir = out("demo-here");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "notes.txt"), "mine");
+  refused(cli("demo", "--out", dir), 1, /demo-here already holds earlier results; refusing to mix or overwrite them/);
+  assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine");
+});
+
 // ---- numeric options: refused as typed, with what was expected ----
 
 test("--seed -7 is refused as typed (not echoed as -6) by every command; other numbers are checked", () => {
