@@ -15,7 +15,7 @@ import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { IngestError } from "../ingest/record.ts";
-import { describeFsError, temporaryFile, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { committedDir, describeFsError, temporaryFile, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
 import type { EncodedDataset, EncodedRecord, Split, Vocabulary } from "./types.ts";
 
 const MAGIC = "HALOREC2";
@@ -444,7 +444,7 @@ export async function saveDataset(
 
 /** Reads and checks dataset.json (no records): vocabulary, options, source, split sizes, summary. */
 export async function loadDatasetHeader(dir: string): Promise<DatasetHeader> {
-  const path = join(dir, "dataset.json");
+  const path = join(committedDir(dir), "dataset.json");
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -481,8 +481,9 @@ export async function loadDatasetHeader(dir: string): Promise<DatasetHeader> {
 }
 
 /** Loads a dataset written by saveDataset, checking sizes and ids against the header. */
-export async function loadDataset(dir: string): Promise<EncodedDataset> {
-  const h = await loadDatasetHeader(dir);
+export async function loadDataset(datasetDir: string): Promise<EncodedDataset> {
+  const h = await loadDatasetHeader(datasetDir);
+  const dir = committedDir(datasetDir);
   const loaded = await Promise.all(
     SPLITS.map(async (s) => {
       const records = await loadRecords(join(dir, h.splits[s].file), {

@@ -59,6 +59,10 @@ export function describeReadError(err: unknown, path: string): IngestError {
   if (code === "EISDIR") return new IngestError(`${path}: is a folder, not a file`);
   if (code === "EACCES" || code === "EPERM") return new IngestError(`${path}: cannot be read: permission denied`);
   if (code === "EIO") return new IngestError(`${path}: cannot be read: an input/output error on the device`);
+  if (err instanceof RangeError && /Invalid string length/.test(err.message))
+    return new IngestError(
+      `${path}: holds a line too long to read (hundreds of MB without a line break); is it the right file?`,
+    );
   const message = err instanceof Error ? err.message : String(err);
   return new IngestError(`${path}: could not be read (${message})`);
 }

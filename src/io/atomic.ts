@@ -16,7 +16,7 @@ import {
   statSync,
 } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** A file-system problem in user-facing words (path, what was being done, why): printed without a stack. */
 export class IoError extends Error {
@@ -123,8 +123,8 @@ function checkWritable(path: string, what: string): void {
  * the message; `hint`, when given, replaces its last sentence (the ways out).
  */
 export function checkOutputDir(dir: string, opts: { force?: boolean; what: string; hint?: string }): void {
-  recover(dir);
-  checkWritable(dir, opts.what);
+  recover(resolve(dir));
+  checkWritable(resolve(dir), opts.what);
   let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
@@ -149,7 +149,9 @@ export interface StagedDir {
 }
 
 /** The synchronous core of stageDir, for writers that run in one synchronous stretch (checkpoints). */
-function stageDirSync(dir: string): { path: string; commit(): void; abort(): void } {
+function stageDirSync(given: string): { path: string; commit(): void; abort(): void } {
+  // Absolute, so that "." or "out/" has a parent and a name to stage beside.
+  const dir = resolve(given);
   const parent = dirname(dir);
   try {
     mkdirSync(parent, { recursive: true });
@@ -218,6 +220,12 @@ export function stageDir(dir: string): StagedDir {
   };
 }
 
+/** An error from inside a staged folder, naming the folder the user asked for, not the temporary. */
+function namingTheOutput(error: unknown, tmp: string, dir: string): unknown {
+  if (error instanceof Error && error.message.includes(tmp)) error.message = error.message.replaceAll(tmp, dir);
+  return error;
+}
+
 /** Runs `fill` on a staged copy of `dir` and swaps it in only when `fill` completes. */
 export async function writeDirAtomic<T>(dir: string, fill: (tmpDir: string) => Promise<T> | T): Promise<T> {
   const staged = stageDir(dir);
@@ -227,7 +235,7 @@ export async function writeDirAtomic<T>(dir: string, fill: (tmpDir: string) => P
     return out;
   } catch (error) {
     await staged.abort();
-    throw error;
+    throw namingTheOutput(error, staged.path, dir);
   }
 }
 
@@ -240,8 +248,16 @@ export function writeDirAtomicSync<T>(dir: string, fill: (tmpDir: string) => T):
     return out;
   } catch (error) {
     staged.abort();
-    throw error;
+    throw namingTheOutput(error, staged.path, dir);
   }
+}
+
+/**
+ * The folder to read for `dir`: itself, or `dir.old` when a writer was killed between the two
+ * renames of its swap (for that instant, the old copy is the only complete one).
+ */
+export function committedDir(dir: string): string {
+  return !existsSync(dir) && existsSync(`${dir}.old`) ? `${dir}.old` : dir;
 }
 
 /** Writes one file atomically: a temporary sibling, fsynced, then renamed over `path`. */

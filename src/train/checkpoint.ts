@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { type ExpectedVocab, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { Vocabulary } from "../encode/types.ts";
 import { IngestError, type SourceFormat } from "../ingest/record.ts";
-import { writeDirAtomicSync } from "../io/atomic.ts";
+import { committedDir, writeDirAtomicSync } from "../io/atomic.ts";
 import type { HaloConfig } from "../model/config.ts";
 import { HaloModel } from "../model/halo.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
@@ -220,8 +220,8 @@ export function saveCheckpoint(
 
 /** The directory to read: `dir`, or `dir.old` when a crash came between the two renames. */
 function existingCheckpointDir(dir: string): string {
-  if (existsSync(join(dir, "config.json"))) return dir;
-  if (existsSync(join(`${dir}.old`, "config.json"))) return `${dir}.old`;
+  const from = committedDir(dir);
+  if (existsSync(join(from, "config.json"))) return from;
   throw new Error(
     `No checkpoint in ${dir} (expected config.json, model.safetensors, vocab.json). ` +
       "Hint: point at a run's best/ or last/ directory, as written by `halo-ehr train`.",

@@ -18,6 +18,7 @@ import {
 } from "../../src/encode/dataset-file.ts";
 import type { EncodedDataset, EncodedRecord } from "../../src/encode/types.ts";
 import { IngestError } from "../../src/ingest/record.ts";
+import { mountTmpfs, tmpfsSkipReason } from "../io/tmpfs.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "halo-ds-"));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -295,4 +296,27 @@ test("bad dataset headers are IngestErrors", async () => {
   await withHeader({ ...original, splits: { ...original.splits, train: { file: "train.hrec", records: 7 } } });
   await rejects(loadDataset(join(dir, "bad")), /holds 3 records but dataset.json says 7/);
   await rejects(loadDataset(join(dir, "nowhere")), /not found; is .* a dataset written by halo-ehr ingest/);
+});
+
+test("the streaming writer on a full disk (a 64 KiB tmpfs): a plain error, the earlier file intact, no temporary", {
+  skip: tmpfsSkipReason(),
+}, async () => {
+  const fs = mountTmpfs(64);
+  try {
+    const path = join(fs.path, "synthetic.records");
+    await saveRecords(path, records, vocab);
+    const w = await openRecordsWriter(path, vocab);
+    const batch = Array.from({ length: 200 }, (_, i) => rec(`s${i}`, [0], [[0, 1, 2, 3]]));
+    await assert.rejects(
+      (async () => {
+        for (let i = 0; i < 100; i++) await w.append(batch);
+      })(),
+      { message: `${path}: cannot write the records file: no space left on the device` },
+    );
+    await w.abort();
+    same(await loadRecords(path, { vocab }), records);
+    assert.deepEqual(await readdir(fs.path), ["synthetic.records"]);
+  } finally {
+    fs.unmount();
+  }
 });

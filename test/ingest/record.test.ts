@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { IngestError, isoTimestamp, RecordBuilder } from "../../src/ingest/record.ts";
+import {
+  dropImplausibleDates,
+  IngestError,
+  isoTimestamp,
+  type PatientRecord,
+  plausibleYears,
+  RecordBuilder,
+  SkipCounter,
+  type Visit,
+} from "../../src/ingest/record.ts";
 
 test("isoTimestamp: dates and date-times in the canonical form; invalid dates undefined", () => {
   assert.equal(isoTimestamp("2164-10-23 21:09:00"), "2164-10-23T21:09:00");
@@ -47,5 +56,62 @@ test("RecordBuilder.addTimedEvent: attaches or counts the given reason; strict m
       assert.match(err.message, /^f:3: no visit covers the event time/);
       return true;
     },
+  );
+});
+
+test("dropImplausibleDates: out-of-range years, a birth after the first visit, a discharge before admission", () => {
+  const skipped = new SkipCounter();
+  const years = plausibleYears("fhir", new Date("2026-06-01"));
+  assert.deepEqual(years, { min: 1900, max: 2026 });
+  const visit = (id: string, start: string, end?: string): Visit => ({
+    id,
+    start,
+    ...(end ? { end } : {}),
+    events: [],
+  });
+  const records: PatientRecord[] = [
+    { id: "a", birthDate: "0001-01-01", visits: [visit("a1", "2020-01-01")] },
+    { id: "b", birthDate: "2021-05-05", visits: [visit("b1", "2020-01-01T10:00:00"), visit("b2", "2022-01-01")] },
+    {
+      id: "c",
+      visits: [visit("c1", "9999-12-31"), visit("c2", "2020-03-05", "2020-03-01"), visit("c3", "2020-04-01")],
+    },
+    {
+      id: "d",
+      birthDate: "2020-01-01",
+      deathDate: "2100-01-01",
+      visits: [visit("d1", "2020-01-01T08:00:00", "2020-01-01")],
+    },
+  ];
+  dropImplausibleDates(records, skipped, years);
+  assert.deepEqual(Object.fromEntries(skipped.counts), {
+    "birth date outside 1900-2026 (patient kept without it)": 1,
+    "birth date after the first visit (patient kept without it)": 1,
+    "visit dated outside 1900-2026 (visit dropped)": 1,
+    "discharge before admission (visit dropped)": 1,
+    "death date outside 1900-2026 (patient kept without it)": 1,
+  });
+  assert.equal(records[0].birthDate, undefined);
+  assert.equal(records[1].birthDate, undefined);
+  assert.deepEqual(
+    records[2].visits.map((v) => v.id),
+    ["c3"],
+  );
+  // Born the day of a first visit that starts at 08:00 and is discharged the same day: plausible.
+  assert.equal(records[3].birthDate, "2020-01-01");
+  assert.equal(records[3].visits.length, 1);
+  assert.equal(
+    skipped.firstAt.get("discharge before admission (visit dropped)"),
+    "patient c, visit c2: 2020-03-05 to 2020-03-01",
+  );
+  // MIMIC's de-identified dates (2100-2210, and births of the very old 300 years earlier) are its normal.
+  const mimic: PatientRecord[] = [{ id: "m", birthDate: "1850-01-01", visits: [visit("m1", "2150-01-01")] }];
+  dropImplausibleDates(mimic, new SkipCounter(true), plausibleYears("mimic3"));
+  assert.equal(mimic[0].visits.length, 1);
+  assert.throws(
+    () => dropImplausibleDates(mimic, new SkipCounter(true), plausibleYears("omop")),
+    (e: Error) =>
+      e instanceof IngestError &&
+      /^patient m: birth date 1850-01-01: birth date outside 1900-\d{4} \(strict mode; drop --strict/.test(e.message),
   );
 });

@@ -123,12 +123,17 @@ test("kill -9 at random points of repeated folder swaps: the folder is always on
     });
     let committed = 0;
     let out = "";
+    let killing = false;
     await new Promise<void>((resolve) => {
       proc.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         const lines = out.trim().split("\n");
         committed = Number(lines[lines.length - 1]);
-        if (committed === 1) setTimeout(() => proc.kill("SIGKILL"), Math.random() * 150);
+        // Once a version is complete (a chunk may report several), kill within the next 150 ms.
+        if (committed >= 1 && !killing) {
+          killing = true;
+          setTimeout(() => proc.kill("SIGKILL"), Math.random() * 150);
+        }
       });
       proc.on("exit", () => resolve());
     });
