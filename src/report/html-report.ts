@@ -37,10 +37,14 @@ function num(v: number | null | undefined, digits = 3): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
 }
 
-/** Shared bins for two count histograms: integer bins, widened to keep about 30 bars. Fractions per bin. */
-export function sharedBins(a: Distribution, b: Distribution): { labels: string[]; a: number[]; b: number[] } {
+/** Shared bins for two count histograms: integer bins, widened to keep about `bars` bars. Fractions per bin. */
+export function sharedBins(
+  a: Distribution,
+  b: Distribution,
+  bars = 30,
+): { labels: string[]; a: number[]; b: number[] } {
   const size = Math.max(a.histogram.length, b.histogram.length);
-  const width = Math.max(1, Math.ceil(size / 30));
+  const width = Math.max(1, Math.ceil(size / bars));
   const bins = Math.ceil(size / width);
   const fractions = (d: Distribution) => {
     const out = new Array<number>(bins).fill(0);
@@ -255,6 +259,9 @@ function privacySection(r: EvaluationResult): string {
   return `${s}</table>${controlAttacksSection(r)}`;
 }
 
+/** Bars of the DCR histogram. */
+export const DCR_BARS = 15;
+
 function estimateText(e: Estimate): string {
   return `${num(e.value)} <span class="muted">(${num(e.ci95[0])} – ${num(e.ci95[1])})</span>`;
 }
@@ -317,18 +324,19 @@ function controlAttacksSection(r: EvaluationResult): string {
       `<tr data-dcr="${id}"><td>${name}</td><td>${x.distribution.count}</td>${x.quantiles.map((q) => `<td>${num(q, 1)}</td>`).join("")}<td>${x.zero}</td><td>${num(100 * x.belowControlP5.share, 1)}% <span class="muted">(${num(100 * x.belowControlP5.ci95[0], 1)} – ${num(100 * x.belowControlP5.ci95[1], 1)})</span></td></tr>`;
     s += `<table><tr><th>records</th><th>n</th>${DCR_QUANTILES.map((q) => `<th>${q === 0 ? "min" : `${100 * q}%`}</th>`).join("")}<th>at 0</th><th>nearer than ${num(dcr.controlP5, 1)} (control's 5%)</th></tr>`;
     s += row("synthetic → train", "synthetic", dcr.synthetic) + row("control → train", "control", dcr.control);
-    const b = sharedBins(dcr.control.distribution, dcr.synthetic.distribution);
+    // Fewer, wider bins than the shape plots: distances run to a hundred or more, and bin labels must fit.
+    const b = sharedBins(dcr.control.distribution, dcr.synthetic.distribution, DCR_BARS);
     s += `</table><div class="plots">${groupedBars(
       "dcr",
-      "Distance to the closest training record",
+      "Distance to train",
       b.labels,
       [
-        { name: "control (real)", color: COLORS.real, values: b.a },
+        { name: "real", color: COLORS.real, values: b.a },
         { name: "synthetic", color: COLORS.synthetic, values: b.b },
       ],
-      "record distance",
+      "distance to the nearest training record",
       "fraction",
-    )}</div>`;
+    )}</div><p class="muted">Real: the control split's records.</p>`;
   } else s += '<p class="muted">n/a</p>';
   s += "<h4>Most exposed training records</h4>";
   const e = p.exposure;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
-import { renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
+import { DCR_BARS, renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -88,7 +88,7 @@ test("in Chromium: the privacy tables show and the DCR plot draws one bar per bi
     assert.ok(await page.locator('tr[data-attack="linkability"]').isVisible());
     assert.equal(await page.locator("tr[data-exposed]").count(), 10);
     const dcr = result.privacy.dcr!;
-    const bins = sharedBins(dcr.control.distribution, dcr.synthetic.distribution);
+    const bins = sharedBins(dcr.control.distribution, dcr.synthetic.distribution, DCR_BARS);
     const plot = page.locator('svg[data-plot="dcr"]');
     assert.ok(await plot.isVisible());
     assert.equal(await plot.locator("rect.mark").count(), 2 * bins.labels.length);
