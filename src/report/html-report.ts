@@ -289,7 +289,7 @@ function controlAttacksSection(r: EvaluationResult): string {
         id,
         x,
         x
-          ? `queries singling out one synthetic record (${x.attacks} found of ${x.requested} sought); control count scaled by ${num(x.controlCorrection)} for the control set's size, as Anonymeter does`
+          ? `queries singling out one synthetic record (${x.attacks} found of ${x.requested} sought); control successes: ${x.controlObserved} among the ${r.records.test} control records, ${num(x.successes.control, 1)} expected among as many as the ${r.records.train} training records`
           : "",
         "n/a: no query singles out one synthetic record",
       );

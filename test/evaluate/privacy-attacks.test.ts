@@ -9,7 +9,7 @@ import { densityRatioAttack, logKernelDensity } from "../../src/evaluate/privacy
 import { halvesAttacks } from "../../src/evaluate/privacy-linkability.ts";
 import { nearestIndices } from "../../src/evaluate/privacy-neighbours.ts";
 import { attackRisk, residualSuccess, wilson } from "../../src/evaluate/privacy-risk.ts";
-import { singlingOut, singlingOutIntegral, sizeCorrection } from "../../src/evaluate/privacy-singling-out.ts";
+import { expectedSinglingOut, logGamma, singlingOut } from "../../src/evaluate/privacy-singling-out.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({
@@ -45,14 +45,31 @@ test("Wilson rates and the risk match Anonymeter's own code (stats/confidence.py
   assert.equal(attackRisk(0, 0, 0, 0), null);
 });
 
-test("singling-out probability integral and the control-size correction", () => {
-  // ((n w_min + 1)(1 - w_min)^n - (n w_max + 1)(1 - w_max)^n) / (n + 1) with w_min = 0, n = 100, w_max = 0.01.
-  close(singlingOutIntegral(100, 0.01), (1 - 2 * 0.99 ** 100) / 101);
-  // Successes following the model exactly: the fitted factor is the model's own ratio.
-  const w = 10 ** (-8 + (8 * 450) / 600); // a grid point
-  const sizes = [100, 150, 200, 250, 300];
-  const successes = sizes.map((n) => 40 * singlingOutIntegral(n, w));
-  close(sizeCorrection(sizes, successes, 300, 1000), singlingOutIntegral(1000, w) / singlingOutIntegral(300, w), 1e-9);
+test("log Gamma, and the control count extrapolated to the training set's size", () => {
+  close(logGamma(0.5), Math.log(Math.sqrt(Math.PI)), 1e-13);
+  close(logGamma(10), Math.log(362880), 1e-12);
+  close(logGamma(1), 0, 1e-14);
+  // 600 queries whose weights follow Beta(1, 300); match counts drawn in a set of 300 records. The
+  // expected number singling out one of 1200 records is N E[w (1 - w)^(N - 1)] per query.
+  const random = seededRandom(7);
+  const gammaOne = () => -Math.log(1 - random()); // Gamma(1) = Exp(1)
+  const weights = Array.from({ length: 600 }, () => {
+    const x = gammaOne();
+    let y = 0;
+    for (let k = 0; k < 300; k++) y += gammaOne(); // Gamma(300)
+    return x / (x + y);
+  });
+  const counts = weights.map((w) => {
+    let c = 0;
+    for (let k = 0; k < 300; k++) if (random() < w) c++;
+    return c;
+  });
+  const truth = weights.reduce((s, w) => s + 1200 * w * (1 - w) ** 1199, 0);
+  const predicted = expectedSinglingOut(counts, 300, 1200);
+  assert.ok(Math.abs(predicted - truth) / truth < 0.1, `${predicted} vs ${truth}`);
+  // Extrapolating to the same size returns about the queries matching exactly one record.
+  const ones = counts.filter((c) => c === 1).length;
+  assert.ok(Math.abs(expectedSinglingOut(counts, 300, 300) - ones) / ones < 0.1);
 });
 
 test("singling out by hand: queries singling out one synthetic record, counted on training and control records", () => {
@@ -65,7 +82,7 @@ test("singling out by hand: queries singling out one synthetic record, counted o
   assert.equal(uni.attacks, 1);
   assert.equal(uni.successes.attack, 1); // one training record holds 5
   assert.equal(uni.successes.control, 0); // two control records do
-  assert.equal(uni.controlCorrection, 1, "equal sizes: no correction");
+  assert.equal(uni.controlObserved, 0, "equal sizes: the control count as observed");
   const multi = singlingOut(train, control, synthetic, 0, seededRandom(1), { columns: 2 })!;
   assert.equal(multi.attacks, 2);
   assert.equal(multi.successes.attack, 1); // {6, 8}
