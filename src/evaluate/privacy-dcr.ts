@@ -100,9 +100,11 @@ export function exposure(
   control: readonly EncodedRecord[],
   synthetic: readonly EncodedRecord[],
   worst = 10,
+  /** Each training record's nearest synthetic distance, when already known. */
+  trainToSynthetic?: Float64Array,
 ): Exposure | null {
   if (synthetic.length === 0 || train.length + control.length < 2 || train.length === 0) return null;
-  const toSynthetic = nearestDistances(train, synthetic);
+  const toSynthetic = trainToSynthetic ?? nearestDistances(train, synthetic);
   const toTrain = nearestDistances(train, train, true);
   const toControl = control.length > 0 ? nearestDistances(train, control) : null;
   const rows: ExposedRecord[] = Array.from(train, (_, i) => {

@@ -17,7 +17,7 @@
 // candidate's own record is left out of its reference density.
 import type { EncodedRecord } from "../encode/types.ts";
 import { type AurocInterval, aurocWithInterval } from "./auroc-interval.ts";
-import { recordDistance } from "./record-distance.ts";
+import { logKernelDensities } from "./privacy-neighbours.ts";
 import { sampleIndices } from "./sample-indices.ts";
 
 export interface DensityRatioAttack extends AurocInterval {
@@ -37,19 +37,6 @@ export interface DensityRatioOptions {
   bandwidth?: number;
 }
 
-/** log of the mean of exp(-d(x, y) / h) over `ys`, skipping index `skip`; by log-sum-exp. */
-export function logKernelDensity(x: EncodedRecord, ys: readonly EncodedRecord[], h: number, skip = -1): number {
-  const terms: number[] = [];
-  ys.forEach((y, j) => {
-    if (j !== skip) terms.push(-recordDistance(x, y) / h);
-  });
-  if (terms.length === 0) return Number.NEGATIVE_INFINITY;
-  const max = Math.max(...terms);
-  let sum = 0;
-  for (const t of terms) sum += Math.exp(t - max);
-  return max + Math.log(sum) - Math.log(terms.length);
-}
-
 export function densityRatioAttack(
   train: readonly EncodedRecord[],
   control: readonly EncodedRecord[],
@@ -66,9 +53,16 @@ export function densityRatioAttack(
       ? Array.from(sampleIndices(synthetic.length, maxSynthetic, random), (i) => synthetic[i])
       : synthetic;
   const h = opts.bandwidth ?? 1;
-  const score = (x: EncodedRecord, self: number) => logKernelDensity(x, syn, h) - logKernelDensity(x, control, h, self);
-  const members = Array.from(sampleIndices(train.length, n, random), (i) => score(train[i], -1));
-  const nonMembers = Array.from(sampleIndices(control.length, n, random), (i) => score(control[i], i));
+  const memberIdx = sampleIndices(train.length, n, random);
+  const nonMemberIdx = sampleIndices(control.length, n, random);
+  const candidates = [...Array.from(memberIdx, (i) => train[i]), ...Array.from(nonMemberIdx, (i) => control[i])];
+  // A non-member's own record is left out of its reference density.
+  const self = Int32Array.from({ length: 2 * n }, (_, k) => (k < n ? -1 : nonMemberIdx[k - n]));
+  const synDensity = logKernelDensities(candidates, syn, h);
+  const refDensity = logKernelDensities(candidates, control, h, self);
+  const score = synDensity.map((v, k) => v - refDensity[k]);
+  const members = score.subarray(0, n);
+  const nonMembers = score.subarray(n);
   const auroc = aurocWithInterval(members, nonMembers);
   return auroc && { ...auroc, bandwidth: h, synthetic: syn.length, reference: control.length };
 }

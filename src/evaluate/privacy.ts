@@ -136,7 +136,15 @@ export function evaluatePrivacy(
   }
   const members = Array.from(memberIdx, (i) => train[i]);
   const nonMembers = Array.from(nonMemberIdx, (i) => test[i]);
-  const neighbours = nnaa(members, nonMembers, synthetic, random);
+  // Every training record's nearest synthetic distance: the exposure ranking's, and the membership sample's.
+  const trainToSynthetic = nearestDistances(train, synthetic);
+  const neighbours = nnaa(
+    members,
+    nonMembers,
+    synthetic,
+    Float64Array.from(memberIdx, (i) => trainToSynthetic[i]),
+    random,
+  );
   return {
     membership: membershipAttack([...neighbours.trainToSynthetic, ...neighbours.testToSynthetic], m),
     likelihoodMembership,
@@ -148,7 +156,7 @@ export function evaluatePrivacy(
       candidates: opts.attacks,
     }),
     dcr: distanceToClosestRecord(train, test, synthetic),
-    exposure: exposure(train, test, synthetic),
+    exposure: exposure(train, test, synthetic, 10, trainToSynthetic),
   };
 }
 
@@ -310,9 +318,9 @@ function nnaa(
   train: readonly EncodedRecord[],
   test: readonly EncodedRecord[],
   synthetic: readonly EncodedRecord[],
+  trainToSynthetic: Float64Array,
   random: () => number,
 ): { result: Nnaa; trainToSynthetic: Float64Array; testToSynthetic: Float64Array } {
-  const trainToSynthetic = nearestDistances(train, synthetic);
   const testToSynthetic = nearestDistances(test, synthetic);
   const m = Math.min(train.length, synthetic.length);
   const whole = m === synthetic.length && m === train.length;

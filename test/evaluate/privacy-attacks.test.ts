@@ -5,11 +5,12 @@ import type { EncodedRecord } from "../../src/encode/types.ts";
 import { aurocWithInterval } from "../../src/evaluate/auroc-interval.ts";
 import { evaluatePrivacy } from "../../src/evaluate/privacy.ts";
 import { distanceToClosestRecord, exposure, quantile } from "../../src/evaluate/privacy-dcr.ts";
-import { densityRatioAttack, logKernelDensity } from "../../src/evaluate/privacy-density-ratio.ts";
+import { densityRatioAttack } from "../../src/evaluate/privacy-density-ratio.ts";
 import { halvesAttacks } from "../../src/evaluate/privacy-linkability.ts";
-import { nearestIndices } from "../../src/evaluate/privacy-neighbours.ts";
+import { logKernelDensities, nearestIndices } from "../../src/evaluate/privacy-neighbours.ts";
 import { attackRisk, residualSuccess, wilson } from "../../src/evaluate/privacy-risk.ts";
 import { expectedSinglingOut, logGamma, singlingOut } from "../../src/evaluate/privacy-singling-out.ts";
+import { nearestDistances, recordDistance } from "../../src/evaluate/record-distance.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({
@@ -107,6 +108,13 @@ test("the nearest record breaks ties at random, not by index", () => {
   assert.ok(zeros > 150 && zeros < 250, String(zeros));
   assert.ok(picks.every((i) => i === 0 || i === 1));
   assert.deepEqual(Array.from(nearestIndices([rec([[1, 2, 3]])], refs, seededRandom(3))), [2]);
+  // On generated records the chosen record is always at the exact nearest distance.
+  const vocab = syntheaLikeVocabulary(200, 4);
+  const queries = randomRecords(60, vocab, 1);
+  const references = randomRecords(80, vocab, 2);
+  const nearest = nearestIndices(queries, references, seededRandom(1));
+  const exact = nearestDistances(queries, references);
+  queries.forEach((q, i) => assert.equal(recordDistance(q, references[nearest[i]]), exact[i]));
 });
 
 test("linkability and inference by hand", () => {
@@ -148,8 +156,23 @@ test("AUROC with DeLong's interval: a perfect attack, a useless one, and a hand-
 test("kernel density on the record distance by hand; DOMIAS ranks copied training records first", () => {
   // Distances from [[1]] to [[1]], [[1, 2]], [[3]]: 0, 1, 2 -> log mean(e^0, e^-1, e^-2).
   const ys = [rec([[1]]), rec([[1, 2]]), rec([[3]])];
-  close(logKernelDensity(rec([[1]]), ys, 1), Math.log((1 + Math.exp(-1) + Math.exp(-2)) / 3));
-  close(logKernelDensity(rec([[1]]), ys, 1, 0), Math.log((Math.exp(-1) + Math.exp(-2)) / 2));
+  const [all, leaveOut] = [
+    logKernelDensities([rec([[1]])], ys, 1),
+    logKernelDensities([rec([[1]])], ys, 1, Int32Array.of(0)),
+  ];
+  close(all[0], Math.log((1 + Math.exp(-1) + Math.exp(-2)) / 3));
+  close(leaveOut[0], Math.log((Math.exp(-1) + Math.exp(-2)) / 2));
+  // The keyed distance is the record distance: labels, visit counts, aligned and extra visits.
+  const vocab0 = syntheaLikeVocabulary(200, 4);
+  const a = randomRecords(30, vocab0, 5);
+  const b = randomRecords(30, vocab0, 6);
+  for (const h of [1, 3])
+    for (const x of a) {
+      const exact = b.map((y) => -recordDistance(x, y) / h);
+      const max = Math.max(...exact);
+      const expected = max + Math.log(exact.reduce((s, t) => s + Math.exp(t - max), 0) / b.length);
+      close(logKernelDensities([x], b, h)[0], expected, 1e-9);
+    }
   const vocab = syntheaLikeVocabulary(200, 4);
   const train = randomRecords(150, vocab, 1);
   const control = randomRecords(150, vocab, 2);
