@@ -114,7 +114,9 @@ test("the nearest record breaks ties at random, not by index", () => {
   const references = randomRecords(80, vocab, 2);
   const nearest = nearestIndices(queries, references, seededRandom(1));
   const exact = nearestDistances(queries, references);
-  queries.forEach((q, i) => assert.equal(recordDistance(q, references[nearest[i]]), exact[i]));
+  queries.forEach((q, i) => {
+    assert.equal(recordDistance(q, references[nearest[i]]), exact[i]);
+  });
 });
 
 test("linkability and inference by hand", () => {
