@@ -270,7 +270,8 @@ function riskRow(name: string, id: string, a: AttackRisk | null, detail: string,
   if (!a)
     return `<tr data-attack="${id}"><td>${esc(name)}</td><td colspan="6" class="muted l">${esc(missing)}</td></tr>`;
   const c = a.successes;
-  return `<tr data-attack="${id}"><td>${esc(name)}<br><span class="muted">${esc(detail)}</span></td><td>${a.attacks}</td><td>${estimateText(a.attack)} <span class="muted">${c.attack}</span></td><td>${estimateText(a.baseline)} <span class="muted">${c.baseline}</span></td><td>${estimateText(a.control)} <span class="muted">${num(c.control, Number.isInteger(c.control) ? 0 : 1)}</span></td><td><b>${estimateText(a.risk)}</b></td></tr>`;
+  const of = (k: number) => `<span class="muted">${num(k, Number.isInteger(k) ? 0 : 1)}/${a.attacks}</span>`;
+  return `<tr data-attack="${id}"><td>${esc(name)}<br><span class="muted">${esc(detail)}</span></td><td>${a.attacks}</td><td>${estimateText(a.attack)} ${of(c.attack)}</td><td>${estimateText(a.baseline)} ${of(c.baseline)}</td><td>${estimateText(a.control)} ${of(c.control)}</td><td><b>${estimateText(a.risk)}</b></td></tr>`;
 }
 
 /** Anonymeter's risks, DOMIAS, DCR and the most exposed records: all against the control (test) split. */
@@ -279,7 +280,7 @@ function controlAttacksSection(r: EvaluationResult): string {
   let s = `<h3>Attacks measured against the control split</h3><p>The control split is the real test split (${r.records.test} records), which the generator never saw: what an attack achieves on it is what the synthetic set reveals about people in general, and only the excess on training records is a risk to them.</p>`;
   const an = p.anonymeter;
   s +=
-    "<h4>Singling out, linkability, inference (Anonymeter)</h4><p>As Anonymeter (statice) measures them. Rates are Wilson estimates with 95% intervals (the count of successes beside each); risk = (attack − control) / (1 − control), its error propagated from both, clipped to 0 – 1. The baseline attacker guesses at random: an attack no better than it says nothing.</p>";
+    "<h4>Singling out, linkability, inference (Anonymeter)</h4><p>As Anonymeter (statice) measures them. Rates are Wilson estimates with 95% intervals (successes/tries beside each); risk = (attack − control) / (1 − control), its error propagated from both, clipped to 0 – 1. The baseline attacker guesses at random: an attack no better than it says nothing.</p>";
   s +=
     "<table><tr><th>attack</th><th>tries</th><th>success on training records</th><th>baseline (random)</th><th>success on control records</th><th>risk (95%)</th></tr>";
   if (an) {
@@ -311,7 +312,7 @@ function controlAttacksSection(r: EvaluationResult): string {
   } else s += '<tr><td colspan="6" class="muted l">n/a</td></tr>';
   s += "</table>";
   s +=
-    "<h4>Density-ratio membership attack (DOMIAS)</h4><p>Score of a candidate: the synthetic records' kernel density at it over the control records' (exp(−distance / h), the Gaussian kernel on the record's binary visit × code vector). AUROC 0.5: training records look like unseen ones.</p>";
+    "<h4>Density-ratio membership attack (DOMIAS)</h4><p>Score of a candidate: the synthetic records' kernel density at it over the control records' (exp(−distance / h), the Gaussian kernel on the record's binary visit × code vector). AUROC 0.5: training records look like unseen ones. DeLong's interval treats candidates as independent; they share the synthetic and control sets, so null results spread somewhat wider (0.46 – 0.55 over eight fresh samples of generated records).</p>";
   const d = p.densityRatio;
   s += d
     ? `<table><tr><th>AUROC (95%, DeLong)</th><th>members / non-members</th><th>kernel width h</th><th>synthetic / reference records</th></tr><tr data-attack="density-ratio"><td><b>${num(d.auroc)}</b> <span class="muted">(${num(d.ci95[0])} – ${num(d.ci95[1])})</span></td><td>${d.positives} / ${d.negatives}</td><td>${num(d.bandwidth, 1)}</td><td>${d.synthetic} / ${d.reference}</td></tr></table>`
