@@ -310,7 +310,8 @@ function controlAttacksSection(r: EvaluationResult): string {
       an.inferenceNote,
     );
   } else s += '<tr><td colspan="6" class="muted l">n/a</td></tr>';
-  s += "</table>";
+  s +=
+    "</table><p class=\"muted\">Singling out: a query singles out less or more often in a set of another size, so the control count is extrapolated to the training split's size (each query's share of people from a beta-binomial fit to the control counts). On a null (a real held-out split used as synthetic) that extrapolation ran about 10% low, giving singling-out risks up to 0.07: read one below about 0.1 as no evidence of a leak.</p>";
   s +=
     "<h4>Density-ratio membership attack (DOMIAS)</h4><p>Score of a candidate: the synthetic records' kernel density at it over the control records' (exp(−distance / h), the Gaussian kernel on the record's binary visit × code vector). AUROC 0.5: training records look like unseen ones. DeLong's interval treats candidates as independent; they share the synthetic and control sets, so null results spread somewhat wider (0.46 – 0.55 over eight fresh samples of generated records).</p>";
   const d = p.densityRatio;
