@@ -102,5 +102,9 @@ for (const run of runs) {
   console.log(
     `  membership acc ${p.membership?.accuracy.toFixed(3)}, NNAAE ${p.nnaa?.nnaae.toFixed(3)}, attribute F1 ${p.attribute?.synthetic.f1.toFixed(3)} vs ${p.attribute?.baseline.f1.toFixed(3)}, exact copies ${p.exactCopies?.synthetic}`,
   );
+  const an = p.anonymeter;
+  console.log(
+    `  control-split risks: singling out ${an?.singlingOut.multivariate?.risk.value.toFixed(3)}, linkability ${an?.linkability?.risk.value.toFixed(3)}, inference ${an?.inference?.risk.value.toFixed(3)}; DOMIAS AUROC ${p.densityRatio?.auroc.toFixed(3)}; synthetic below the control's DCR 5th percentile ${p.dcr?.synthetic.belowControlP5.share.toFixed(3)}`,
+  );
 }
 console.log("\ncommand: node --import tsx bench/evaluate.ts");

@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { loadDataset, loadRecords, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { TokenKind, Vocabulary } from "../encode/types.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
+import type { AttackRisk } from "../evaluate/privacy-risk.ts";
 import { recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
 import { type FormatChecks, formatChecks } from "../evaluate/validity.ts";
 import { IngestError } from "../ingest/record.ts";
@@ -194,6 +195,21 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
     `membership attack accuracy: ${f(pr.membership?.accuracy)} (distance), ${f(pr.likelihoodMembership?.accuracy)} (likelihood); ` +
       `NNAAE ${f(pr.nnaa?.nnaae)}; exact copies of training records: ${pr.exactCopies?.synthetic ?? "n/a"}`,
   );
+  const risk = (a: AttackRisk | null | undefined) =>
+    a ? `${f(a.risk.value)} (${f(a.risk.ci95[0])}–${f(a.risk.ci95[1])})` : "n/a";
+  const an = pr.anonymeter;
+  lines.push(
+    `risk against the control split (Anonymeter): singling out ${risk(an?.singlingOut.multivariate)}, ` +
+      `linkability ${risk(an?.linkability)}, inference ${risk(an?.inference)}; ` +
+      `density-ratio membership AUROC ${f(pr.densityRatio?.auroc)}` +
+      (pr.densityRatio ? ` (${f(pr.densityRatio.ci95[0])}–${f(pr.densityRatio.ci95[1])})` : ""),
+  );
+  if (pr.dcr && pr.exposure)
+    lines.push(
+      `synthetic records nearer to train than the control's 5th percentile (${pr.dcr.controlP5}): ` +
+        `${(100 * pr.dcr.synthetic.belowControlP5.share).toFixed(1)}% (control ${(100 * pr.dcr.control.belowControlP5.share).toFixed(1)}%); ` +
+        `training records nearer to a synthetic record than to any real one: ${pr.exposure.nearerThanReal} of ${pr.exposure.records}`,
+    );
   if (r.examples.real)
     lines.push("WARNING: the report shows real training records (--show-real-examples); do not share it.");
   lines.push(`report: ${join(out, "report.html")}, metrics: ${join(out, "metrics.json")}`);

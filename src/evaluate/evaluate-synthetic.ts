@@ -106,7 +106,8 @@ export function evaluateSynthetic(input: EvaluationInput, opts: EvaluationOption
   );
   const [fidelity, tf] = timed(() => evaluateFidelity(train, synthetic, vocab, opts.fidelity));
   const [utility, tu] = timed(() => evaluateUtility(train, test, synthetic, vocab, opts.utility));
-  const [privacy, tp] = timed(() => evaluatePrivacy(train, test, synthetic, opts.privacy));
+  const demographicLabels = vocab.labels.flatMap((l, k) => (l.kind === "sex" ? [k] : []));
+  const [privacy, tp] = timed(() => evaluatePrivacy(train, test, synthetic, { demographicLabels, ...opts.privacy }));
   const training = new Set(train.map(recordKey));
   const shown = synthetic.filter((r) => !training.has(recordKey(r))).slice(0, opts.examples ?? 3);
   const examples: EvaluationResult["examples"] = { synthetic: shown.map((r) => decodeRecord(r, vocab)) };

@@ -1,9 +1,16 @@
 // Privacy (../shared/HALO.md section 5): membership inference by nearest synthetic record and by model
 // likelihood, attribute inference, nearest-neighbour adversarial accuracy (zero distances kept), and
-// exact copies of training records.
+// exact copies of training records. Beyond the paper, against the control (test) split the generator
+// never saw: Anonymeter's singling-out, linkability and inference risks, DOMIAS's density-ratio
+// membership attack, distance-to-closest-record distributions and the most exposed training records.
 
 import { seededRandom } from "../encode/seeded-random.ts";
 import type { EncodedRecord } from "../encode/types.ts";
+import { type DistanceToClosestRecord, distanceToClosestRecord, type Exposure, exposure } from "./privacy-dcr.ts";
+import { type DensityRatioAttack, densityRatioAttack } from "./privacy-density-ratio.ts";
+import { halvesAttacks } from "./privacy-linkability.ts";
+import type { AttackRisk } from "./privacy-risk.ts";
+import { type SinglingOut, singlingOut } from "./privacy-singling-out.ts";
 import { nearestDistances, symmetricDifferenceSize } from "./record-distance.ts";
 import { sampleIndices } from "./sample-indices.ts";
 
@@ -45,6 +52,16 @@ export interface Nnaa {
   nnaae: number;
 }
 
+/** Anonymeter's three risks, each against the control split. */
+export interface AnonymeterRisks {
+  singlingOut: { univariate: SinglingOut | null; multivariate: SinglingOut | null };
+  /** Demographic labels and the first visit on one side, the later visits on the other. */
+  linkability: AttackRisk | null;
+  /** The phenotype label set, guessed from the demographic labels and the first visit. */
+  inference: AttackRisk | null;
+  inferenceNote?: string;
+}
+
 export interface PrivacyResult {
   /** Set when synthetic-based attacks could not run. */
   note?: string;
@@ -53,6 +70,11 @@ export interface PrivacyResult {
   attribute: AttributeInference | null;
   nnaa: Nnaa | null;
   exactCopies: { synthetic: number; fraction: number; distinctTrainingRecords: number } | null;
+  anonymeter: AnonymeterRisks | null;
+  /** DOMIAS: synthetic over reference (control) density at training members and control non-members. */
+  densityRatio: DensityRatioAttack | null;
+  dcr: DistanceToClosestRecord | null;
+  exposure: Exposure | null;
 }
 
 export interface PrivacyOptions {
@@ -62,6 +84,10 @@ export interface PrivacyOptions {
   /** Per-record model log-likelihoods aligned with the train and test arrays, for the likelihood attack. */
   trainLogLikelihood?: ArrayLike<number>;
   testLogLikelihood?: ArrayLike<number>;
+  /** Label ids an attacker knows as demographics (sex): see AnonymeterRisks. */
+  demographicLabels?: readonly number[];
+  /** Records (or queries) attacked per Anonymeter attack and DOMIAS side; default 500. */
+  attacks?: number;
 }
 
 export function evaluatePrivacy(
@@ -102,17 +128,57 @@ export function evaluatePrivacy(
       attribute: null,
       nnaa: null,
       exactCopies: synthetic.length === 0 ? null : exactCopies(train, synthetic),
+      anonymeter: null,
+      densityRatio: null,
+      dcr: null,
+      exposure: null,
     };
   }
   const members = Array.from(memberIdx, (i) => train[i]);
   const nonMembers = Array.from(nonMemberIdx, (i) => test[i]);
-  const neighbours = nnaa(members, nonMembers, synthetic, random);
+  // Every training record's nearest synthetic distance: the exposure ranking's, and the membership sample's.
+  const trainToSynthetic = nearestDistances(train, synthetic);
+  const neighbours = nnaa(
+    members,
+    nonMembers,
+    synthetic,
+    Float64Array.from(memberIdx, (i) => trainToSynthetic[i]),
+    random,
+  );
   return {
     membership: membershipAttack([...neighbours.trainToSynthetic, ...neighbours.testToSynthetic], m),
     likelihoodMembership,
     attribute: attributeInference(members, test, synthetic, opts.commonFraction ?? 0.1, random),
     nnaa: neighbours.result,
     exactCopies: exactCopies(train, synthetic),
+    anonymeter: anonymeterRisks(train, test, synthetic, opts),
+    densityRatio: densityRatioAttack(train, test, synthetic, seededRandom((opts.seed ?? 1) + 4), {
+      candidates: opts.attacks,
+    }),
+    dcr: distanceToClosestRecord(train, test, synthetic),
+    exposure: exposure(train, test, synthetic, 10, trainToSynthetic),
+  };
+}
+
+/** Each attack draws from its own seeded stream, so that adding one leaves the others' figures unchanged. */
+function anonymeterRisks(
+  train: readonly EncodedRecord[],
+  control: readonly EncodedRecord[],
+  synthetic: readonly EncodedRecord[],
+  opts: PrivacyOptions,
+): AnonymeterRisks {
+  const seed = opts.seed ?? 1;
+  let labelCount = 0;
+  for (const rs of [train, control, synthetic])
+    for (const r of rs) for (const k of r.labels) labelCount = Math.max(labelCount, k + 1);
+  const so = (columns: number, stream: number) =>
+    singlingOut(train, control, synthetic, labelCount, seededRandom(seed + stream), { columns, attacks: opts.attacks });
+  return {
+    singlingOut: { univariate: so(1, 1), multivariate: so(3, 2) },
+    ...halvesAttacks(train, control, synthetic, seededRandom(seed + 3), {
+      demographicLabels: opts.demographicLabels,
+      attacks: opts.attacks,
+    }),
   };
 }
 
@@ -252,9 +318,9 @@ function nnaa(
   train: readonly EncodedRecord[],
   test: readonly EncodedRecord[],
   synthetic: readonly EncodedRecord[],
+  trainToSynthetic: Float64Array,
   random: () => number,
 ): { result: Nnaa; trainToSynthetic: Float64Array; testToSynthetic: Float64Array } {
-  const trainToSynthetic = nearestDistances(train, synthetic);
   const testToSynthetic = nearestDistances(test, synthetic);
   const m = Math.min(train.length, synthetic.length);
   const whole = m === synthetic.length && m === train.length;

@@ -4,6 +4,8 @@ import type { CeilingRow, Spread } from "../evaluate/ceiling.ts";
 import type { Distribution } from "../evaluate/distribution.ts";
 import type { DecodedRecord, EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
 import type { MembershipAttack } from "../evaluate/privacy.ts";
+import { DCR_QUANTILES, type DcrSide } from "../evaluate/privacy-dcr.ts";
+import type { AttackRisk, Estimate } from "../evaluate/privacy-risk.ts";
 import { TABLE_NAMES } from "../evaluate/probability-tables.ts";
 import { COLORS, escapeXml as esc, groupedBars, horizontalBars, scatterPlot } from "./svg-plots.ts";
 
@@ -35,10 +37,14 @@ function num(v: number | null | undefined, digits = 3): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
 }
 
-/** Shared bins for two count histograms: integer bins, widened to keep about 30 bars. Fractions per bin. */
-export function sharedBins(a: Distribution, b: Distribution): { labels: string[]; a: number[]; b: number[] } {
+/** Shared bins for two count histograms: integer bins, widened to keep about `bars` bars. Fractions per bin. */
+export function sharedBins(
+  a: Distribution,
+  b: Distribution,
+  bars = 30,
+): { labels: string[]; a: number[]; b: number[] } {
   const size = Math.max(a.histogram.length, b.histogram.length);
-  const width = Math.max(1, Math.ceil(size / 30));
+  const width = Math.max(1, Math.ceil(size / bars));
   const bins = Math.ceil(size / width);
   const fractions = (d: Distribution) => {
     const out = new Array<number>(bins).fill(0);
@@ -250,7 +256,101 @@ function privacySection(r: EvaluationResult): string {
   s += p.exactCopies
     ? `<tr><td>synthetic records identical to a training record</td><td>${p.exactCopies.synthetic} (${num(100 * p.exactCopies.fraction, 2)}%), of ${p.exactCopies.distinctTrainingRecords} distinct training records</td></tr>`
     : '<tr><td>exact copies</td><td class="muted">n/a</td></tr>';
-  return `${s}</table>`;
+  return `${s}</table>${controlAttacksSection(r)}`;
+}
+
+/** Bars of the DCR histogram. */
+export const DCR_BARS = 15;
+
+function estimateText(e: Estimate): string {
+  return `${num(e.value)} <span class="muted">(${num(e.ci95[0])} – ${num(e.ci95[1])})</span>`;
+}
+
+function riskRow(name: string, id: string, a: AttackRisk | null, detail: string, missing = "n/a"): string {
+  if (!a)
+    return `<tr data-attack="${id}"><td>${esc(name)}</td><td colspan="6" class="muted l">${esc(missing)}</td></tr>`;
+  const c = a.successes;
+  const of = (k: number) => `<span class="muted">${num(k, Number.isInteger(k) ? 0 : 1)}/${a.attacks}</span>`;
+  return `<tr data-attack="${id}"><td>${esc(name)}<br><span class="muted">${esc(detail)}</span></td><td>${a.attacks}</td><td>${estimateText(a.attack)} ${of(c.attack)}</td><td>${estimateText(a.baseline)} ${of(c.baseline)}</td><td>${estimateText(a.control)} ${of(c.control)}</td><td><b>${estimateText(a.risk)}</b></td></tr>`;
+}
+
+/** Anonymeter's risks, DOMIAS, DCR and the most exposed records: all against the control (test) split. */
+function controlAttacksSection(r: EvaluationResult): string {
+  const p = r.privacy;
+  let s = `<h3>Attacks measured against the control split</h3><p>The control split is the real test split (${r.records.test} records), which the generator never saw: what an attack achieves on it is what the synthetic set reveals about people in general, and only the excess on training records is a risk to them.</p>`;
+  const an = p.anonymeter;
+  s +=
+    "<h4>Singling out, linkability, inference (Anonymeter)</h4><p>As Anonymeter (statice) measures them. Rates are Wilson estimates with 95% intervals (successes/tries beside each); risk = (attack − control) / (1 − control), its error propagated from both, clipped to 0 – 1. The baseline attacker guesses at random: an attack no better than it says nothing.</p>";
+  s +=
+    "<table><tr><th>attack</th><th>tries</th><th>success on training records</th><th>baseline (random)</th><th>success on control records</th><th>risk (95%)</th></tr>";
+  if (an) {
+    const so = (x: typeof an.singlingOut.univariate, id: string, what: string) =>
+      riskRow(
+        `singling out, ${what}`,
+        id,
+        x,
+        x
+          ? `queries singling out one synthetic record (${x.attacks} found of ${x.requested} sought); control successes: ${x.controlObserved} among the ${r.records.test} control records, ${num(x.successes.control, 1)} expected among as many as the ${r.records.train} training records`
+          : "",
+        "n/a: no query singles out one synthetic record",
+      );
+    s += so(an.singlingOut.univariate, "singling-out-univariate", "univariate (one rare code or label)");
+    s += so(an.singlingOut.multivariate, "singling-out-multivariate", "multivariate (three codes or labels)");
+    s += riskRow(
+      "linkability",
+      "linkability",
+      an.linkability,
+      "sex and first visit on one side, later visits on the other: both halves have the same nearest synthetic record (records with 2+ visits)",
+    );
+    s += riskRow(
+      "inference",
+      "inference",
+      an.inference,
+      "the set of phenotype labels, guessed as the nearest synthetic record's on sex and first visit",
+      an.inferenceNote,
+    );
+  } else s += '<tr><td colspan="6" class="muted l">n/a</td></tr>';
+  s +=
+    "</table><p class=\"muted\">Singling out: a query singles out less or more often in a set of another size, so the control count is extrapolated to the training split's size (each query's share of people from a beta-binomial fit to the control counts). On a null (a real held-out split used as synthetic) that extrapolation ran about 10% low, giving singling-out risks up to 0.07: read one below about 0.1 as no evidence of a leak.</p>";
+  s +=
+    "<h4>Density-ratio membership attack (DOMIAS)</h4><p>Score of a candidate: the synthetic records' kernel density at it over the control records' (exp(−distance / h), the Gaussian kernel on the record's binary visit × code vector). AUROC 0.5: training records look like unseen ones. DeLong's interval treats candidates as independent; they share the synthetic and control sets, so null results spread somewhat wider (0.46 – 0.55 over eight fresh samples of generated records).</p>";
+  const d = p.densityRatio;
+  s += d
+    ? `<table><tr><th>AUROC (95%, DeLong)</th><th>members / non-members</th><th>kernel width h</th><th>synthetic / reference records</th></tr><tr data-attack="density-ratio"><td><b>${num(d.auroc)}</b> <span class="muted">(${num(d.ci95[0])} – ${num(d.ci95[1])})</span></td><td>${d.positives} / ${d.negatives}</td><td>${num(d.bandwidth, 1)}</td><td>${d.synthetic} / ${d.reference}</td></tr></table>`
+    : '<p class="muted">n/a</p>';
+  s +=
+    "<h4>Distance to the closest training record</h4><p>For each synthetic record, and for each control record (the null: fresh real records), the record distance to the nearest training record. A synthetic set no nearer to training records than fresh real ones matches the control row; many synthetic records below the control's 5th percentile mean records copied or nearly so.</p>";
+  const dcr = p.dcr;
+  if (dcr) {
+    const row = (name: string, id: string, x: DcrSide) =>
+      `<tr data-dcr="${id}"><td>${name}</td><td>${x.distribution.count}</td>${x.quantiles.map((q) => `<td>${num(q, 1)}</td>`).join("")}<td>${x.zero}</td><td>${num(100 * x.belowControlP5.share, 1)}% <span class="muted">(${num(100 * x.belowControlP5.ci95[0], 1)} – ${num(100 * x.belowControlP5.ci95[1], 1)})</span></td></tr>`;
+    s += `<table><tr><th>records</th><th>n</th>${DCR_QUANTILES.map((q) => `<th>${q === 0 ? "min" : `${100 * q}%`}</th>`).join("")}<th>at 0</th><th>nearer than ${num(dcr.controlP5, 1)} (control's 5%)</th></tr>`;
+    s += row("synthetic → train", "synthetic", dcr.synthetic) + row("control → train", "control", dcr.control);
+    // Fewer, wider bins than the shape plots: distances run to a hundred or more, and bin labels must fit.
+    const b = sharedBins(dcr.control.distribution, dcr.synthetic.distribution, DCR_BARS);
+    s += `</table><div class="plots">${groupedBars(
+      "dcr",
+      "Distance to train",
+      b.labels,
+      [
+        { name: "real", color: COLORS.real, values: b.a },
+        { name: "synthetic", color: COLORS.synthetic, values: b.b },
+      ],
+      "distance to the nearest training record",
+      "fraction",
+    )}</div><p class="muted">Real: the control split's records.</p>`;
+  } else s += '<p class="muted">n/a</p>';
+  s += "<h4>Most exposed training records</h4>";
+  const e = p.exposure;
+  if (e) {
+    s += `<p>Per training record: the distance to its nearest synthetic record against the distance to its nearest other real record (training or control); exposure ratio = (to synthetic + 1) / (to real + 1), below 1 when a synthetic record is nearer than any real neighbour. ${e.nearerThanReal} of ${e.records} training records have a synthetic record nearer than any real one; ${e.copied} have an identical synthetic record. Records are shown by their position in the training split, never by id or content.</p>`;
+    s +=
+      "<table><tr><th>rank</th><th>training record (position in the split)</th><th>to nearest synthetic</th><th>to nearest real</th><th>exposure ratio</th></tr>";
+    for (const w of e.worst)
+      s += `<tr data-exposed="${w.rank}"><td>${w.rank}</td><td>#${w.trainIndex}</td><td>${w.toSynthetic}</td><td>${w.toReal}</td><td>${num(w.ratio)}</td></tr>`;
+    s += "</table>";
+  } else s += '<p class="muted">n/a</p>';
+  return s;
 }
 
 /** Shown per example record: a poor model's records can hold hundreds of codes per visit. */

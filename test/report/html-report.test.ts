@@ -24,7 +24,7 @@ const info = { real: "/data/real", synthetic: "/data/synthetic.records", created
 test("the report is one self-contained page: no scripts, no external references", () => {
   const html = renderHtmlReport(result, info);
   assert.doesNotMatch(html, /<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
-  assert.equal((html.match(/<svg /g) ?? []).length, 9); // six scatter plots, two histograms, labels
+  assert.equal((html.match(/<svg /g) ?? []).length, 10); // six scatter plots, two histograms, labels, DCR
 });
 
 test("the headline: one row per table and TSTR with ceiling, synthetic mean ± sd, gap and verdict", () => {
