@@ -54,8 +54,10 @@ export function samplingStructure(vocab: Vocabulary, opts: { labelsFromCodes?: b
   const req = vocab.structure?.required ?? { sex: true, age: false, gap: true, type: false, stay: false };
   const group = new Int32Array(V).fill(-1);
   const required: number[] = [];
+  // The kernel draws a group where its tokens are side by side in the order; vocabularies encoded
+  // before structural tokens came first scatter age and gap tokens, which then stay Bernoulli draws.
   const addGroup = (ids: number[], isRequired: boolean) => {
-    if (ids.length === 0) return;
+    if (ids.length === 0 || ids.some((id, i) => i > 0 && id !== ids[i - 1] + 1)) return;
     for (const id of ids) group[id] = required.length;
     required.push(isRequired ? 1 : 0);
   };
