@@ -394,8 +394,12 @@ class Sampler {
         this.stats.endedAtEmptyRow++;
         ended = true;
       } else {
-        st.rows.push(next[i]);
-        if (structure !== undefined && drawn && next[i].some((tok) => structure.endsRecord[tok] === 1)) ended = true;
+        let row = next[i];
+        if (structure !== undefined && drawn && !ended && row.some((tok) => structure.lastVisitOnly[tok] === 1)) {
+          if (structure.lastVisitRule === "end") ended = true;
+          else row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
+        }
+        st.rows.push(row);
       }
       if (!ended && st.rows.length < nCtx) return;
       if (st.need.length > 0 && !this.holdsNeeded(st)) {
@@ -457,7 +461,8 @@ class Sampler {
 
   /**
    * Draws again, with fresh uniforms from each record's stream, the visit rows that hold no medical
-   * code: the accepted row then follows the head's distribution given that the row holds a code.
+   * code (or, with lastVisitRule "redraw", a death token without the end token): the accepted row
+   * then follows the head's distribution given that the row is one a real record could hold.
    */
   private redrawCodeless(
     sampled: number[],
@@ -468,10 +473,12 @@ class Sampler {
   ): void {
     const st = this.structure as SamplingStructure;
     const { nEmbd: d, nVocab: V } = this.model.config;
+    const end = this.model.config.nCodes + this.model.config.nLabels + 1;
+    const rejected = (row: Int32Array) =>
+      !row.some((tok) => st.isCode[tok] === 1) ||
+      (st.lastVisitRule === "redraw" && !row.includes(end) && row.some((tok) => st.lastVisitOnly[tok] === 1));
     const codeless = () =>
-      sampled.flatMap((i, r) =>
-        this.slotOf(act[i]).rows.length >= 2 && !rows[r].some((tok) => st.isCode[tok] === 1) ? [r] : [],
-      );
+      sampled.flatMap((i, r) => (this.slotOf(act[i]).rows.length >= 2 && rejected(rows[r]) ? [r] : []));
     for (let tries = 0, redo = codeless(); tries < st.rowTries && redo.length > 0; tries++, redo = codeless()) {
       const n = redo.length;
       const h = new Float32Array(n * d);

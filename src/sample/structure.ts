@@ -15,7 +15,12 @@
 //   the other for the rest of the row (an intervention on the chain, not a posterior).
 // - A visit row without a medical code is drawn again (rejection: exactly HALO's distribution of a
 //   row given that it holds a code); after rowTries the record ends before that row.
-// - A death token ends the record after its visit.
+// - Death tokens occur only in a record's last visit (in training they always come with the end
+//   token, which follows them in the order). A row drawn with a death token but not the end token,
+//   which the head gives some probability when underfit, is handled by lastVisitRule: "redraw"
+//   (default) draws the row again (HALO's distribution given that the row is not such a row);
+//   "end" ends the record after that visit (measured: too many one-visit records); "drop" removes
+//   the death token and goes on (measured: a third of the real deaths).
 // - Phenotype labels are set from the sampled codes that define them (labelsFromCodes), as real
 //   labels are; the sampled label row still conditions the visits. Labels given as conditions are
 //   kept: absent ones forbid their codes, present ones redraw the record until one of their codes
@@ -32,8 +37,10 @@ export interface SamplingStructure {
   laterVisit: Int8Array;
   /** Medical code and lab tokens (V): a visit must hold one. */
   isCode: Uint8Array;
-  /** Tokens (V) that end the record after their visit (death). */
-  endsRecord: Uint8Array;
+  /** Tokens (V) that occur only in a record's last visit (death). */
+  lastVisitOnly: Uint8Array;
+  /** Such a token drawn without the end token: "redraw" the row, "end" the record after it, or "drop" the token. */
+  lastVisitRule: "redraw" | "end" | "drop";
   /** Per label, the code ids that define it (ascending), or null for labels not defined by codes (sex). */
   labelCodes: (Int32Array | null)[];
   /** Phenotype labels of a sampled record are those its codes define. */
@@ -45,7 +52,10 @@ export interface SamplingStructure {
 }
 
 /** The sampling structure of a vocabulary (token ids as the model numbers them: codes, labels, start, end, pad). */
-export function samplingStructure(vocab: Vocabulary, opts: { labelsFromCodes?: boolean } = {}): SamplingStructure {
+export function samplingStructure(
+  vocab: Vocabulary,
+  opts: { labelsFromCodes?: boolean; lastVisitRule?: SamplingStructure["lastVisitRule"] } = {},
+): SamplingStructure {
   const C = vocab.codes.length;
   const L = vocab.labels.length;
   const V = C + L + 3;
@@ -85,8 +95,8 @@ export function samplingStructure(vocab: Vocabulary, opts: { labelsFromCodes?: b
   vocab.codes.forEach((t, id) => {
     if (t.kind === "code" || t.kind === "lab") isCode[id] = 1;
   });
-  const endsRecord = new Uint8Array(V);
-  for (const id of ofKind("death")) endsRecord[id] = 1;
+  const lastVisitOnly = new Uint8Array(V);
+  for (const id of ofKind("death")) lastVisitOnly[id] = 1;
 
   const labelRow = new Int8Array(V).fill(0);
   labelRow.fill(-1, C, C + L);
@@ -120,7 +130,8 @@ export function samplingStructure(vocab: Vocabulary, opts: { labelsFromCodes?: b
     firstVisit,
     laterVisit,
     isCode,
-    endsRecord,
+    lastVisitOnly,
+    lastVisitRule: opts.lastVisitRule ?? "redraw",
     labelCodes,
     labelsFromCodes: opts.labelsFromCodes ?? true,
     rowTries: 50,
