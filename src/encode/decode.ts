@@ -155,7 +155,7 @@ export class Decoder {
     else {
       const bySpan = (st as VocabStructure).firstDaysBySpan;
       const span = pending.at(-1)?.day ?? 0;
-      const q = (bySpan && bySpan.quantiles[spanBucket(bySpan.edges, span)]) ?? (st as VocabStructure).firstDays;
+      const q = bySpan?.quantiles[spanBucket(bySpan.edges, span)] ?? (st as VocabStructure).firstDays;
       const latest = Math.max(lastEnd, deathDay ?? 0, pending.at(-1)?.day ?? 0);
       const limit = (st as VocabStructure).maxDay - latest;
       first = drawFirstDay(opts.rand, q);
