@@ -40,6 +40,8 @@ export interface GenerateCliOptions {
   dates?: string;
   /** Replace an output folder that holds earlier results. */
   force?: boolean;
+  /** Plain HALO sampling, without the structure every real record obeys (src/sample/structure.ts). */
+  plainHalo?: boolean;
   quiet?: boolean;
 }
 
@@ -119,7 +121,11 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
   const vocab = JSON.parse(readFileSync(join(dir, "vocab.json"), "utf8")) as Vocabulary;
   const format = opts.format ?? config.dataset.format;
   const seed = opts.seed ?? 1;
-  const [fromDay, toDay] = await dateRange(opts, config);
+  // Without --dates, first dates follow the training ones the vocabulary keeps (older vocabularies: the range).
+  const [fromDay, toDay] =
+    opts.dates === undefined && new Decoder(vocab).drawsFirstDates
+      ? [Number.NaN, Number.NaN]
+      : await dateRange(opts, config);
   const options: GenerateWorkerData["options"] = { count: opts.count, batchSize: opts.batchSize ?? 64, seed };
   if (opts.condition !== undefined) options.labelConstraints = labelConstraints(opts.condition, vocab);
   if (opts.prefix !== undefined) {
@@ -187,7 +193,10 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
   const decoder = new Decoder(vocab);
   const rand = seededRandom((job.options.seed ?? 1) ^ 0x5eed);
   const decode = (r: EncodedRecord): PatientRecord =>
-    decoder.decode(r, { rand, startDate: isoDay(uniformInt(rand, job.fromDay, job.toDay + 1)) });
+    decoder.decode(
+      r,
+      Number.isNaN(job.fromDay) ? { rand } : { rand, startDate: isoDay(uniformInt(rand, job.fromDay, job.toDay + 1)) },
+    );
   const recordsOut = await openRecordsWriter(join(out, "synthetic.records"), vocab);
   let writer: RecordWriter | undefined;
   let written = 0;
@@ -211,7 +220,11 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     // Without a terminal, a line at each tenth of the way.
     let nextTenth = 1;
     const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
-      workerData: { checkpoint: job.dir, options: job.options } satisfies GenerateWorkerData,
+      workerData: {
+        checkpoint: job.dir,
+        options: job.options,
+        plainHalo: job.opts.plainHalo ?? false,
+      } satisfies GenerateWorkerData,
     });
     let dropped: number;
     try {
@@ -331,6 +344,10 @@ export function registerGenerate(program: Command): void {
     .option("--prefix <file.json>", "JSON array of visits (arrays of code names) every record starts with")
     .option("--dates <from..to>", "first-visit dates are drawn in this range (default: the training data's)")
     .option("--force", "replace an output folder that holds earlier results")
+    .option(
+      "--plain-halo",
+      "sample as the paper does, without the structure every real record obeys (one sex, a code in every visit, ...)",
+    )
     .option("--quiet", "print nothing")
     .action(async (checkpoint: string, o: GenerateCliOptions) => {
       await runGenerate(checkpoint, { ...o, out: resolve(o.out) });
