@@ -238,6 +238,7 @@ export function trainLoop(
     const lr = learningRate(options, state, batches.length, sessionMinutes);
     const n = model.params.length;
     kernels.adamStep(model.params, model.grads, m, v, n, lr, beta1, beta2, eps, weightDecay, state.step);
+    checkFinite(loss, model.params, state, options, lr);
     state.batchInEpoch++;
     stepsSinceEval++;
     stepsSinceSave++;
@@ -304,6 +305,24 @@ export function validationLoss(model: HaloModel, records: EncodedRecord[], batch
     rows += batch.N;
   }
   return sum / rows;
+}
+
+/**
+ * Stops a diverged run before it writes a checkpoint: a non-finite loss or weight only spreads, and
+ * every later step and checkpoint would be garbage. best/ and last/ keep their earlier, finite state.
+ */
+function checkFinite(loss: number, params: Float32Array, s: TrainState, o: TrainOptions, lr: number): void {
+  let bad = 0;
+  for (let i = 0; i < params.length; i++) if (!Number.isFinite(params[i])) bad++;
+  if (Number.isFinite(loss) && bad === 0) return;
+  const what = Number.isFinite(loss)
+    ? `${bad} of ${params.length} weights became non-finite`
+    : `the training loss became ${loss}${bad > 0 ? ` and ${bad} of ${params.length} weights non-finite` : ""}`;
+  throw new Error(
+    `Training diverged at step ${s.step} (epoch ${s.epoch + 1}): ${what} (learning rate ${lr}). ` +
+      `Checkpoints were not overwritten: ${join(o.out, "best")} holds the best one so far, if any. ` +
+      "Hint: lower --lr (leave it unset for the size-based default), and start again with another --out or after removing this one.",
+  );
 }
 
 function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
