@@ -13,8 +13,9 @@ import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
 const hooks = { kernels: tsKernels };
-// 120 records in batches of 16: 8 steps per epoch, so 20 steps cross two epoch boundaries.
-const base = { preset: "tiny", batchSize: 16, lr: 3e-3, patience: 0 } as const;
+// 120 records in batches of 16: 8 steps per epoch, so 20 steps cross two epoch boundaries. The
+// schedule and evaluation interval are fixed here, not sized to the data (sizedDefaults).
+const base = { preset: "tiny", batchSize: 16, lr: 3e-3, lrSchedule: "constant", evalEvery: 0, patience: 0 } as const;
 
 function tempRun(): string {
   return mkdtempSync(join(tmpdir(), "train-"));
