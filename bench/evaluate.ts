@@ -1,4 +1,4 @@
-// Times the whole evaluation (fidelity with bootstrap, utility, privacy) on the shared Synthea FHIR
+// Times the whole evaluation (ceiling comparison, fidelity with bootstrap, utility, privacy) on the shared Synthea FHIR
 // set: all its records (1,461 patients, 1,447 with an encodable visit) against as many synthetic-like
 // records, then the set's own train/test split against them, then a denser generated set.
 // No trained model is needed: the "synthetic" records keep a real record's labels and visit count,
@@ -85,11 +85,14 @@ for (const run of runs) {
   const s = r.seconds;
   console.log(`\n${run.name}`);
   console.log(
-    `  total ${total.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s CPU: fidelity ${s.fidelity.toFixed(2)} s (6 tables, 100 bootstrap resamples, ${r.fidelity.byType.length} type groups), ` +
+    `  total ${total.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s CPU: ceiling ${s.ceiling.toFixed(2)} s (${r.ceiling.fidelityChunks.chunks} table chunks, ${r.ceiling.utilityChunks.chunks} TSTR chunks), fidelity ${s.fidelity.toFixed(2)} s (6 tables, 100 bootstrap resamples, ${r.fidelity.byType.length} type groups), ` +
       `utility ${s.utility.toFixed(2)} s, privacy ${s.privacy.toFixed(2)} s`,
   );
   console.log(
     `  R^2: ${r.fidelity.tables.map((t) => `${t.name} ${t.r2?.toFixed(3)} (${t.unionKeys} keys)`).join(", ")}`,
+  );
+  console.log(
+    `  ceiling | synthetic mean: ${r.ceiling.rows.map((x) => `${x.name} ${x.ceiling?.toFixed(3)} | ${x.synthetic?.mean.toFixed(3)}`).join(", ")}`,
   );
   const u = r.utility.mean;
   console.log(

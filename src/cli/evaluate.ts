@@ -1,16 +1,21 @@
-// `halo-ehr evaluate --real <dataset> --synthetic <dir> [--model <checkpoint>] --out <dir>`: fidelity,
-// utility and privacy of a synthetic set against the real dataset it was trained on; writes
-// report.html (self-contained) and metrics.json (every figure's numbers) into --out.
-import { statSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+// `halo-ehr evaluate --real <dataset> --synthetic <dir> [--model <checkpoint>] --out <dir>`: how close
+// a synthetic set is to a fresh real sample (the ceiling), fidelity, utility, privacy and validity,
+// against the real dataset it was trained on; writes report.html (self-contained) and metrics.json
+// (every figure's numbers) into --out. Neither holds a real record or id unless asked.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { loadDataset, loadRecords } from "../encode/dataset-file.ts";
+import { loadDataset, loadRecords, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { TokenKind, Vocabulary } from "../encode/types.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
 import { recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
+import { type FormatChecks, formatChecks } from "../evaluate/validity.ts";
+import { IngestError } from "../ingest/record.ts";
+import { checkOutputDir, describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { renderHtmlReport } from "../report/html-report.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
+import { checkpointDir } from "./generate.ts";
 
 export interface EvaluateCliOptions {
   /** Dataset directory written by `halo-ehr ingest`. */
@@ -20,6 +25,10 @@ export interface EvaluateCliOptions {
   /** Checkpoint directory; enables the likelihood-based membership attack. */
   model?: string;
   out: string;
+  /** Replace earlier results in --out. */
+  force?: boolean;
+  /** Also show real training records (real patients, real ids) in the report; a warning says so. */
+  showRealExamples?: boolean;
   /** Token kinds the fidelity tables count (default: medical codes only). */
   kinds?: TokenKind[];
   /** Bootstrap resamples for the R^2 intervals (default 100; 0 for none). */
@@ -56,27 +65,50 @@ export function syntheticRecordsPath(path: string): string {
   return isDir ? join(path, "synthetic.records") : path;
 }
 
-function sameVocabulary(a: Vocabulary, b: Vocabulary): boolean {
-  return (
-    a.codes.length === b.codes.length &&
-    a.labels.length === b.labels.length &&
-    a.codes.every((t, i) => t.name === b.codes[i].name) &&
-    a.labels.every((t, i) => t.name === b.labels[i].name)
-  );
+function describeVocab(v: Vocabulary): string {
+  return `fingerprint ${vocabFingerprint(v)}, ${v.codes.length} codes and ${v.labels.length} labels`;
+}
+
+/** The writers' summary beside the synthetic records (generate's summary.json), when there is one. */
+function readFormatChecks(recordsPath: string): FormatChecks[] {
+  const path = join(dirname(recordsPath), "summary.json");
+  if (!existsSync(path)) return [];
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw describeFsError(error, path, "read the writers' summary");
+  }
+  let summary: unknown;
+  try {
+    summary = JSON.parse(text);
+  } catch {
+    throw new IngestError(`${path}: not JSON; re-run halo-ehr generate, or move the file away to evaluate without it`);
+  }
+  return formatChecks(summary, path);
 }
 
 export async function runEvaluate(opts: EvaluateCliOptions): Promise<EvaluationResult> {
+  checkOutputDir(opts.out, { force: opts.force, what: "evaluation report" });
   const dataset = await loadDataset(opts.real);
   const vocab = dataset.vocab;
   const syntheticPath = syntheticRecordsPath(opts.synthetic);
-  const synthetic = await loadRecords(syntheticPath, vocab);
+  // Refuses records of another vocabulary, naming both fingerprints.
+  const synthetic = await loadRecords(syntheticPath, { vocab, from: `the dataset ${opts.real}` });
+  if (synthetic.length === 0)
+    throw new IngestError(
+      `${syntheticPath}: holds 0 synthetic records; nothing to evaluate. Generate some with \`halo-ehr generate <run> --count N\`.`,
+    );
+  const formats = readFormatChecks(syntheticPath);
   const { train, test } = dataset.splits;
   let likelihoods: { trainLogLikelihood: Float64Array; testLogLikelihood: Float64Array } | undefined;
   if (opts.model !== undefined) {
-    const checkpoint = loadCheckpoint(opts.model);
-    if (!sameVocabulary(checkpoint.vocab, vocab))
-      throw new Error(
-        `--model: the checkpoint's vocabulary differs from the dataset's in ${opts.real}; pass the checkpoint trained on this dataset`,
+    const dir = checkpointDir(opts.model);
+    const checkpoint = loadCheckpoint(dir);
+    if (vocabFingerprint(checkpoint.vocab) !== vocabFingerprint(vocab))
+      throw new IngestError(
+        `--model: the checkpoint ${dir} was trained on another vocabulary (${describeVocab(checkpoint.vocab)}) ` +
+          `than the dataset ${opts.real} (${describeVocab(vocab)}); pass the checkpoint trained on this dataset`,
       );
     likelihoods = {
       trainLogLikelihood: recordLogLikelihoods(checkpoint.model, train),
@@ -90,33 +122,80 @@ export async function runEvaluate(opts: EvaluateCliOptions): Promise<EvaluationR
       fidelity: { kinds: opts.kinds, bootstrap: opts.bootstrap, seed },
       utility: { seed },
       privacy: { seed, ...likelihoods },
+      formats,
+      ...(opts.showRealExamples ? { realExamples: 3 } : {}),
     },
   );
-  await mkdir(opts.out, { recursive: true });
-  await writeFile(join(opts.out, "metrics.json"), `${JSON.stringify(result, null, 1)}\n`);
+  try {
+    await mkdir(opts.out, { recursive: true });
+  } catch (error) {
+    throw describeFsError(error, opts.out, "create the output folder");
+  }
+  await writeFileAtomic(join(opts.out, "metrics.json"), `${JSON.stringify(result, null, 1)}\n`);
   const html = renderHtmlReport(result, {
     real: resolve(opts.real),
     synthetic: resolve(syntheticPath),
     created: new Date().toISOString(),
   });
-  await writeFile(join(opts.out, "report.html"), html);
+  await writeFileAtomic(join(opts.out, "report.html"), html);
   return result;
 }
 
-/** A few lines for the terminal; the report has the rest. */
+/** The headline for the terminal; the report has the rest. */
 export function formatEvaluation(r: EvaluationResult, out: string): string {
   const f = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : v.toFixed(3));
-  const lines = [`records: ${r.records.train} train, ${r.records.test} test, ${r.records.synthetic} synthetic`];
-  for (const t of r.fidelity.tables) lines.push(`R^2 ${t.name}: ${f(t.r2)}`);
-  const u = r.utility.mean;
+  const c = r.ceiling;
+  const lines = [
+    `records: ${r.records.train} train, ${r.records.test} test, ${r.records.synthetic} synthetic`,
+    `How close is synthetic to a fresh real sample? Ceiling: the real test split against train; synthetic: ${c.fidelityChunks.chunks} chunk(s) of ${c.fidelityChunks.size} records (TSTR: ${c.utilityChunks.chunks} of ${c.utilityChunks.size}).`,
+  ];
+  for (const note of [c.fidelityChunks.note, c.utilityChunks.note]) if (note) lines.push(`note: ${note}`);
+  const rows = c.rows.map((row) => {
+    const s = row.synthetic;
+    const spread = s ? `${f(s.mean)}${s.sd === null ? "" : ` ± ${f(s.sd)}`}` : "n/a";
+    const verdict =
+      row.verdict === "n/a"
+        ? "n/a"
+        : row.verdict === "within"
+          ? `within ${row.margin}`
+          : `${f(row.gap)} below (margin ${row.margin})`;
+    return [row.name === "tstr" ? "TSTR mean AUROC (TRTR)" : row.title, f(row.ceiling), spread, f(row.gap), verdict];
+  });
+  const head = ["table", "ceiling", "synthetic mean ± sd", "gap", "verdict"];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  for (const row of [head, ...rows])
+    lines.push(
+      row
+        .map((cell, i) => cell.padEnd(width[i]))
+        .join("  ")
+        .trimEnd(),
+    );
+  const shape = r.shape;
   lines.push(
-    u ? `mean AUROC (${u.labels} labels): real ${f(u.real.auroc)}, synthetic ${f(u.synthetic.auroc)}` : "utility: n/a",
+    `visits per record: real ${shape.visitsPerRecord.train.mean.toFixed(2)}, synthetic ${shape.visitsPerRecord.synthetic.mean.toFixed(2)}; ` +
+      `codes per visit: real ${shape.codesPerVisit.train.mean.toFixed(2)}, synthetic ${shape.codesPerVisit.synthetic.mean.toFixed(2)}`,
   );
-  const p = r.privacy;
+  const p = r.validity.plausibility;
+  const share = p.labelAgreement.synthetic.share;
   lines.push(
-    `membership attack accuracy: ${f(p.membership?.accuracy)} (distance), ${f(p.likelihoodMembership?.accuracy)} (likelihood)`,
+    `labels agreeing with their codes: ${share === null ? "n/a" : `${(100 * share).toFixed(1)}%`} of (record, label) pairs` +
+      (p.sex.synthetic.labels > 0
+        ? `; sex labels 0 / 1 / 2+: ${p.sex.synthetic.none} / ${p.sex.synthetic.one} / ${p.sex.synthetic.several} records`
+        : ""),
   );
-  lines.push(`NNAAE: ${f(p.nnaa?.nnaae)}; exact copies of training records: ${p.exactCopies?.synthetic ?? "n/a"}`);
+  const failing = p.counters.filter((x) => x.synthetic !== null && x.synthetic > 0);
+  lines.push(
+    failing.length === 0
+      ? "validity: every plausibility counter is 0"
+      : `validity: ${failing.map((x) => `${x.description}: ${x.synthetic}`).join("; ")}`,
+  );
+  const pr = r.privacy;
+  lines.push(
+    `membership attack accuracy: ${f(pr.membership?.accuracy)} (distance), ${f(pr.likelihoodMembership?.accuracy)} (likelihood); ` +
+      `NNAAE ${f(pr.nnaa?.nnaae)}; exact copies of training records: ${pr.exactCopies?.synthetic ?? "n/a"}`,
+  );
+  if (r.examples.real)
+    lines.push("WARNING: the report shows real training records (--show-real-examples); do not share it.");
   lines.push(`report: ${join(out, "report.html")}, metrics: ${join(out, "metrics.json")}`);
   return lines.join("\n");
 }
@@ -133,6 +212,8 @@ export function registerEvaluate(program: Command): void {
     .option("--kinds <list>", "token kinds the fidelity tables count: code, lab, gap, age", kindList)
     .option("--bootstrap <n>", "bootstrap resamples for the R^2 intervals (0: none)", wholeNumber, 100)
     .option("--seed <n>", "seed of every sample the evaluation draws", wholeNumber, 1)
+    .option("--show-real-examples", "also show 3 real training records (real patients, real ids) in the report")
+    .option("--force", "replace earlier results in --out")
     .action(async (o: EvaluateCliOptions) => {
       const result = await runEvaluate(o);
       console.log(formatEvaluation(result, o.out));

@@ -182,7 +182,7 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
 
   const files: string[] = [];
   const recordsPath = join(opts.out, "synthetic.records");
-  await saveRecords(recordsPath, records);
+  await saveRecords(recordsPath, records, vocab);
   files.push(recordsPath);
   if (fhirOut) {
     fhirOut.end();

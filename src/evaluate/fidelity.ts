@@ -1,6 +1,7 @@
 // Fidelity of a synthetic set to the real training set (../shared/HALO.md section 5): R^2 of the six
 // probability tables with bootstrap intervals, a per-type breakdown, label probabilities, and the
-// shape of records (visits per record, codes per visit).
+// shape of records (visits per record, codes per visit). The tables count medical codes only by
+// default, over the visits that hold one.
 
 import { seededRandom } from "../encode/seeded-random.ts";
 import type { EncodedRecord, TokenKind, Vocabulary } from "../encode/types.ts";
@@ -25,10 +26,28 @@ export interface FidelityOptions {
   seed?: number;
   /** Most points kept per scatter plot; default 2000. */
   maxPoints?: number;
+  /**
+   * A plotted key is named only when at least this many training records hold it, or none does;
+   * default 11 (the small-cell rule of CMS: counts of 1 to 10 are not published).
+   */
+  minNamedRecords?: number;
 }
 
+/** The table counting records that hold a key: a rare visit-level key is a rare record-level one. */
+const RECORD_TABLE: Record<TableName, TableName> = {
+  recordCode: "recordCode",
+  visitCode: "recordCode",
+  recordBigram: "recordBigram",
+  visitBigram: "recordBigram",
+  recordSequential: "recordSequential",
+  visitSequential: "recordSequential",
+};
+
+/** The name shown in place of a key that few training records hold. */
+export const RARE_KEY = "(rare: fewer training records than the naming threshold)";
+
 export interface TablePoints {
-  /** Decoded key ("snomed:123" or "snomed:123 + rxnorm:456" or "a -> b"). */
+  /** Decoded key ("snomed:123" or "snomed:123 + rxnorm:456" or "a -> b"), or RARE_KEY. */
   names: string[];
   real: number[];
   synthetic: number[];
@@ -57,35 +76,64 @@ export interface TypeFidelity {
 
 export interface FidelityResult {
   countedKinds: TokenKind[];
+  /** Plotted keys held by fewer training records than this are not named (RARE_KEY). */
+  minNamedRecords: number;
   records: { real: number; synthetic: number };
   visits: { real: number; synthetic: number };
   tables: TableFidelity[];
   byType: TypeFidelity[];
   labels: { name: string; real: number; synthetic: number }[];
+  /** All visits of a record, counted tokens or not. */
   visitsPerRecord: { real: Distribution; synthetic: Distribution };
+  /** Counted tokens per visit, over the visits holding at least one. */
   codesPerVisit: { real: Distribution; synthetic: Distribution };
 }
 
+/** 1 for the code ids whose kind is counted, 0 for the rest. */
+export function countedMask(vocab: Vocabulary, kinds: readonly TokenKind[]): Uint8Array {
+  const counted = new Uint8Array(vocab.codes.length);
+  vocab.codes.forEach((t, i) => {
+    counted[i] = kinds.includes(t.kind) ? 1 : 0;
+  });
+  return counted;
+}
+
+/**
+ * The records as the tables see them: visits holding no counted token (a visit of only a gap or age
+ * token) are left out, since a real visit always holds a code; their tokens are kept for the
+ * per-type breakdown. A record left with no visit stays, with none.
+ */
+export function countedVisits(records: readonly EncodedRecord[], counted: Uint8Array): EncodedRecord[] {
+  return records.map((r) => {
+    const visits = r.visits.filter((v) => v.some((c) => counted[c] === 1));
+    return visits.length === r.visits.length ? r : { ...r, visits };
+  });
+}
+
+/** R^2 of one table: synthetic (y_pred) against real (y_true) over the union of keys; null where undefined. */
+export function tableR2(name: TableName, real: TableSet, synthetic: TableSet): number | null {
+  const { yTrue, yPred } = alignedProbabilities(name, real, synthetic);
+  return finite(r2Score(yTrue, yPred));
+}
+
 export function evaluateFidelity(
-  real: readonly EncodedRecord[],
-  synthetic: readonly EncodedRecord[],
+  realRecords: readonly EncodedRecord[],
+  syntheticRecords: readonly EncodedRecord[],
   vocab: Vocabulary,
   opts: FidelityOptions = {},
 ): FidelityResult {
   const kinds = opts.kinds ?? ["code"];
   const C = vocab.codes.length;
-  const counted = new Uint8Array(C);
-  vocab.codes.forEach((t, i) => {
-    counted[i] = kinds.includes(t.kind) ? 1 : 0;
-  });
+  const counted = countedMask(vocab, kinds);
+  const real = countedVisits(realRecords, counted);
+  const synthetic = countedVisits(syntheticRecords, counted);
   const realTables = buildTables(real, C, counted);
   const synthTables = buildTables(synthetic, C, counted);
   const random = seededRandom(opts.seed ?? 1);
-  const tables = TABLE_NAMES.map((name) =>
-    tableFidelity(name, realTables, synthTables, vocab, opts.bootstrap ?? 100, opts.maxPoints ?? 2000, random),
-  );
+  const tables = TABLE_NAMES.map((name) => tableFidelity(name, realTables, synthTables, vocab, opts, random));
   return {
     countedKinds: kinds,
+    minNamedRecords: opts.minNamedRecords ?? 11,
     records: { real: real.length, synthetic: synthetic.length },
     visits: { real: realTables.visits, synthetic: synthTables.visits },
     tables,
@@ -95,7 +143,7 @@ export function evaluateFidelity(
       real: labelProbability(real, k),
       synthetic: labelProbability(synthetic, k),
     })),
-    visitsPerRecord: { real: visitsPerRecord(real), synthetic: visitsPerRecord(synthetic) },
+    visitsPerRecord: { real: visitsPerRecord(realRecords), synthetic: visitsPerRecord(syntheticRecords) },
     codesPerVisit: { real: codesPerVisit(real, counted), synthetic: codesPerVisit(synthetic, counted) },
   };
 }
@@ -125,10 +173,10 @@ function tableFidelity(
   real: TableSet,
   synth: TableSet,
   vocab: Vocabulary,
-  resamples: number,
-  maxPoints: number,
+  opts: FidelityOptions,
   random: () => number,
 ): TableFidelity {
+  const resamples = opts.bootstrap ?? 100;
   const { union, yTrue, yPred } = alignedProbabilities(name, real, synth);
   const r2 = r2Score(yTrue, yPred);
   const ci95 =
@@ -141,7 +189,12 @@ function tableFidelity(
     realKeys: real.counts[name].keys.length,
     syntheticKeys: synth.counts[name].keys.length,
     unionKeys: union.keys.length,
-    points: plottedPoints(name, union.keys, yTrue, yPred, vocab, maxPoints, random),
+    points: plottedPoints(name, union.keys, yTrue, yPred, vocab, opts.maxPoints ?? 2000, random, (key) => {
+      // Keys only the synthetic set holds name no training record.
+      const held = real.counts[RECORD_TABLE[name]];
+      const i = findKey(held.keys, key);
+      return i < 0 || held.counts[i] >= (opts.minNamedRecords ?? 11);
+    }),
   };
 }
 
@@ -173,17 +226,19 @@ function bootstrapInterval(
     for (let i = 0; i < n; i++) weight[Math.floor(random() * n)]++;
     counts.fill(0);
     let visits = 0;
+    let visitPairs = 0;
     for (let r = 0; r < n; r++) {
       const w = weight[r];
       if (w === 0) continue;
       visits += w * visitsOf[r];
+      visitPairs += w * Math.max(0, visitsOf[r] - 1);
       for (let e = offsets[r]; e < offsets[r + 1]; e++) counts[position[e]] += w;
     }
     const denominator = name.startsWith("record")
       ? n
       : name === "visitCode" || name === "visitBigram"
         ? visits
-        : visits - n;
+        : visitPairs;
     if (denominator > 0) for (let u = 0; u < counts.length; u++) counts[u] /= denominator;
     const r2 = r2Score(yTrue, counts);
     if (Number.isFinite(r2)) values.push(r2);
@@ -221,6 +276,7 @@ function plottedPoints(
   vocab: Vocabulary,
   maxPoints: number,
   random: () => number,
+  nameable: (key: number) => boolean,
 ): TablePoints {
   let chosen: number[];
   if (keys.length <= maxPoints) {
@@ -243,7 +299,7 @@ function plottedPoints(
     }
   }
   return {
-    names: chosen.map((i) => keyName(name, keys[i], vocab)),
+    names: chosen.map((i) => (nameable(keys[i]) ? keyName(name, keys[i], vocab) : RARE_KEY)),
     real: chosen.map((i) => yTrue[i]),
     synthetic: chosen.map((i) => yPred[i]),
   };
@@ -274,10 +330,7 @@ function typeBreakdown(
     const r = buildTables(real, C, mask);
     const s = buildTables(synthetic, C, mask);
     const r2 = {} as Record<TableName, number | null>;
-    for (const name of TABLE_NAMES) {
-      const { yTrue, yPred } = alignedProbabilities(name, r, s);
-      r2[name] = finite(r2Score(yTrue, yPred));
-    }
+    for (const name of TABLE_NAMES) r2[name] = tableR2(name, r, s);
     return { group, codes, r2 };
   });
 }

@@ -279,7 +279,8 @@ function nnaa(
   return { result: { samples: S.length, aaES, aaTS, nnaae: aaES - aaTS }, trainToSynthetic, testToSynthetic };
 }
 
-function recordKey(r: EncodedRecord): string {
+/** A record's labels and visit sequence as one string: equal keys, identical records. */
+export function recordKey(r: EncodedRecord): string {
   return `${r.labels.join(",")}|${r.visits.map((v) => v.join(",")).join(";")}`;
 }
 

@@ -39,7 +39,7 @@ export interface TableEntries {
 export interface CountTable {
   keys: Float64Array;
   counts: Float64Array;
-  /** records, visits, or visits - records (consecutive visit pairs). */
+  /** records, visits, or consecutive visit pairs (visits - records when no record is empty). */
   denominator: number;
 }
 
@@ -105,6 +105,7 @@ export function buildTables(records: readonly EncodedRecord[], codeCount: number
   };
   const scratch = { a: new Float64Array(1024) };
   let visits = 0;
+  let visitPairs = 0;
   const visitCounts = new Int32Array(n);
   let previous = new Int32Array(0);
   let current = new Int32Array(256);
@@ -126,6 +127,7 @@ export function buildTables(records: readonly EncodedRecord[], codeCount: number
       previous = codes.slice();
     }
     visits += rec.visits.length;
+    visitPairs += Math.max(0, rec.visits.length - 1);
     visitCounts[r] = rec.visits.length;
     b.recordCode.pushDistinct(b.visitCode, startCode, b.visitCode.length, scratch);
     b.recordBigram.pushDistinct(b.visitBigram, startPair, b.visitBigram.length, scratch);
@@ -138,7 +140,7 @@ export function buildTables(records: readonly EncodedRecord[], codeCount: number
     recordBigram: n,
     visitBigram: visits,
     recordSequential: n,
-    visitSequential: visits - n,
+    visitSequential: visitPairs,
   };
   const entries = {} as Record<TableName, TableEntries>;
   const counts = {} as Record<TableName, CountTable>;

@@ -72,6 +72,36 @@ function count(y: Uint8Array): number {
   return s;
 }
 
+/**
+ * Per label: a classifier trained on `training` (real or synthetic), scored on the real test split;
+ * null where the training set or the test split holds a single class of that label.
+ */
+export function labelScores(
+  training: readonly EncodedRecord[],
+  realTest: readonly EncodedRecord[],
+  vocab: Vocabulary,
+  opts: LogisticOptions = {},
+): (Scores | null)[] {
+  const C = vocab.codes.length;
+  const L = vocab.labels.length;
+  if (training.length === 0 || L === 0) return new Array<Scores | null>(L).fill(null);
+  const yTrain = targets(training, L);
+  const yTest = targets(realTest, L);
+  const fit = { ...opts, withheld: opts.withheld ?? labelDefiningCodes(vocab) };
+  const logits = predictLogits(fitLogistic(training.map(bagOfCodes), yTrain, C, L, fit), realTest.map(bagOfCodes));
+  return vocab.labels.map((_, k) => {
+    const test = column(yTest, realTest.length, L, k);
+    if (!twoClasses(test) || !twoClasses(column(yTrain, training.length, L, k))) return null;
+    const s = column64(logits, realTest.length, L, k);
+    return { auroc: auroc(test, s), auprc: averagePrecision(test, s) };
+  });
+}
+
+function twoClasses(y: Uint8Array): boolean {
+  const n = count(y);
+  return n > 0 && n < y.length;
+}
+
 export function evaluateUtility(
   realTrain: readonly EncodedRecord[],
   realTest: readonly EncodedRecord[],
@@ -79,48 +109,28 @@ export function evaluateUtility(
   vocab: Vocabulary,
   opts: LogisticOptions = {},
 ): UtilityResult {
-  const C = vocab.codes.length;
   const L = vocab.labels.length;
-  const xTest = realTest.map(bagOfCodes);
   const yTest = targets(realTest, L);
-  const sources = { real: realTrain, synthetic };
-  const fit = { ...opts, withheld: opts.withheld ?? labelDefiningCodes(vocab) };
-  const trained = {} as Record<"real" | "synthetic", { y: Uint8Array; logits: Float64Array | null }>;
-  for (const side of ["real", "synthetic"] as const) {
-    const records = sources[side];
-    const y = targets(records, L);
-    const logits =
-      records.length > 0 && L > 0 ? predictLogits(fitLogistic(records.map(bagOfCodes), y, C, L, fit), xTest) : null;
-    trained[side] = { y, logits };
-  }
+  const yReal = targets(realTrain, L);
+  const ySynthetic = targets(synthetic, L);
+  const realScores = labelScores(realTrain, realTest, vocab, opts);
+  const syntheticScores = labelScores(synthetic, realTest, vocab, opts);
   const labels: LabelUtility[] = vocab.labels.map((label, k) => {
-    const test = column(yTest, realTest.length, L, k);
     const positives = {
-      realTrain: count(column(trained.real.y, realTrain.length, L, k)),
-      synthetic: count(column(trained.synthetic.y, synthetic.length, L, k)),
-      test: count(test),
+      realTrain: count(column(yReal, realTrain.length, L, k)),
+      synthetic: count(column(ySynthetic, synthetic.length, L, k)),
+      test: count(column(yTest, realTest.length, L, k)),
     };
+    if (positives.test === 0 || positives.test === realTest.length)
+      return { label: label.name, positives, real: null, synthetic: null, note: "single class in the real test split" };
     const notes: string[] = [];
-    if (positives.test === 0 || positives.test === realTest.length) {
-      notes.push("single class in the real test split");
-      return { label: label.name, positives, real: null, synthetic: null, note: notes.join("; ") };
-    }
-    const score = (side: "real" | "synthetic", n: number, pos: number): Scores | null => {
-      const logits = trained[side].logits;
-      if (logits === null || pos === 0 || pos === n) {
-        notes.push(`single class in the ${side === "real" ? "real training" : "synthetic"} set`);
-        return null;
-      }
-      const s = column64(logits, realTest.length, L, k);
-      return { auroc: auroc(test, s), auprc: averagePrecision(test, s) };
-    };
-    const real = score("real", realTrain.length, positives.realTrain);
-    const synth = score("synthetic", synthetic.length, positives.synthetic);
+    if (realScores[k] === null) notes.push("single class in the real training set");
+    if (syntheticScores[k] === null) notes.push("single class in the synthetic set");
     return {
       label: label.name,
       positives,
-      real,
-      synthetic: synth,
+      real: realScores[k],
+      synthetic: syntheticScores[k],
       ...(notes.length ? { note: notes.join("; ") } : {}),
     };
   });

@@ -1,5 +1,6 @@
 // The evaluation report as one self-contained HTML page: inline CSS and SVG, no scripts, no fetches,
 // so it opens anywhere and can be archived with the run.
+import type { CeilingRow, Spread } from "../evaluate/ceiling.ts";
 import type { Distribution } from "../evaluate/distribution.ts";
 import type { DecodedRecord, EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
 import type { MembershipAttack } from "../evaluate/privacy.ts";
@@ -25,6 +26,9 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 .muted{color:#777}.records{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 .record{border:1px solid #ddd;padding:6px 10px;margin:6px 0;font-size:12px}.record ol{margin:4px 0;padding-left:22px}
 .key{display:inline-block;width:10px;height:10px;margin-right:4px}
+.within{color:#1a7f37;font-weight:600}.below{color:#b42318;font-weight:600}.nonzero{color:#b42318;font-weight:600}
+td.l,th.l{text-align:left}
+.warning{border:2px solid #b42318;background:#fff4f2;padding:8px 12px;margin:12px 0}
 `;
 
 function num(v: number | null | undefined, digits = 3): string {
@@ -49,9 +53,102 @@ export function sharedBins(a: Distribution, b: Distribution): { labels: string[]
   return { labels, a: fractions(a), b: fractions(b) };
 }
 
+function spreadText(s: Spread | null): string {
+  if (!s) return "n/a";
+  const range = s.values.length > 1 ? ` <span class="muted">(${num(s.min)} – ${num(s.max)})</span>` : "";
+  return `${num(s.mean)}${s.sd === null ? "" : ` ± ${num(s.sd)}`}${range}`;
+}
+
+function verdictText(row: CeilingRow): string {
+  if (row.verdict === "n/a") return '<span class="muted">n/a</span>';
+  const gap = row.gap ?? 0;
+  const text =
+    row.verdict === "within"
+      ? gap <= 0
+        ? `at or above the ceiling (within ${row.margin})`
+        : `within ${row.margin}`
+      : `${num(gap)} below (margin ${row.margin})`;
+  return `<span class="${row.verdict}">${text}</span>`;
+}
+
+function headlineSection(r: EvaluationResult): string {
+  const c = r.ceiling;
+  const f = c.fidelityChunks;
+  const u = c.utilityChunks;
+  let s = `<h2>How close is synthetic to a fresh real sample?</h2><p>The ceiling is what a fresh real sample reaches: the real test split (${c.records.test} records) scored against the real training split (${c.records.train}), exactly as synthetic records are. The synthetic set is scored on ${f.chunks} disjoint chunk${f.chunks === 1 ? "" : "s"} of ${f.size} records (mean ± sd, min – max${f.unused > 0 ? `; ${f.unused} records in no whole chunk` : ""}), since R² falls with sample size. TSTR trains one classifier per label on each of ${u.chunks} synthetic chunk${u.chunks === 1 ? "" : "s"} of ${u.size} records, TRTR on the real training split; both are tested on the real test split. The tables count ${esc(c.countedKinds.join(", "))} tokens, over the visits holding one (age, gap and other structural tokens, and visits of only those, are left out).</p>`;
+  for (const note of [f.note, u.note]) if (note) s += `<p class="below">${esc(note)}</p>`;
+  s +=
+    "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th class=l>verdict</th></tr>";
+  for (const row of c.rows)
+    s += `<tr data-row="${row.name}"><td>${esc(row.title)}</td><td>${num(row.ceiling)}</td><td>${spreadText(row.synthetic)}</td><td>${num(row.gap)}</td><td class="l">${verdictText(row)}</td></tr>`;
+  s += `</table><p class="muted">Mean AUROC over the ${c.utilityLabels} labels that TRTR and every TSTR chunk could score.</p>`;
+  if (c.labels.length > 0) {
+    s +=
+      "<h3>TSTR against TRTR per label (AUROC)</h3><table><tr><th>label</th><th>TRTR</th><th>TSTR</th><th>gap</th></tr>";
+    for (const l of c.labels)
+      s += `<tr><td>${esc(l.label)}</td><td>${num(l.ceiling)}</td><td>${spreadText(l.synthetic)}</td><td>${num(l.gap)}</td></tr>`;
+    s += "</table>";
+  }
+  return s;
+}
+
+function shapeSection(r: EvaluationResult): string {
+  const d = (x: Distribution) => `${num(x.mean, 2)} <span class="muted">sd ${num(x.sd, 2)}</span>`;
+  let s =
+    "<h2>Record shape and labels</h2><table><tr><th></th><th>real train</th><th>real test</th><th>synthetic</th><th>synthetic / train</th></tr>";
+  for (const [name, row] of [
+    ["visits per record (all visits)", r.shape.visitsPerRecord],
+    ["medical codes per visit (visits holding one)", r.shape.codesPerVisit],
+  ] as const)
+    s += `<tr><td>${name}</td><td>${d(row.train)}</td><td>${d(row.test)}</td><td>${d(row.synthetic)}</td><td>${row.train.mean > 0 ? num(row.synthetic.mean / row.train.mean, 3) : "n/a"}</td></tr>`;
+  const p = r.validity.plausibility;
+  const a = p.labelAgreement;
+  const share = (x: typeof a.real) =>
+    x.share === null ? "n/a" : `${num(100 * x.share, 1)}% <span class="muted">of ${x.pairs}</span>`;
+  s += `<tr><td>labels agreeing with the codes that define them ((record, label) pairs)</td><td>${share(a.real)}</td><td></td><td>${share(a.synthetic)}</td><td></td></tr>`;
+  if (p.sex.real.labels > 0) {
+    const sex = (x: typeof p.sex.real) => `${x.none} / ${x.one} / ${x.several}`;
+    s += `<tr><td>records with 0 / 1 / 2+ sex labels</td><td>${sex(p.sex.real)}</td><td></td><td>${sex(p.sex.synthetic)}</td><td></td></tr>`;
+  }
+  s += "</table>";
+  const worst = a.synthetic.byLabel
+    .map((l) => ({ ...l, total: l.labelWithoutCode + l.codeWithoutLabel }))
+    .filter((l) => l.total > 0)
+    .sort((x, y) => y.total - x.total);
+  if (worst.length > 0) {
+    s +=
+      "<h3>Synthetic label/code disagreements by label</h3><table><tr><th>label</th><th>label without a defining code</th><th>defining code without the label</th></tr>";
+    for (const l of worst)
+      s += `<tr><td>${esc(l.label)}</td><td>${l.labelWithoutCode}</td><td>${l.codeWithoutLabel}</td></tr>`;
+    s += "</table>";
+  }
+  return s;
+}
+
+function validitySection(r: EvaluationResult): string {
+  const count = (v: number | null) =>
+    v === null ? '<span class="muted">n/a</span>' : v === 0 ? "0" : `<span class="nonzero">${v}</span>`;
+  let s =
+    "<h2>Validity</h2><h3>Plausibility of the synthetic records</h3><p>What every real record obeys; zero is the target for synthetic records. The real training split's counts show what real data does.</p>";
+  s += "<table><tr><th>check</th><th>synthetic</th><th>of</th><th>real train</th><th class=l>note</th></tr>";
+  for (const c of r.validity.plausibility.counters)
+    s += `<tr data-check="${c.name}"><td>${esc(c.description)}</td><td>${count(c.synthetic)}</td><td>${c.of}</td><td>${c.real ?? '<span class="muted">n/a</span>'}</td><td class="muted l">${esc(c.note ?? "")}</td></tr>`;
+  s += "</table><h3>Output formats</h3>";
+  if (r.validity.formats.length === 0)
+    return `${s}<p class="muted">No writer summary (summary.json) beside the synthetic records: nothing to show per format.</p>`;
+  for (const f of r.validity.formats) {
+    s += `<h4>${esc(f.format)}</h4><table><tr><th>check</th><th>count</th></tr>`;
+    for (const c of f.counts) s += `<tr><td>${esc(c.name)}</td><td>${c.count}</td></tr>`;
+    for (const [k, v] of Object.entries(f.other))
+      s += `<tr><td>${esc(k)}</td><td class="muted">${esc(JSON.stringify(v).slice(0, 200))}</td></tr>`;
+    s += "</table>";
+  }
+  return s;
+}
+
 function fidelitySection(r: EvaluationResult): string {
   const f = r.fidelity;
-  let s = `<h2>Fidelity</h2><p>Probabilities on the real training set (x) against the synthetic set (y); R² of synthetic against real over the union of keys (scikit-learn's r2_score, a missing key counting as 0). Counted tokens: ${esc(f.countedKinds.join(", "))}. 95% bootstrap intervals resample the synthetic records; resampling adds noise to the synthetic side, so they tend to lie below the point estimate: read them as its spread, not as a centred interval.</p>`;
+  let s = `<h2>Fidelity of the whole synthetic set</h2><p>Probabilities on the real training set (x) against all ${f.records.synthetic} synthetic records (y); R² of synthetic against real over the union of keys (scikit-learn's r2_score, a missing key counting as 0). A set larger than the test split scores higher here than its chunks above. Counted tokens: ${esc(f.countedKinds.join(", "))}, over the visits holding one. Points held by fewer than ${f.minNamedRecords} training records are not named. 95% bootstrap intervals resample the synthetic records; resampling adds noise to the synthetic side, so they tend to lie below the point estimate: read them as its spread, not as a centred interval.</p>`;
   s +=
     "<table><tr><th>table</th><th>R²</th><th>95% bootstrap</th><th>keys real</th><th>keys synthetic</th><th>union</th><th>plotted</th></tr>";
   for (const t of f.tables)
@@ -88,14 +185,7 @@ function fidelitySection(r: EvaluationResult): string {
       "fraction",
     );
   };
-  s +=
-    "<h3>Record shape</h3><table><tr><th></th><th>real mean</th><th>real sd</th><th>synthetic mean</th><th>synthetic sd</th></tr>";
-  for (const [name, d] of [
-    ["visits per record", f.visitsPerRecord],
-    ["codes per visit", f.codesPerVisit],
-  ] as const)
-    s += `<tr><td>${name}</td><td>${num(d.real.mean, 2)}</td><td>${num(d.real.sd, 2)}</td><td>${num(d.synthetic.mean, 2)}</td><td>${num(d.synthetic.sd, 2)}</td></tr>`;
-  s += '</table><div class="plots">';
+  s += '<h3>Record shape</h3><div class="plots">';
   s += shape("Visits per record", "visitsPerRecord", f.visitsPerRecord, "visits");
   s += shape("Codes per visit", "codesPerVisit", f.codesPerVisit, "codes");
   s += "</div>";
@@ -178,9 +268,31 @@ function recordHtml(r: DecodedRecord): string {
   return `<div class="record"><b>${esc(r.id)}</b> <span class="muted">labels: ${esc(r.labels.join(", ") || "none")}</span><ol>${visits}</ol></div>`;
 }
 
+/** The warning that stands above a report showing real patients. */
+export const REAL_EXAMPLES_WARNING =
+  "This report shows real training records with their real ids (--show-real-examples). They are real patients: do not share this report.";
+
+function examplesSection(r: EvaluationResult): string {
+  const synthetic = `<div><h3>Synthetic</h3><p class="muted">Never a copy of a training record.</p>${r.examples.synthetic.map(recordHtml).join("") || '<p class="muted">none</p>'}</div>`;
+  if (!r.examples.real)
+    return `<h2>Example records</h2><p class="muted">Real records are not shown (they are real patients); pass --show-real-examples to show some.</p><div class="records">${synthetic}</div>`;
+  return `<h2>Example records</h2><p class="warning">${esc(REAL_EXAMPLES_WARNING)}</p><div class="records"><div><h3>Real (train)</h3>${r.examples.real.map(recordHtml).join("")}</div>${synthetic}</div>`;
+}
+
 export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string {
-  const head = `<h1>HALO synthetic data evaluation</h1><p>Real: <code>${esc(info.real)}</code> (${r.records.train} train, ${r.records.test} test records). Synthetic: <code>${esc(info.synthetic)}</code> (${r.records.synthetic} records). ${esc(info.created)}. <span class="key" style="background:${COLORS.real}"></span>real <span class="key" style="background:${COLORS.synthetic}"></span>synthetic</p>`;
-  const examples = `<h2>Example records</h2><div class="records"><div><h3>Real (train)</h3>${r.examples.real.map(recordHtml).join("")}</div><div><h3>Synthetic</h3>${r.examples.synthetic.map(recordHtml).join("") || '<p class="muted">none</p>'}</div></div>`;
-  const timing = `<p class="muted">Computed in ${num(r.seconds.fidelity, 1)} s (fidelity), ${num(r.seconds.utility, 1)} s (utility), ${num(r.seconds.privacy, 1)} s (privacy).</p>`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${CSS}</style></head><body>${head}${fidelitySection(r)}${utilitySection(r)}${privacySection(r)}${examples}${timing}</body></html>\n`;
+  const warning = r.examples.real ? `<p class="warning">${esc(REAL_EXAMPLES_WARNING)}</p>` : "";
+  const head = `<h1>HALO synthetic data evaluation</h1>${warning}<p>Real: <code>${esc(info.real)}</code> (${r.records.train} train, ${r.records.test} test records). Synthetic: <code>${esc(info.synthetic)}</code> (${r.records.synthetic} records). ${esc(info.created)}. <span class="key" style="background:${COLORS.real}"></span>real <span class="key" style="background:${COLORS.synthetic}"></span>synthetic</p>`;
+  const timing = `<p class="muted">Computed in ${num(r.seconds.ceiling, 1)} s (ceiling), ${num(r.seconds.fidelity, 1)} s (fidelity), ${num(r.seconds.utility, 1)} s (utility), ${num(r.seconds.privacy, 1)} s (privacy).</p>`;
+  const body = [
+    head,
+    headlineSection(r),
+    shapeSection(r),
+    validitySection(r),
+    fidelitySection(r),
+    utilitySection(r),
+    privacySection(r),
+    examplesSection(r),
+    timing,
+  ].join("");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${CSS}</style></head><body>${body}</body></html>\n`;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { evaluateFidelity } from "../../src/evaluate/fidelity.ts";
+import { evaluateFidelity, RARE_KEY } from "../../src/evaluate/fidelity.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({
@@ -25,7 +25,7 @@ test("per-record code R^2 by hand, with a key present only in the synthetic set"
   // Real: A in 2/2 records, B in 1/2. Synthetic: A in 1/2, C in 1/2 (C absent from the real table).
   const real = [rec([[0, 1]], [0]), rec([[0]])];
   const synth = [rec([[0]]), rec([[2, 3]], [0])];
-  const f = evaluateFidelity(real, synth, tiny, { bootstrap: 0 });
+  const f = evaluateFidelity(real, synth, tiny, { bootstrap: 0, minNamedRecords: 1 });
   // Union A, B, C: y_true = [1, .5, 0], y_pred = [.5, 0, .5]; mean .5;
   // SS_res = .25 + .25 + .25 = .75, SS_tot = .25 + 0 + .25 = .5 -> R^2 = 1 - 1.5 = -0.5.
   const t = f.tables.find((x) => x.name === "recordCode")!;
@@ -41,6 +41,26 @@ test("per-record code R^2 by hand, with a key present only in the synthetic set"
   assert.equal(f.visitsPerRecord.real.mean, 1);
   assert.deepEqual(f.codesPerVisit.real.histogram, [0, 1, 1]);
   assert.equal(f.codesPerVisit.synthetic.mean, 1); // {A} and {C} (the gap token is not counted)
+});
+
+test("plotted keys held by few training records are not named; keys only synthetic records hold are", () => {
+  // A in 3 training records, B in 2, the pair A+B in 2 records (in 3 visits); C only in synthetic records.
+  const real = [
+    rec([
+      [0, 1],
+      [0, 1],
+    ]),
+    rec([[0, 1]]),
+    rec([[0]]),
+  ];
+  const synth = [rec([[2]]), rec([[0, 2]])];
+  const f = evaluateFidelity(real, synth, tiny, { bootstrap: 0, minNamedRecords: 3 });
+  const names = (name: string) => f.tables.find((t) => t.name === name)!.points.names;
+  assert.deepEqual(names("recordCode"), ["icd9cm:A", RARE_KEY, "icd9cm:C"]);
+  assert.deepEqual(names("visitCode"), ["icd9cm:A", RARE_KEY, "icd9cm:C"]);
+  // The pair sits in 3 visits but only 2 records: rare at both levels.
+  assert.deepEqual(names("visitBigram"), [RARE_KEY, "icd9cm:A + icd9cm:C"]);
+  assert.equal(f.minNamedRecords, 3);
 });
 
 test("real data against itself: R^2 = 1 on all six tables, intervals included", () => {

@@ -27,6 +27,37 @@ test("the report is one self-contained page: no scripts, no external references"
   assert.equal((html.match(/<svg /g) ?? []).length, 9); // six scatter plots, two histograms, labels
 });
 
+test("the headline: one row per table and TSTR with ceiling, synthetic mean ± sd, gap and verdict", () => {
+  const html = renderHtmlReport(result, info);
+  assert.ok(html.indexOf("How close is synthetic to a fresh real sample?") < html.indexOf("<h2>Fidelity"));
+  for (const row of result.ceiling.rows) {
+    const tr = html.match(new RegExp(`<tr data-row="${row.name}">(.*?)</tr>`))?.[1] ?? "";
+    assert.ok(tr.includes(`<td>${row.ceiling!.toFixed(3)}</td>`), row.name);
+    const sd = row.synthetic!.sd; // null for a single chunk (TSTR here: 300 synthetic, 300 train)
+    assert.ok(tr.includes(`${row.synthetic!.mean.toFixed(3)}${sd === null ? "" : ` ± ${sd.toFixed(3)}`}`), row.name);
+    assert.ok(tr.includes(`<td>${row.gap!.toFixed(3)}</td>`), row.name);
+    assert.match(tr, row.verdict === "within" ? /class="within">(within|at or above)/ : /class="below">[\d.]+ below/);
+  }
+  assert.equal(result.ceiling.fidelityChunks.chunks, 3);
+  assert.equal(result.ceiling.rows.at(-1)!.synthetic!.sd, null);
+});
+
+test("validity: every counter with its count, non-zero marked; writer checks per format; no real examples", () => {
+  const formats = [{ format: "omop", counts: [{ name: "tables.person", count: 299 }], other: { note: "x" } }];
+  const html = renderHtmlReport({ ...result, validity: { ...result.validity, formats } }, info);
+  for (const c of result.validity.plausibility.counters) {
+    const tr = html.match(new RegExp(`<tr data-check="${c.name}">(.*?)</tr>`))?.[1] ?? "";
+    const shown = c.synthetic === null ? "n/a" : c.synthetic === 0 ? "<td>0</td>" : `class="nonzero">${c.synthetic}<`;
+    assert.ok(tr.includes(shown), `${c.name}: ${tr}`);
+  }
+  assert.match(
+    html,
+    /<h4>omop<\/h4><table><tr><th>check<\/th><th>count<\/th><\/tr><tr><td>tables.person<\/td><td>299<\/td>/,
+  );
+  assert.doesNotMatch(html, /Real \(train\)|class="warning"/);
+  assert.match(html, /Real records are not shown/);
+});
+
 test("an empty synthetic set still gives a complete report, privacy n/a", () => {
   const empty = evaluateSynthetic({
     vocab,
@@ -89,6 +120,9 @@ test("in Chromium: every plot draws its points and bars, nothing is fetched; scr
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(`file://${file}`);
     assert.deepEqual(requests, [`file://${file}`]);
+    assert.equal(await page.locator("h2").first().textContent(), "How close is synthetic to a fresh real sample?");
+    assert.equal(await page.locator("tr[data-row]").count(), 7);
+    assert.ok(await page.locator('tr[data-row="tstr"]').isVisible());
     for (const table of result.fidelity.tables) {
       const svg = page.locator(`svg[data-plot="${table.name}"]`);
       assert.equal(await svg.locator("circle.mark").count(), table.points.real.length, table.name);
