@@ -100,8 +100,11 @@ Napi::Value AdamStep(const Napi::CallbackInfo& i) {
 }
 Napi::Value MadeSampleRow(const Napi::CallbackInfo& i) {
   const int8_t* fixed = i[7].IsNull() ? nullptr : i[7].As<Napi::Int8Array>().Data();
+  const int32_t* group = i[11].IsNull() ? nullptr : i[11].As<Napi::Int32Array>().Data();
+  const uint8_t* required = i[12].IsNull() ? nullptr : i[12].As<Napi::Uint8Array>().Data();
+  const int8_t* era = i[13].IsNull() ? nullptr : i[13].As<Napi::Int8Array>().Data();
   halo::madeSampleRow(F(i, 0), FOrNull(i, 1), F(i, 2), F(i, 3), F(i, 4), F(i, 5), F(i, 6), fixed, L(i, 8), L(i, 9),
-                      L(i, 10));
+                      L(i, 10), group, required, era);
   return i.Env().Undefined();
 }
 Napi::Value PeakGflops(const Napi::CallbackInfo& i) {

@@ -49,6 +49,28 @@ void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
 }
 #endif
 
+// The categorical draw of one group (tokens lo..hi of one record's row; see RowRules in
+// src/tensor/kernel-api.ts, and drawMember in kernels-ts.ts, which this mirrors): -1 for none.
+long draw_member(const double* w, long lo, long hi, bool required, float u, const int8_t* fixed_row) {
+  double sum = 0;
+  for (long m = lo; m <= hi; m++) sum += w[m];
+  if (required && !(sum > 0)) {
+    for (long m = lo; m <= hi; m++)
+      if (fixed_row == nullptr || fixed_row[m] < 0) return m;
+    return -1;
+  }
+  const double target = static_cast<double>(u) * (required ? sum : 1.0);
+  double acc = 0;
+  for (long m = lo; m <= hi; m++) {
+    acc += w[m];
+    if (target < acc && w[m] > 0) return m;
+  }
+  if (required)
+    for (long m = hi; m >= lo; m--)
+      if (w[m] > 0) return m;
+  return -1;
+}
+
 }  // namespace
 
 // Token j's logit is layer-2 output o = d-1+j and needs relu(a1[0..o]). Setting token j' adds
@@ -61,10 +83,24 @@ void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
 // at the start of a block at o0 = d-1+j0, h[0..o0] is final, and its dot with each of the J rows
 // o0..o0+J-1 of W2 is computed in one pass (chunked so the W2 rows stay in L1 while each
 // record's h chunk streams by once); the few terms k in (o0, o] are added step by step.
+// Grouped draws and eras (RowRules): a group's members get weights as the chain reaches them and are
+// left off; at the group's last token one member is drawn and turned on, and the rows d+m..o that
+// were finalised without it get its W1 column now (their h values change, so the current block's
+// prefix dots are corrected for the steps still ahead in it).
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
-                   const float* uniforms, const int8_t* fixed, long B, long d, long V) {
+                   const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
+                   const uint8_t* required, const int8_t* era) {
   const long D = d + V;
   const auto tri = [](long o) { return o * (o + 1) / 2; };
+  long G = 0;
+  if (group != nullptr)
+    for (long j = 0; j < V; j++) G = std::max<long>(G, group[j] + 1);
+  std::vector<long> gfirst(G, -1), glast(G, -1);
+  for (long j = 0; j < V && group != nullptr; j++) {
+    if (group[j] < 0) continue;
+    if (gfirst[group[j]] < 0) gfirst[group[j]] = j;
+    glast[group[j]] = j;
+  }
   const int n = static_cast<int>(std::max(1L, std::min<long>(pool_size(), B)));
   pool_run(n, [&](int th) {
     const long b0 = split_begin(B, n, th), nb = split_begin(B, n, th + 1) - b0;
@@ -72,6 +108,10 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
     std::vector<int> set(static_cast<size_t>(nb) * V);   // tokens set so far, per record
     std::vector<long> n_set(nb, 0);
     std::vector<float> prefix(static_cast<size_t>(nb) * J);  // per record, the block's prefix dots
+    std::vector<char> chosen(static_cast<size_t>(nb) * G, 0);  // a member of group g is on
+    std::vector<double> weight(group != nullptr ? static_cast<size_t>(nb) * V : 0);
+    std::vector<double> rem(nb, 1.0);
+    std::vector<int> row_era(nb, -1);
     for (long r = 0; r < nb; r++)
       for (long k = 0; k < d - 1; k++) h1[r * D + k] = std::max(a1[(b0 + r) * D + k], 0.0f);
     // a1[o] += the W1 columns of the tokens set so far, then h[o] = relu(a1[o])
@@ -105,9 +145,50 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
           const long xi = (b0 + r) * V + j;
           if (probs != nullptr) probs[xi] = p;
           const int f = fixed == nullptr ? -1 : fixed[xi];
-          const bool on = f >= 0 ? f > 0 : uniforms[xi] < p;
-          x[xi] = on ? 1.0f : 0.0f;
-          if (on) set[r * V + n_set[r]++] = static_cast<int>(j);
+          const long g = group == nullptr ? -1 : group[j];
+          x[xi] = 0.0f;
+          if (g < 0) {
+            const int e = era == nullptr ? -1 : era[j];
+            const bool on = f >= 0 ? f > 0 : (e < 0 || row_era[r] < 0 || e == row_era[r]) && uniforms[xi] < p;
+            if (on) {
+              x[xi] = 1.0f;
+              set[r * V + n_set[r]++] = static_cast<int>(j);
+              if (e >= 0 && row_era[r] < 0) row_era[r] = e;
+            }
+            continue;
+          }
+          char& done = chosen[r * G + g];
+          double* w_row = weight.data() + r * V;
+          if (j == gfirst[g]) rem[r] = 1.0;
+          w_row[j] = 0;
+          if (f >= 0) {
+            if (f > 0) {
+              x[xi] = 1.0f;
+              set[r * V + n_set[r]++] = static_cast<int>(j);
+              done = 1;
+            }
+          } else if (!done) {
+            w_row[j] = rem[r] * p;
+            rem[r] *= 1.0 - p;
+          }
+          if (j != glast[g] || done) continue;
+          const int8_t* fixed_row = fixed == nullptr ? nullptr : fixed + (b0 + r) * V;
+          const long m = draw_member(w_row, gfirst[g], j, required != nullptr && required[g] != 0,
+                                     uniforms[(b0 + r) * V + gfirst[g]], fixed_row);
+          if (m < 0) continue;
+          x[(b0 + r) * V + m] = 1.0f;
+          set[r * V + n_set[r]++] = static_cast<int>(m);
+          done = 1;
+          float* a = a1 + (b0 + r) * D;
+          float* hr = h1.data() + r * D;
+          for (long k = d + m; k <= o; k++) {
+            const float old = hr[k];
+            a[k] += W1p[tri(k) + d + m];
+            hr[k] = std::max(a[k], 0.0f);
+            const float delta = hr[k] - old;
+            if (delta != 0.0f && k <= o0)
+              for (long t2 = t + 1; t2 < jb; t2++) prefix[r * J + t2] += delta * w[t2][k];
+          }
         }
       }
     }

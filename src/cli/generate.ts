@@ -32,6 +32,8 @@ export interface GenerateCliOptions {
   prefix?: string;
   /** First visit dates are drawn uniformly in this range (ISO dates "from..to"); default the training data's range. */
   dates?: string;
+  /** Plain HALO sampling, without the structure every real record obeys (src/sample/structure.ts). */
+  plainHalo?: boolean;
   quiet?: boolean;
 }
 
@@ -111,7 +113,10 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
   const vocab = JSON.parse(readFileSync(join(dir, "vocab.json"), "utf8")) as Vocabulary;
   const format = opts.format ?? config.dataset.format;
   const seed = opts.seed ?? 1;
-  const [fromDay, toDay] = await dateRange(opts, config);
+  const decoder = new Decoder(vocab);
+  // Without --dates, first dates follow the training ones the vocabulary keeps (older vocabularies: the range).
+  const [fromDay, toDay] =
+    opts.dates === undefined && decoder.drawsFirstDates ? [Number.NaN, Number.NaN] : await dateRange(opts, config);
   const options: GenerateWorkerData["options"] = { count: opts.count, batchSize: opts.batchSize ?? 64, seed };
   if (opts.condition !== undefined) options.labelConstraints = labelConstraints(opts.condition, vocab);
   if (opts.prefix !== undefined) {
@@ -122,10 +127,12 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
   }
 
   mkdirSync(opts.out, { recursive: true });
-  const decoder = new Decoder(vocab);
   const rand = seededRandom(seed ^ 0x5eed);
   const decode = (r: EncodedRecord): PatientRecord =>
-    decoder.decode(r, { rand, startDate: isoDay(uniformInt(rand, fromDay, toDay + 1)) });
+    decoder.decode(
+      r,
+      Number.isNaN(fromDay) ? { rand } : { rand, startDate: isoDay(uniformInt(rand, fromDay, toDay + 1)) },
+    );
   const streamFhir = format === "fhir";
   const fhirPath = join(opts.out, "fhir", "bundles.ndjson");
   if (streamFhir) mkdirSync(join(opts.out, "fhir"), { recursive: true });
@@ -146,7 +153,7 @@ export async function runGenerate(checkpoint: string, opts: GenerateCliOptions):
         );
   bar?.start(opts.count, 0, { rate: "-" });
   const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
-    workerData: { checkpoint: dir, options } satisfies GenerateWorkerData,
+    workerData: { checkpoint: dir, options, plainHalo: opts.plainHalo ?? false } satisfies GenerateWorkerData,
   });
   const dropped = await new Promise<number>((resolveDone, reject) => {
     let chain = Promise.resolve();
@@ -252,6 +259,10 @@ export function registerGenerate(program: Command): void {
     )
     .option("--prefix <file.json>", "JSON array of visits (arrays of code names) every record starts with")
     .option("--dates <from..to>", "first-visit dates are drawn in this range (default: the training data's)")
+    .option(
+      "--plain-halo",
+      "sample as the paper does, without the structure every real record obeys (one sex, a code in every visit, ...)",
+    )
     .option("--quiet", "print nothing")
     .action(async (checkpoint: string, o: GenerateCliOptions) => {
       await runGenerate(checkpoint, { ...o, out: resolve(o.out) });

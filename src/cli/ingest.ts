@@ -24,6 +24,11 @@ export interface IngestCliOptions {
   age?: boolean;
   gaps?: boolean;
   sex?: boolean;
+  /** --no-visit-types / --no-stays / --no-death / --no-structure-first set these to false. */
+  visitTypes?: boolean;
+  stays?: boolean;
+  death?: boolean;
+  structureFirst?: boolean;
   /** Add lab tokens (value-bucketed) to the kinds. */
   labs?: boolean;
   labBuckets?: number;
@@ -122,6 +127,10 @@ export async function runIngest(input: string, opts: IngestCliOptions = {}): Pro
       sex: opts.sex,
       age: opts.age,
       gaps: opts.gaps,
+      visitTypes: opts.visitTypes,
+      stays: opts.stays,
+      death: opts.death,
+      structureFirst: opts.structureFirst,
       labBuckets: opts.labBuckets,
       seed: opts.seed,
     },
@@ -216,6 +225,13 @@ export function registerIngest(program: Command): void {
     .option("--no-age", "no age bucket token on the first visit")
     .option("--no-gaps", "no days-since-previous-visit token on later visits")
     .option("--no-sex", "no sex label")
+    .option("--no-visit-types", "no visit class token on each visit")
+    .option("--no-stays", "no length-of-stay token on each visit")
+    .option("--no-death", "no death token on the last visit of patients who died")
+    .option(
+      "--no-structure-first",
+      "every token in one seeded random within-visit order (the paper's), not structural tokens first",
+    )
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
     .option("--seed <n>", "seed of the split and of the within-visit order", wholeNumber(0), 4)

@@ -29,6 +29,18 @@ export const AGE_BUCKETS: Bucket[] = fromEdges(
 /** Days since the previous visit: 0, 1, 2-3, 4-7, 8-14, 15-30, 31-60, 61-90, 91-180, 181-365, 366-730, 731+ (decoded up to 5 years). */
 export const GAP_BUCKETS: Bucket[] = fromEdges([0, 1, 2, 4, 8, 15, 31, 61, 91, 181, 366, 731], 1826, "+");
 
+/**
+ * Length of stay in hours: under 1, 1-3, 4-11, 12-23, 24-47, 48-95, 96-191, 192-359, 360-743, 744+
+ * (decoded up to 60 days). Date-only sources give whole days (0, 24, 48, ... hours).
+ */
+export const STAY_BUCKETS: Bucket[] = fromEdges([0, 1, 4, 12, 24, 48, 96, 192, 360, 744], 1440, "+").map((b) => ({
+  ...b,
+  label: `${b.label}h`,
+}));
+
+/** Days from the last visit's start to death, on the gap table's edges. */
+export const DEATH_BUCKETS: Bucket[] = GAP_BUCKETS;
+
 /** Index of the bucket holding x; values outside the table are clamped to the first or last bucket. */
 export function bucketIndex(buckets: readonly { lo: number; hi: number }[], x: number): number {
   let lo = 0;

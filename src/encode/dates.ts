@@ -48,3 +48,33 @@ export function minusYears(day: number, years: number): number {
 export function birthDayRange(day: number, age: number): [number, number] {
   return [minusYears(day, age + 1) + 1, minusYears(day, age)];
 }
+
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Whether an ISO string carries a time of day (not just a date). */
+export function hasTime(iso: string): boolean {
+  return DATE_TIME.exec(iso.trim())?.[2] !== undefined;
+}
+
+/** Minutes since 1970-01-01T00:00Z of an ISO date or date-time (a zone offset applied when given), or NaN. */
+export function minuteNumber(iso: string): number {
+  const m = DATE_TIME.exec(iso.trim());
+  if (!m) return Number.NaN;
+  const day = dayNumber(m[1]);
+  if (m[2] === undefined) return day * 1440;
+  let minutes = day * 1440 + Number(m[2]) * 60 + Number(m[3]);
+  const zone = m[5];
+  if (zone !== undefined && zone !== "Z") {
+    const z = zone.replace(":", "");
+    const offset = Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5));
+    minutes -= z[0] === "-" ? -offset : offset;
+  }
+  return minutes;
+}
+
+/** The ISO date-time (YYYY-MM-DDTHH:MM:SS, UTC, no zone suffix) of a minute number. */
+export function isoMinute(minute: number): string {
+  const day = Math.floor(minute / 1440);
+  const m = minute - day * 1440;
+  return `${isoDay(day)}T${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}:00`;
+}

@@ -6,6 +6,7 @@ import { type EncodeCounts, Encoder } from "./encode.ts";
 import { resolvePhenotypes } from "./labels.ts";
 import { DEFAULT_SPLIT, splitByPatient } from "./split.ts";
 import type { EncodedDataset, EncodedRecord, EncodingInfo, Split } from "./types.ts";
+import { learnStructure } from "./vocab-structure.ts";
 import { buildVocabulary, DEFAULT_KINDS } from "./vocabulary.ts";
 
 export interface EncodeOptions {
@@ -21,6 +22,14 @@ export interface EncodeOptions {
   age?: boolean;
   /** Days-since-previous-visit bucket token on later visits (default true). */
   gaps?: boolean;
+  /** Visit class token on every visit that has one (default true). */
+  visitTypes?: boolean;
+  /** Length-of-stay bucket token on every visit with a discharge (default true). */
+  stays?: boolean;
+  /** Death bucket token on the last visit of patients who died (default true). */
+  death?: boolean;
+  /** Structural tokens first in the within-visit order, death last (default true; false: the paper's fully permuted order). */
+  structureFirst?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;
   /** Seed of the split and of the within-visit order (default 4). */
@@ -76,7 +85,15 @@ export function encodeDataset(
   const fractions = opts.split ?? DEFAULT_SPLIT;
   const parts = splitByPatient(records, seed, fractions);
   const phenotypes = resolvePhenotypes(opts.labels ?? "default", parts.train);
-  const flags = { sex: opts.sex ?? true, age: opts.age ?? true, gaps: opts.gaps ?? true };
+  const flags = {
+    sex: opts.sex ?? true,
+    age: opts.age ?? true,
+    gaps: opts.gaps ?? true,
+    visitTypes: opts.visitTypes ?? true,
+    stays: opts.stays ?? true,
+    death: opts.death ?? true,
+    structureFirst: opts.structureFirst ?? true,
+  };
   const vocab = buildVocabulary(parts.train, phenotypes.defs, { kinds, minCount, labBuckets, seed, ...flags });
   const encoder = new Encoder(vocab);
 
@@ -90,6 +107,7 @@ export function encodeDataset(
       else dropped++;
     }
   }
+  vocab.structure = learnStructure(parts.train, splits.train, vocab);
   const all = [...splits.train, ...splits.validation, ...splits.test];
   const visits = all.reduce((n, r) => n + r.visits.length, 0);
   let tokens = 0;

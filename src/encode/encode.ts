@@ -1,10 +1,11 @@
 // PatientRecord -> EncodedRecord under a fixed vocabulary: visits become ascending, de-duplicated code
-// ids (with the age token on the first visit and a gap token on each later one), empty visits are
-// dropped, and the label row holds the matched phenotypes and the sex.
+// ids (with the age token on the first visit, a gap token on each later one, the visit class and
+// length-of-stay tokens on every visit that has them, and the death token on the last visit), empty
+// visits are dropped, and the label row holds the matched phenotypes and the sex.
 import type { PatientRecord } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
 import { bucketIndex } from "./buckets.ts";
-import { ageInYears, dayNumber, isoDay } from "./dates.ts";
+import { ageInYears, dayNumber, isoDay, minuteNumber } from "./dates.ts";
 import { EventCodeMap } from "./event-code-map.ts";
 import { phenotypeMatcher } from "./labels.ts";
 import type { EncodedRecord, LabelMatch, Vocabulary } from "./types.ts";
@@ -22,7 +23,7 @@ interface LabTokens {
   buckets: RangeToken[];
 }
 
-function ranges(vocab: Vocabulary, kind: "age" | "gap"): RangeToken[] {
+function ranges(vocab: Vocabulary, kind: "age" | "gap" | "stay" | "death"): RangeToken[] {
   const out: RangeToken[] = [];
   vocab.codes.forEach((t, id) => {
     if (t.kind === kind) out.push({ id, lo: t.lo ?? 0, hi: t.hi ?? 0 });
@@ -44,6 +45,9 @@ export class Encoder {
   private readonly labs = new EventCodeMap<LabTokens>();
   private readonly ageTokens: RangeToken[];
   private readonly gapTokens: RangeToken[];
+  private readonly stayTokens: RangeToken[];
+  private readonly deathTokens: RangeToken[];
+  private readonly typeIds = new Map<string, number>();
   private readonly sexLabels = new Map<string, number>();
   private readonly phenotypeIds: number[] = [];
   private readonly matchPhenotypes: (r: PatientRecord) => number[];
@@ -52,6 +56,7 @@ export class Encoder {
 
   constructor(readonly vocab: Vocabulary) {
     vocab.codes.forEach((t, id) => {
+      if (t.kind === "type") this.typeIds.set(t.value ?? t.name.slice("type:".length), id);
       if (t.kind !== "code" && t.kind !== "lab") return;
       const [kind, system, code] = [t.eventKind ?? "", t.system ?? "", t.code ?? ""];
       this.kinds.add(kind);
@@ -67,6 +72,8 @@ export class Encoder {
     for (const lab of this.labs.values()) lab.buckets.sort((a, b) => a.lo - b.lo);
     this.ageTokens = ranges(vocab, "age");
     this.gapTokens = ranges(vocab, "gap");
+    this.stayTokens = ranges(vocab, "stay");
+    this.deathTokens = ranges(vocab, "death");
     const matches: LabelMatch[] = [];
     vocab.labels.forEach((l, k) => {
       if (l.kind === "sex") this.sexLabels.set(l.name.slice("sex:".length), k);
@@ -116,6 +123,15 @@ export class Encoder {
         throw new IngestError(
           `patient ${r.id}, visit ${v.id}: start "${v.start}" is not an ISO date; the reader should have skipped it`,
         );
+      const type = v.type === undefined ? undefined : this.typeIds.get(v.type);
+      if (type !== undefined) ids.add(type);
+      if (this.stayTokens.length > 0 && v.end !== undefined) {
+        // Minutes between discharge and admission (dates alone: whole days); a discharge before
+        // admission in the source counts as a stay of 0.
+        const minutes = minuteNumber(v.end) - minuteNumber(v.start);
+        if (Number.isFinite(minutes))
+          ids.add(this.stayTokens[bucketIndex(this.stayTokens, Math.max(0, minutes) / 60)].id);
+      }
       kept.push({ day, ids });
     }
     if (kept.length === 0) return undefined;
@@ -131,6 +147,12 @@ export class Encoder {
         const gap = Math.max(0, kept[i].day - kept[i - 1].day);
         kept[i].ids.add(this.gapTokens[bucketIndex(this.gapTokens, gap)].id);
       }
+    }
+    if (this.deathTokens.length > 0 && r.deathDate !== undefined) {
+      const death = dayNumber(r.deathDate);
+      const last = kept[kept.length - 1];
+      if (!Number.isNaN(death))
+        last.ids.add(this.deathTokens[bucketIndex(this.deathTokens, Math.max(0, death - last.day))].id);
     }
     return {
       id: r.id,

@@ -7,12 +7,17 @@ export type TokenKind =
   | "code" // a medical code (diagnosis, procedure, medication)
   | "lab" // a lab/observation with its value bucket (or without a value)
   | "gap" // days since the previous visit, bucketed (on visits after the first)
-  | "age"; // age at the first visit, bucketed (on the first visit)
+  | "age" // age at the first visit, bucketed (on the first visit)
+  | "type" // the source's visit class (inpatient, ambulatory, ...), one per visit
+  | "stay" // length of stay in hours, bucketed (on visits with a known discharge)
+  | "death"; // the patient died: days from this visit's start to death, bucketed (on the last visit)
 
 export interface CodeToken {
   kind: TokenKind;
-  /** Typed name, unique in the vocabulary: "icd9cm:4019", "loinc:2345-7#3", "gap:7-30", "age:40-50". */
+  /** Typed name, unique in the vocabulary: "icd9cm:4019", "loinc:2345-7#3", "gap:7-30", "age:40-50", "type:inpatient". */
   name: string;
+  /** For "type": the visit class as the source wrote it. */
+  value?: string;
   /** For "code" and "lab": source system and code, and the event kind to write it back as. */
   system?: string;
   code?: string;
@@ -51,6 +56,28 @@ export interface Vocabulary {
   codes: CodeToken[];
   /** L label tokens: labels[k] is token id C + k. */
   labels: LabelToken[];
+  /** What every training record obeys and the training dates, for sampling and decoding (absent in older vocabularies). */
+  structure?: VocabStructure;
+}
+
+/**
+ * Facts of the training split that synthetic records must obey too (see src/sample/structure.ts):
+ * which token groups every record or visit holds exactly one of, whether visits mix code-system eras,
+ * and the dates, so decoded records start like the real ones and never end after the latest real date.
+ */
+export interface VocabStructure {
+  /** A group is "required" when every training record (sex, age) or visit (gap: every later visit; type, stay) holds one. */
+  required: { sex: boolean; age: boolean; gap: boolean; type: boolean; stay: boolean };
+  /** Some training visit holds codes of two eras (ICD-9 and ICD-10); when false, sampled visits never do. */
+  mixedEras: boolean;
+  /** Quantiles 0, 1/Q, ..., 1 of the training records' first-visit days (days since 1970-01-01). */
+  firstDays: number[];
+  /** The latest day of any training visit start, discharge or death. */
+  maxDay: number;
+  /** The training visits carry times of day: decoded starts and discharges are date-times. */
+  dateTimes: boolean;
+  /** When dateTimes: training visit starts per hour of day (24 counts), so decoded times spread alike. */
+  startHours?: number[];
 }
 
 /** Derived sizes and special token ids of a vocabulary. */
@@ -101,6 +128,12 @@ export interface EncodingInfo {
   sex: boolean;
   age: boolean;
   gaps: boolean;
+  /** Visit class, length-of-stay and death tokens (absent: false, datasets encoded before they existed). */
+  visitTypes?: boolean;
+  stays?: boolean;
+  death?: boolean;
+  /** Structural tokens (gap, age, type, stay) first in the within-visit order, death last (absent: false). */
+  structureFirst?: boolean;
   /** Value buckets per lab (quantiles of the training split). */
   labBuckets: number;
   /** Seed of the split and of the within-visit order. */

@@ -2,7 +2,7 @@
 // buckets, age and gap buckets, then phenotype and sex labels. The code tokens are put in a seeded
 // random order (HALO.md section 1: the within-visit autoregressive order), which the array order saves.
 import type { EventKind, PatientRecord } from "../ingest/record.ts";
-import { AGE_BUCKETS, GAP_BUCKETS, quantileBuckets } from "./buckets.ts";
+import { AGE_BUCKETS, DEATH_BUCKETS, GAP_BUCKETS, quantileBuckets, STAY_BUCKETS } from "./buckets.ts";
 import { EventCodeMap } from "./event-code-map.ts";
 import type { PhenotypeDefinition } from "./labels.ts";
 import { seededRandom } from "./seeded-random.ts";
@@ -15,6 +15,18 @@ export interface VocabularyOptions {
   minCount: number;
   age: boolean;
   gaps: boolean;
+  /** A token per visit class seen in training (the source's own visit.type). */
+  visitTypes?: boolean;
+  /** A length-of-stay bucket token on visits with a discharge. */
+  stays?: boolean;
+  /** A death bucket token on the last visit of patients with a death date. */
+  death?: boolean;
+  /**
+   * Gap, age, type and stay tokens first in the within-visit order (each group contiguous), death
+   * tokens last, the medical codes permuted in between: codes are then drawn knowing the visit's
+   * class, stay and gap, and death knowing the codes. False: every token permuted (the paper's order).
+   */
+  structureFirst?: boolean;
   /** Add a label per sex seen in training (demographics live in the label row). */
   sex: boolean;
   /** Value buckets per lab. */
@@ -133,6 +145,15 @@ export function buildVocabulary(
   }
   if (opts.age) for (const b of AGE_BUCKETS) tokens.push({ kind: "age", name: `age:${b.label}`, lo: b.lo, hi: b.hi });
   if (opts.gaps) for (const b of GAP_BUCKETS) tokens.push({ kind: "gap", name: `gap:${b.label}`, lo: b.lo, hi: b.hi });
+  if (opts.visitTypes) {
+    const types = new Set<string>();
+    for (const r of train) for (const v of r.visits) if (v.type !== undefined && v.type !== "") types.add(v.type);
+    for (const t of [...types].sort()) tokens.push({ kind: "type", name: `type:${t}`, value: t });
+  }
+  if (opts.stays && train.some((r) => r.visits.some((v) => v.end !== undefined)))
+    for (const b of STAY_BUCKETS) tokens.push({ kind: "stay", name: `stay:${b.label}`, lo: b.lo, hi: b.hi });
+  if (opts.death && train.some((r) => r.deathDate !== undefined))
+    for (const b of DEATH_BUCKETS) tokens.push({ kind: "death", name: `death:${b.label}`, lo: b.lo, hi: b.hi });
   tokens.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   const labels: LabelToken[] = phenotypes.map(({ name, display, ...match }) => ({
@@ -145,5 +166,20 @@ export function buildVocabulary(
     const sexes = new Set(train.map((r) => r.sex).filter((s) => s !== undefined && s !== "U"));
     for (const s of ["F", "M", "O"]) if (sexes.has(s as "F")) labels.push({ name: `sex:${s}`, kind: "sex" });
   }
-  return { codes: permute(tokens, opts.seed), labels };
+  if (!opts.structureFirst) return { codes: permute(tokens, opts.seed), labels };
+  // Each group in its bucket order (ranges ascending, types by name), so a group is one contiguous run.
+  const byRange = (a: CodeToken, b: CodeToken) => (a.lo ?? 0) - (b.lo ?? 0);
+  const group = (kind: CodeToken["kind"]) => tokens.filter((t) => t.kind === kind).sort(byRange);
+  const medical = tokens.filter((t) => t.kind === "code" || t.kind === "lab");
+  return {
+    codes: [
+      ...group("gap"),
+      ...group("age"),
+      ...group("type"),
+      ...group("stay"),
+      ...permute(medical, opts.seed),
+      ...group("death"),
+    ],
+    labels,
+  };
 }

@@ -6,11 +6,14 @@
 //   hidden units, so a row costs about one head pass instead of V.
 // Slots are refilled as records finish (continuous batching), and every record draws from its own
 // random stream Rng(seed, n), so the output depends on the seed only, not on batchSize.
+// With options.structure, sampled records obey what every real record obeys (structure.ts lists the
+// departures from plain HALO this takes); without it, sampling is plain HALO.
 
 import type { EncodedRecord } from "../encode/types.ts";
 import type { HaloModel } from "../model/halo.ts";
 import { linearForward } from "../model/halo.ts";
 import { Rng } from "../tensor/rng.ts";
+import type { SamplingStructure } from "./structure.ts";
 
 export interface GenerateOptions {
   /** Records to attempt; those that end without a visit are dropped and counted. */
@@ -29,6 +32,8 @@ export interface GenerateOptions {
   labelConstraints?: Int8Array;
   /** Conditional generation: the first visits (code ids, ascending) are given; sampling continues after them. */
   prefix?: Int32Array[];
+  /** Structure every record obeys (structure.ts); absent: plain HALO sampling. */
+  structure?: SamplingStructure;
   /** Called with each run of finished records, in record order (streaming to disk). */
   onBatch?: (records: EncodedRecord[], done: number) => void | Promise<void>;
 }
@@ -39,18 +44,30 @@ export interface RawRecord {
   rows: Int32Array[];
 }
 
+/** What structured sampling had to do (all 0 without options.structure). */
+export interface SampleStats {
+  /** Visit rows drawn again because they held no medical code. */
+  redrawnRows: number;
+  /** Records ended before a visit row that held no code after every redraw. */
+  endedAtEmptyRow: number;
+  /** Records drawn again because a label given as present had none of its codes. */
+  redrawnRecords: number;
+  /** Records that still lacked a code of a label given as present after every redraw. */
+  conditionMisses: number;
+}
+
 /** Samples `count` records and decodes them (labels from row 1, codes from rows >= 2, empty visits dropped). */
 export async function generate(
   model: HaloModel,
   options: GenerateOptions,
-): Promise<{ records: EncodedRecord[]; dropped: number }> {
+): Promise<{ records: EncodedRecord[]; dropped: number; stats: SampleStats }> {
   const records: EncodedRecord[] = [];
   let dropped = 0;
   let done = 0;
-  await sampleRows(model, options, async (raws) => {
+  const stats = await sampleRows(model, options, async (raws) => {
     const batch: EncodedRecord[] = [];
     for (const raw of raws) {
-      const rec = decodeRows(raw, model.config.nCodes, model.config.nLabels);
+      const rec = decodeRows(raw, model.config.nCodes, model.config.nLabels, options.structure);
       if (rec === null) dropped++;
       else batch.push(rec);
     }
@@ -58,19 +75,32 @@ export async function generate(
     records.push(...batch);
     if (options.onBatch && batch.length > 0) await options.onBatch(batch, done);
   });
-  return { records, dropped };
+  return { records, dropped, stats };
 }
 
-/** Decodes one raw record; null when it has no non-empty visit. */
-export function decodeRows(raw: RawRecord, C: number, L: number): EncodedRecord | null {
-  const labels =
+/**
+ * Decodes one raw record; null when it has no non-empty visit. With a structure whose labelsFromCodes
+ * is set, each label defined by codes is present exactly when a visit holds one of its codes.
+ */
+export function decodeRows(raw: RawRecord, C: number, L: number, structure?: SamplingStructure): EncodedRecord | null {
+  let labels =
     raw.rows.length > 1 ? raw.rows[1].filter((t) => t >= C && t < C + L).map((t) => t - C) : new Int32Array(0);
   const visits: Int32Array[] = [];
   for (let t = 2; t < raw.rows.length; t++) {
     const codes = raw.rows[t].filter((tok) => tok < C);
     if (codes.length > 0) visits.push(codes);
   }
-  return visits.length === 0 ? null : { id: `syn-${raw.n}`, labels, visits };
+  if (visits.length === 0) return null;
+  if (structure?.labelsFromCodes) {
+    const present = new Set<number>();
+    for (const v of visits) for (const id of v) present.add(id);
+    const out: number[] = [];
+    structure.labelCodes.forEach((codes, k) => {
+      if (codes === null ? labels.includes(k) : codes.some((id) => present.has(id))) out.push(k);
+    });
+    labels = Int32Array.from(out);
+  }
+  return { id: `syn-${raw.n}`, labels, visits };
 }
 
 /**
@@ -81,7 +111,7 @@ export async function sampleRows(
   model: HaloModel,
   options: GenerateOptions,
   onRecords: (records: RawRecord[]) => void | Promise<void>,
-): Promise<void> {
+): Promise<SampleStats> {
   const { count, batchSize, seed } = options;
   checkInt("count", count, 0);
   checkInt("batchSize", batchSize, 1);
@@ -93,7 +123,12 @@ export async function sampleRows(
     throw new Error(`Expected labelConstraints to hold ${c.nLabels} values in -1..1 but received ${lc.length} values`);
   for (const v of options.prefix ?? []) idSet(v, c.nCodes, "prefix code");
 
-  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc);
+  const st = options.structure;
+  if (st !== undefined && (st.labelRow.length !== c.nVocab || st.labelCodes.length !== c.nLabels))
+    throw new Error(
+      `Expected a sampling structure for ${c.nVocab} tokens and ${c.nLabels} labels but received one for ${st.labelRow.length} and ${st.labelCodes.length}: it belongs to another vocabulary`,
+    );
+  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc, st);
   const finished = new Map<number, RawRecord>();
   let emitted = 0;
   let pendingRun: RawRecord[] = [];
@@ -116,6 +151,7 @@ export async function sampleRows(
     await flush(next >= count && sampler.active() === 0);
   }
   await flush(true);
+  return sampler.stats;
 }
 
 /** The ids checked against 0..max-1, de-duplicated and ascending (a matrix row is a set). */
@@ -141,6 +177,12 @@ interface SlotState {
   fixed: (Int32Array | undefined)[];
   /** A prefix follows the label row: its end token is forced to 0 (conditioning on the record going on). */
   forceNoEnd: boolean;
+  /** With a structure: code ids no visit may hold (labels given as absent). */
+  forbid: Int32Array;
+  /** With a structure: per label given as present, its codes; the record must hold one of each. */
+  need: Int32Array[];
+  /** Redraws of the whole record so far. */
+  tries: number;
 }
 
 /** KV-cached coarse module plus incremental head over B slots. */
@@ -166,10 +208,13 @@ class Sampler {
   private readonly uniforms: Float32Array; // (B, V)
   private readonly fixedTok: Int8Array; // (B, V) -1 free, 0/1 forced
 
+  readonly stats: SampleStats = { redrawnRows: 0, endedAtEmptyRow: 0, redrawnRecords: 0, conditionMisses: 0 };
+
   constructor(
     model: HaloModel,
     B: number,
     private readonly labelConstraints?: Int8Array,
+    private readonly structure?: SamplingStructure,
   ) {
     this.model = model;
     const { nEmbd: d, nVocab: V, nCtx, nLayer } = model.config;
@@ -217,6 +262,20 @@ class Sampler {
     prefix.forEach((v, i) => {
       fixed[2 + i] = idSet(v, C, "prefix code");
     });
+    const forbid: number[] = [];
+    const need: Int32Array[] = [];
+    const st = this.structure;
+    if (st !== undefined) {
+      // A label's state: given (fixed row or constraint) present 1, absent 0, or sampled -1.
+      const lc = this.labelConstraints;
+      const given = (k: number) =>
+        labels !== undefined ? (labels.includes(k) ? 1 : 0) : lc !== undefined && lc[k] >= 0 ? lc[k] : -1;
+      st.labelCodes.forEach((codes, k) => {
+        if (codes === null) return;
+        if (given(k) === 0) forbid.push(...codes);
+        else if (given(k) === 1) need.push(codes);
+      });
+    }
     const slot = this.slots.indexOf(null);
     this.slots[slot] = {
       n,
@@ -224,6 +283,9 @@ class Sampler {
       rows: [Int32Array.of(C + c.nLabels)],
       fixed,
       forceNoEnd: prefix.length > 0,
+      forbid: Int32Array.from(new Set(forbid)),
+      need,
+      tries: 0,
     };
   }
 
@@ -233,7 +295,6 @@ class Sampler {
     const k = m.kernels;
     const p = m.p;
     const { nEmbd: d, nVocab: V, nCtx, nHead: NH, nCodes: C, nLabels: L } = m.config;
-    const D = d + V;
     const end = C + L + 1;
     const act: number[] = [];
     this.slots.forEach((s, i) => {
@@ -290,12 +351,19 @@ class Sampler {
       const fixedTok = this.fixedTok.subarray(0, nh * V);
       fixedTok.fill(-1);
       let anyFixed = false;
+      const st = this.structure;
       sampled.forEach((i, r) => {
         hsel.set(ln.subarray(i * d, i * d + d), r * d);
-        const st = this.slotOf(act[i]);
-        st.rng.fillUniform(this.uniforms.subarray(r * V, r * V + V), V);
-        if (st.rows.length === 1) {
-          if (st.forceNoEnd) {
+        const slot = this.slotOf(act[i]);
+        slot.rng.fillUniform(this.uniforms.subarray(r * V, r * V + V), V);
+        const t = slot.rows.length;
+        if (st !== undefined) {
+          fixedTok.set(t === 1 ? st.labelRow : t === 2 ? st.firstVisit : st.laterVisit, r * V);
+          if (t >= 2) for (const id of slot.forbid) fixedTok[r * V + id] = 0;
+          anyFixed = true;
+        }
+        if (t === 1) {
+          if (slot.forceNoEnd) {
             fixedTok[r * V + end] = 0;
             anyFixed = true;
           }
@@ -306,42 +374,128 @@ class Sampler {
           }
         }
       });
-      const a1 = this.a1.subarray(0, nh * D);
-      // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
-      k.matmulNT(a1, hsel, this.w1h, nh, d, D, 0);
-      k.biasAddForward(a1, p.b1, nh, D);
-      const xrow = this.xrow.subarray(0, nh * V);
-      k.madeSampleRow(
-        xrow,
-        null,
-        a1,
-        p.w1,
-        p.w2,
-        p.b2,
-        this.uniforms.subarray(0, nh * V),
-        anyFixed ? fixedTok : null,
-        nh,
-        d,
-        V,
-      );
+      this.drawRows(nh, hsel, this.uniforms.subarray(0, nh * V), anyFixed ? fixedTok : null, this.xrow);
+      const rows = sampled.map((_, r) => this.rowOf(this.xrow, r));
+      if (st !== undefined) this.redrawCodeless(sampled, act, rows, hsel, fixedTok);
       sampled.forEach((i, r) => {
-        const toks: number[] = [];
-        for (let j = 0; j < V; j++) if (xrow[r * V + j] !== 0) toks.push(j);
-        next[i] = Int32Array.from(toks);
+        next[i] = rows[r];
       });
     }
 
     const out: RawRecord[] = [];
+    const structure = this.structure;
     act.forEach((s, i) => {
       const st = this.slotOf(s);
-      st.rows.push(next[i]);
-      const drawnEnd = st.fixed[st.rows.length - 1] === undefined && next[i].includes(end);
-      if (drawnEnd || st.rows.length === nCtx) {
-        out.push({ n: st.n, rows: st.rows });
-        this.slots[s] = null;
+      const t = st.rows.length;
+      const drawn = st.fixed[t] === undefined;
+      let ended = drawn && next[i].includes(end);
+      if (structure !== undefined && drawn && t >= 2 && !next[i].some((tok) => structure.isCode[tok] === 1)) {
+        // still no code after every redraw: the record ends before this row
+        this.stats.endedAtEmptyRow++;
+        ended = true;
+      } else {
+        let row = next[i];
+        if (structure !== undefined && drawn && !ended && row.some((tok) => structure.lastVisitOnly[tok] === 1)) {
+          if (structure.lastVisitRule === "end") ended = true;
+          else row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
+        }
+        st.rows.push(row);
       }
+      if (!ended && st.rows.length < nCtx) return;
+      if (st.need.length > 0 && !this.holdsNeeded(st)) {
+        if (st.tries < (structure as SamplingStructure).recordTries) {
+          // draw the record again, continuing its random stream
+          st.tries++;
+          this.stats.redrawnRecords++;
+          st.rows = [st.rows[0]];
+          return;
+        }
+        this.stats.conditionMisses++;
+      }
+      out.push({ n: st.n, rows: st.rows });
+      this.slots[s] = null;
     });
     return out;
+  }
+
+  /** Whether a finished record holds a code of every label given as present. */
+  private holdsNeeded(st: SlotState): boolean {
+    const present = new Set<number>();
+    for (let t = 2; t < st.rows.length; t++) for (const tok of st.rows[t]) present.add(tok);
+    return st.need.every((codes) => codes.some((id) => present.has(id)));
+  }
+
+  /** The token ids on in row r of x (B, V). */
+  private rowOf(x: Float32Array, r: number): Int32Array {
+    const V = this.model.config.nVocab;
+    const toks: number[] = [];
+    for (let j = 0; j < V; j++) if (x[r * V + j] !== 0) toks.push(j);
+    return Int32Array.from(toks);
+  }
+
+  /** Draws n rows through the head from their h_t (n, d) into x (n, V). */
+  private drawRows(n: number, h: Float32Array, uniforms: Float32Array, fixed: Int8Array | null, x: Float32Array): void {
+    const m = this.model;
+    const k = m.kernels;
+    const { nEmbd: d, nVocab: V } = m.config;
+    const D = d + V;
+    const a1 = this.a1.subarray(0, n * D);
+    // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
+    k.matmulNT(a1, h, this.w1h, n, d, D, 0);
+    k.biasAddForward(a1, m.p.b1, n, D);
+    k.madeSampleRow(
+      x.subarray(0, n * V),
+      null,
+      a1,
+      m.p.w1,
+      m.p.w2,
+      m.p.b2,
+      uniforms,
+      fixed,
+      n,
+      d,
+      V,
+      this.structure?.rules,
+    );
+  }
+
+  /**
+   * Draws again, with fresh uniforms from each record's stream, the visit rows that hold no medical
+   * code (or, with lastVisitRule "redraw", a death token without the end token): the accepted row
+   * then follows the head's distribution given that the row is one a real record could hold.
+   */
+  private redrawCodeless(
+    sampled: number[],
+    act: number[],
+    rows: Int32Array[],
+    hsel: Float32Array,
+    fixedTok: Int8Array,
+  ): void {
+    const st = this.structure as SamplingStructure;
+    const { nEmbd: d, nVocab: V } = this.model.config;
+    const end = this.model.config.nCodes + this.model.config.nLabels + 1;
+    const rejected = (row: Int32Array) =>
+      !row.some((tok) => st.isCode[tok] === 1) ||
+      (st.lastVisitRule === "redraw" && !row.includes(end) && row.some((tok) => st.lastVisitOnly[tok] === 1));
+    const codeless = () =>
+      sampled.flatMap((i, r) => (this.slotOf(act[i]).rows.length >= 2 && rejected(rows[r]) ? [r] : []));
+    for (let tries = 0, redo = codeless(); tries < st.rowTries && redo.length > 0; tries++, redo = codeless()) {
+      const n = redo.length;
+      const h = new Float32Array(n * d);
+      const u = new Float32Array(n * V);
+      const f = new Int8Array(n * V);
+      const x = new Float32Array(n * V);
+      redo.forEach((r, q) => {
+        h.set(hsel.subarray(r * d, r * d + d), q * d);
+        f.set(fixedTok.subarray(r * V, r * V + V), q * V);
+        this.slotOf(act[sampled[r]]).rng.fillUniform(u.subarray(q * V, q * V + V), V);
+      });
+      this.drawRows(n, h, u, f, x);
+      redo.forEach((r, q) => {
+        rows[r] = this.rowOf(x, q);
+      });
+      this.stats.redrawnRows += n;
+    }
   }
 
   private slotOf(s: number): SlotState {

@@ -97,6 +97,7 @@ export interface Kernels {
    *   x = (uniforms[b*V+j] < sigmoid(logit)) ? 1 : 0.
    *   When x[b,j] becomes 1: a1[b,o'] += W1[o', d+j] for all o' >= d+j.
    * probs [B,V] out (may be null): the sigmoid probability of each token given the tokens before it.
+   * rules (optional): structure every row must obey (see RowRules); absent: plain HALO draws.
    */
   madeSampleRow(
     x: Float32Array,
@@ -110,6 +111,7 @@ export interface Kernels {
     B: number,
     d: number,
     V: number,
+    rules?: RowRules,
   ): void;
 
   /**
@@ -167,4 +169,23 @@ export interface Kernels {
     wd: number,
     t: number,
   ): void;
+}
+
+/**
+ * Structure a sampled row obeys, departing from plain HALO draws (src/sample/structure.ts says why).
+ * group [V]: -1, or the group g of token j. A group's tokens are contiguous in j. Within a row at most
+ *   one token of a group is on, drawn as ONE categorical draw: with p_m the head's probability of
+ *   member m given the tokens before it and no earlier member on (the chain's own values), member i is
+ *   the first one on with weight w_i = p_i * prod_{m<i} (1 - p_m), none with prod_m (1 - p_m). For a
+ *   required group (required[g] = 1) "none" is left out and the weights renormalised. The draw uses
+ *   the uniform of the group's first token and is made at its last token; the chosen token then
+ *   conditions every later token. Fixed entries still win: a member fixed on is the group's choice,
+ *   members fixed off are left out of the draw; a group with every member fixed off stays empty.
+ * era [V]: -1, or the code-system era of token j: once a token of one era is on, tokens of another era
+ *   are off for the rest of the row.
+ */
+export interface RowRules {
+  group: Int32Array | null;
+  required: Uint8Array | null;
+  era: Int8Array | null;
 }

@@ -3,6 +3,7 @@
 // types, so a short or mistyped array must be stopped here rather than read out of bounds there.
 import { createRequire } from "node:module";
 import type { Kernels } from "./kernel-api.ts";
+import { groupBounds } from "./kernels-ts.ts";
 
 /** The native kernels plus what only the native side offers. */
 export interface NativeKernels extends Kernels {
@@ -12,7 +13,26 @@ export interface NativeKernels extends Kernels {
   readonly threads: number;
 }
 
-type Addon = Omit<NativeKernels, "name" | "threads"> & { threadCount(): number };
+type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow"> & {
+  threadCount(): number;
+  /** The kernel's arguments, then RowRules flattened: group, required, era (each may be null). */
+  madeSampleRow(
+    x: Float32Array,
+    probs: Float32Array | null,
+    a1: Float32Array,
+    W1p: Float32Array,
+    W2p: Float32Array,
+    b2: Float32Array,
+    uniforms: Float32Array,
+    fixed: Int8Array | null,
+    B: number,
+    d: number,
+    V: number,
+    group: Int32Array | null,
+    required: Uint8Array | null,
+    era: Int8Array | null,
+  ): void;
+};
 
 export type NativeLoad = { ok: true; kernels: NativeKernels } | { ok: false; reason: string };
 
@@ -237,7 +257,7 @@ function wrap(addon: Addon): NativeKernels {
       f32("adamStep", "v", v, n);
       addon.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t);
     },
-    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V) {
+    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V, rules) {
       sizes("madeSampleRow", { B, d, V });
       if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);
       const D = d + V;
@@ -256,7 +276,40 @@ function wrap(addon: Addon): NativeKernels {
             `madeSampleRow: expected fixed to hold at least ${B * V} entries but received ${fixed.length}`,
           );
       }
-      addon.madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V);
+      const group = rules?.group ?? null;
+      const required = rules?.required ?? null;
+      const era = rules?.era ?? null;
+      if (group !== null) {
+        if (!(group instanceof Int32Array) || group.length !== V)
+          throw new TypeError(
+            `madeSampleRow: expected an Int32Array of ${V} entries for rules.group but received ${describe(group)}`,
+          );
+        const G = groupBounds(group).first.length;
+        if (required !== null && (!(required instanceof Uint8Array) || required.length < G))
+          throw new TypeError(
+            `madeSampleRow: expected a Uint8Array of at least ${G} entries for rules.required but received ${describe(required)}`,
+          );
+      }
+      if (era !== null && (!(era instanceof Int8Array) || era.length !== V))
+        throw new TypeError(
+          `madeSampleRow: expected an Int8Array of ${V} entries for rules.era but received ${describe(era)}`,
+        );
+      addon.madeSampleRow(
+        x,
+        probs,
+        a1,
+        W1p,
+        W2p,
+        b2,
+        uniforms,
+        fixed,
+        B,
+        d,
+        V,
+        group,
+        group === null ? null : required,
+        era,
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 // The TypeScript kernels: the reference implementation of the Kernels contract (kernel-api.ts),
 // used when the native addon is absent and as the oracle the native kernels are tested against.
 // Loops are ordered so the innermost one streams contiguous memory; dots use 4 accumulators.
-import type { Kernels } from "./kernel-api.ts";
+import type { Kernels, RowRules } from "./kernel-api.ts";
 
 // Packed lower-triangular offset of row o (row o holds W[o][0..o]).
 const triRow = (o: number): number => (o * (o + 1)) / 2;
@@ -477,6 +477,24 @@ function adamStep(
 // which does the same, agrees bit for bit on a1). relu(a1[o]) is cached once a1[o] is final;
 // row D-1, which no step reads, is brought up to date at the end. Steps run j-outer, records
 // inner, so each W2 row is reused across the batch while it is in cache.
+/** First and last token of each group of rules.group; throws unless every group is one contiguous run. */
+export function groupBounds(group: Int32Array): { first: Int32Array; last: Int32Array } {
+  let G = 0;
+  for (const g of group) G = Math.max(G, g + 1);
+  const first = new Int32Array(G).fill(-1);
+  const last = new Int32Array(G).fill(-1);
+  group.forEach((g, j) => {
+    if (g < 0) return;
+    if (first[g] < 0) first[g] = j;
+    else if (last[g] !== j - 1)
+      throw new RangeError(
+        `madeSampleRow: group ${g} is not contiguous (token ${j} after ${last[g]}); put each group's tokens side by side`,
+      );
+    last[g] = j;
+  });
+  return { first, last };
+}
+
 function madeSampleRow(
   x: Float32Array,
   probs: Float32Array | null,
@@ -489,18 +507,32 @@ function madeSampleRow(
   B: number,
   d: number,
   V: number,
+  rules?: RowRules,
 ) {
   const D = d + V;
   const h1 = new Float32Array(B * D);
   const set = new Int32Array(B * V); // tokens set so far, per record
   const nSet = new Int32Array(B);
+  const group = rules?.group ?? null;
+  const era = rules?.era ?? null;
+  const bounds = group === null ? null : groupBounds(group);
+  const G = bounds === null ? 0 : bounds.first.length;
+  const chosen = new Uint8Array(B * G); // a member of group g is on in record b
+  const weight = new Float64Array(B * V); // w_m of the group's free members
+  const rem = new Float64Array(B); // prod (1 - p_m) over the current group's free members so far
+  const rowEra = new Int8Array(B).fill(-1);
   for (let b = 0; b < B; b++) {
     for (let k = 0; k < d - 1; k++) h1[b * D + k] = Math.max(a1[b * D + k], 0);
   }
+  const turnOn = (b: number, j: number) => {
+    x[b * V + j] = 1;
+    set[b * V + nSet[b]++] = j;
+  };
   for (let j = 0; j < V; j++) {
     const o = d - 1 + j;
     const w1 = triRow(o) + d;
     const w2 = triRow(o);
+    const g = group === null ? -1 : group[j];
     for (let b = 0; b < B; b++) {
       const r = b * D;
       for (let q = 0; q < nSet[b]; q++) a1[r + o] += W1p[w1 + set[b * V + q]];
@@ -510,15 +542,76 @@ function madeSampleRow(
       const xi = b * V + j;
       if (probs !== null) probs[xi] = p;
       const f = fixed === null ? -1 : fixed[xi];
-      const on = f >= 0 ? f > 0 : uniforms[xi] < p;
-      x[xi] = on ? 1 : 0;
-      if (on) set[b * V + nSet[b]++] = j;
+      x[xi] = 0;
+      if (g < 0) {
+        const e = era === null ? -1 : era[j];
+        const on = f >= 0 ? f > 0 : (e < 0 || rowEra[b] < 0 || e === rowEra[b]) && uniforms[xi] < p;
+        if (on) {
+          turnOn(b, j);
+          if (e >= 0 && rowEra[b] < 0) rowEra[b] = e;
+        }
+        continue;
+      }
+      const { first, last } = bounds as { first: Int32Array; last: Int32Array };
+      if (j === first[g]) rem[b] = 1;
+      weight[xi] = 0;
+      if (f >= 0) {
+        if (f > 0) {
+          turnOn(b, j);
+          chosen[b * G + g] = 1;
+        }
+      } else if (!chosen[b * G + g]) {
+        weight[xi] = rem[b] * p;
+        rem[b] *= 1 - p;
+      }
+      if (j !== last[g] || chosen[b * G + g]) continue;
+      const m = drawMember(weight, b * V, first[g], j, rules?.required?.[g] === 1, uniforms[b * V + first[g]], fixed);
+      if (m < 0) continue;
+      turnOn(b, m);
+      chosen[b * G + g] = 1;
+      // rows d+m..o were finalised before m was on: add its column now
+      for (let k = d + m; k <= o; k++) {
+        a1[r + k] += W1p[triRow(k) + d + m];
+        h1[r + k] = Math.max(a1[r + k], 0);
+      }
     }
   }
   const w1 = triRow(D - 1) + d;
   for (let b = 0; b < B; b++) {
     for (let q = 0; q < nSet[b]; q++) a1[b * D + D - 1] += W1p[w1 + set[b * V + q]];
   }
+}
+
+/**
+ * The categorical draw of one group (tokens lo..hi of record row `at`): member m with weight w_m,
+ * none with 1 - sum w (left out when required). A required group whose weights all underflow to 0
+ * takes its first free member. Returns the token, or -1 for none.
+ */
+function drawMember(
+  weight: Float64Array,
+  at: number,
+  lo: number,
+  hi: number,
+  required: boolean,
+  u: number,
+  fixed: Int8Array | null,
+): number {
+  let sum = 0;
+  for (let m = lo; m <= hi; m++) sum += weight[at + m];
+  const free = (m: number) => fixed === null || fixed[at + m] < 0;
+  if (required && !(sum > 0)) {
+    for (let m = lo; m <= hi; m++) if (free(m)) return m;
+    return -1;
+  }
+  const target = u * (required ? sum : 1);
+  let acc = 0;
+  for (let m = lo; m <= hi; m++) {
+    acc += weight[at + m];
+    if (target < acc && weight[at + m] > 0) return m;
+  }
+  // rounding can leave u * sum a hair above the running sum: the last member with weight then
+  if (required) for (let m = hi; m >= lo; m--) if (weight[at + m] > 0) return m;
+  return -1;
 }
 
 export const tsKernels: Kernels = {

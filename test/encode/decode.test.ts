@@ -4,6 +4,7 @@ import { canonicalForCompare } from "../../src/encode/canonical-for-compare.ts";
 import { ageInYears, dayNumber } from "../../src/encode/dates.ts";
 import { Decoder, drawInBucket } from "../../src/encode/decode.ts";
 import { Encoder } from "../../src/encode/encode.ts";
+import { encodeDataset } from "../../src/encode/encode-dataset.ts";
 import { seededRandom } from "../../src/encode/seeded-random.ts";
 import type { EncodedRecord } from "../../src/encode/types.ts";
 import { buildVocabulary } from "../../src/encode/vocabulary.ts";
@@ -138,4 +139,108 @@ test("lab values are drawn inside the bucket, at the precision of the training v
     v.codes.map((t) => t.decimals),
     [3, 3],
   );
+});
+
+// Visit class, discharge and death: a training set where every visit has all three kinds of facts.
+const withVisitFacts = [
+  {
+    ...patient(
+      "p",
+      [
+        ["2015-03-01T08:30:00", [dx("4019")]],
+        ["2015-03-20T10:00:00", [dx("25000")]],
+      ],
+      { sex: "F", birthDate: "1950-05-05", deathDate: "2015-04-02" },
+    ),
+  },
+  patient("q", [["2016-07-01T22:15:00", [dx("4019"), px("3893")]]], { sex: "M", birthDate: "1980-01-01" }),
+];
+withVisitFacts[0].visits[0] = { ...withVisitFacts[0].visits[0], type: "inpatient", end: "2015-03-04T12:00:00" };
+withVisitFacts[0].visits[1] = { ...withVisitFacts[0].visits[1], type: "ambulatory", end: "2015-03-20T10:30:00" };
+withVisitFacts[1].visits[0] = { ...withVisitFacts[1].visits[0], type: "emergency", end: "2016-07-02T03:00:00" };
+
+test("visit class, length of stay and death round-trip: decode(encode(r)) re-encodes to the same tokens", () => {
+  const { dataset } = encodeDataset(
+    withVisitFacts,
+    { format: "events-csv", path: "x" },
+    {
+      labels: "none",
+      split: { train: 1, validation: 0, test: 0 },
+    },
+  );
+  const v = dataset.vocab;
+  const encoder = new Encoder(v);
+  const decoder = new Decoder(v);
+  for (const r of withVisitFacts) {
+    const enc = encoder.encode(r);
+    assert.ok(enc);
+    const names = enc.visits.map((ids) => [...ids].map((id) => v.codes[id].name).sort());
+    if (r.id === "p") {
+      assert.ok(names[0].includes("type:inpatient") && names[0].includes("stay:48-95h"), String(names[0]));
+      assert.ok(names[1].includes("stay:0h") && names[1].includes("death:8-14"), String(names[1]));
+    }
+    for (let seed = 0; seed < 20; seed++) {
+      const back = decoder.decode(enc, { rand: seededRandom(seed) });
+      assert.deepEqual(canonicalForCompare(back, encoder), canonicalForCompare(r, encoder));
+      back.visits.forEach((bv, i) => {
+        assert.equal(bv.type, r.visits[i].type);
+        assert.match(bv.start, /T\d\d:\d\d:00$/, "the source had date-times, so do decoded visits");
+        assert.ok(bv.end !== undefined && bv.end >= bv.start, `${bv.start} .. ${bv.end}`);
+      });
+      assert.equal(back.deathDate === undefined, r.deathDate === undefined);
+    }
+  }
+});
+
+test("synthetic first dates follow the training ones, and no decoded date is after the latest training date", () => {
+  const { dataset } = encodeDataset(
+    withVisitFacts,
+    { format: "events-csv", path: "x" },
+    {
+      labels: "none",
+      split: { train: 1, validation: 0, test: 0 },
+    },
+  );
+  const v = dataset.vocab;
+  const st = v.structure;
+  assert.ok(st);
+  assert.equal(st.maxDay, dayNumber("2016-07-02"));
+  assert.equal(st.dateTimes, true);
+  assert.deepEqual(st.required, { sex: true, age: true, gap: true, type: true, stay: true });
+  const id = (name: string) => v.codes.findIndex((t) => t.name === name);
+  // A record spanning more than five years, longer than the whole training period.
+  const long: EncodedRecord = {
+    id: "s",
+    labels: new Int32Array(0),
+    visits: [
+      Int32Array.from([id("icd9cm:4019"), id("age:60-64"), id("type:inpatient"), id("stay:744+h")]).sort(),
+      Int32Array.from([id("icd9cm:4019"), id("gap:731+"), id("type:inpatient"), id("stay:0h")]).sort(),
+      Int32Array.from([
+        id("icd9cm:4019"),
+        id("gap:731+"),
+        id("type:inpatient"),
+        id("stay:0h"),
+        id("death:731+"),
+      ]).sort(),
+    ],
+  };
+  const short: EncodedRecord = {
+    ...long,
+    visits: [Int32Array.from([id("icd9cm:4019"), id("age:60-64"), id("type:emergency"), id("stay:0h")]).sort()],
+  };
+  const decoder = new Decoder(v);
+  const firsts = new Set<string>();
+  for (let seed = 0; seed < 200; seed++) {
+    for (const rec of [long, short]) {
+      const r = decoder.decode(rec, { rand: seededRandom(seed) });
+      const dates = [...r.visits.flatMap((x) => [x.start, x.end as string]), r.deathDate ?? r.visits[0].start];
+      for (const d of dates) assert.ok(dayNumber(d) <= st.maxDay, `${d} is after the latest training date`);
+      if (rec === short) {
+        const first = dayNumber(r.visits[0].start);
+        assert.ok(first >= dayNumber("2015-03-01") && first <= dayNumber("2016-07-01"), r.visits[0].start);
+        firsts.add(r.visits[0].start.slice(0, 10));
+      }
+    }
+  }
+  assert.ok(firsts.has("2015-03-01") && firsts.has("2016-07-01"), "both training first dates come back");
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Encoder } from "../../src/encode/encode.ts";
 import type { PhenotypeDefinition } from "../../src/encode/labels.ts";
+import { learnStructure } from "../../src/encode/vocab-structure.ts";
 import { buildVocabulary } from "../../src/encode/vocabulary.ts";
 import { IngestError } from "../../src/ingest/record.ts";
 import { dx, lab, patient, px, rx } from "./helpers.ts";
@@ -193,4 +194,37 @@ test("records with no in-vocabulary visit encode to undefined; bad dates are an 
     () => enc.encode(patient("z", [["10/01/2100", [dx("4019")]]])),
     (e: Error) => e instanceof IngestError && /patient z, visit z-v0: start "10\/01\/2100"/.test(e.message),
   );
+});
+
+test("structural tokens first in the within-visit order, each kind one contiguous run, death last", () => {
+  const records = [
+    {
+      ...patient("a", [["2010-01-01", [dx("4019"), dx("I10", "icd10cm")]]], {
+        birthDate: "1950-01-01",
+        deathDate: "2011-01-01",
+      }),
+    },
+  ];
+  records[0].visits[0] = { ...records[0].visits[0], type: "inpatient", end: "2010-01-03" };
+  const v = buildVocabulary(records, [], {
+    kinds: ["diagnosis"],
+    minCount: 1,
+    age: true,
+    gaps: true,
+    sex: false,
+    visitTypes: true,
+    stays: true,
+    death: true,
+    structureFirst: true,
+    labBuckets: 2,
+    seed: 3,
+  });
+  const kinds = v.codes.map((t) => t.kind);
+  const runs = kinds.filter((k, i) => i === 0 || k !== kinds[i - 1]);
+  assert.deepEqual(runs, ["gap", "age", "type", "stay", "code", "death"]);
+  const enc = new Encoder(v).encode(records[0]);
+  assert.ok(enc);
+  const names = [...enc.visits[0]].map((id) => v.codes[id].name);
+  assert.deepEqual(names, ["age:60-64", "type:inpatient", "stay:48-95h", ...names.slice(3, 5), "death:181-365"]);
+  assert.equal(learnStructure(records, [enc], v).mixedEras, true, "this visit holds ICD-9 and ICD-10 codes");
 });

@@ -1,0 +1,140 @@
+// What every sampled record obeys (issue 8 item 3), built from the vocabulary: the departures from
+// plain HALO sampling (../../shared/HALO.md section 4), all switched off by leaving
+// GenerateOptions.structure out.
+// - Row masks: the label row holds only labels, visit rows only codes (and the end token); the age
+//   token only on the first visit, gap tokens only on later ones. Plain HALO draws every token of
+//   every row, and a trained model gives these near-zero but not zero probability.
+// - Grouped draws: sex, age, gap, visit class, stay and death tokens are each one categorical draw
+//   from the head's probabilities for the group (RowRules in src/tensor/kernel-api.ts): the head's
+//   chance that member i is the group's first token on, given no earlier member on. Plain HALO draws
+//   each member as its own Bernoulli, so a record can get two sexes or none. Where every training
+//   record (or visit) holds one, the draw leaves "none" out and renormalises: it conditions the
+//   group on being non-empty. Members after the chosen one are off, which the head, having never
+//   seen two in training, gives near-zero probability anyway.
+// - Eras: where no training visit mixes ICD-9 and ICD-10 codes, a visit's first coded era excludes
+//   the other for the rest of the row (an intervention on the chain, not a posterior).
+// - A visit row without a medical code is drawn again (rejection: exactly HALO's distribution of a
+//   row given that it holds a code); after rowTries the record ends before that row.
+// - Death tokens occur only in a record's last visit (in training they always come with the end
+//   token, which follows them in the order). A row drawn with a death token but not the end token,
+//   which the head gives some probability when underfit, is handled by lastVisitRule: "redraw"
+//   (default) draws the row again (HALO's distribution given that the row is not such a row);
+//   "end" ends the record after that visit (measured: too many one-visit records); "drop" removes
+//   the death token and goes on (measured: a third of the real deaths).
+// - Phenotype labels are set from the sampled codes that define them (labelsFromCodes), as real
+//   labels are; the sampled label row still conditions the visits. Labels given as conditions are
+//   kept: absent ones forbid their codes, present ones redraw the record until one of their codes
+//   occurs (up to recordTries).
+import type { Vocabulary } from "../encode/types.ts";
+import { codeEra } from "../encode/vocab-structure.ts";
+import type { RowRules } from "../tensor/kernel-api.ts";
+
+export interface SamplingStructure {
+  rules: RowRules;
+  /** Token masks (V) of the label row, the first visit row and later visit rows: -1 drawn, 0 off. */
+  labelRow: Int8Array;
+  firstVisit: Int8Array;
+  laterVisit: Int8Array;
+  /** Medical code and lab tokens (V): a visit must hold one. */
+  isCode: Uint8Array;
+  /** Tokens (V) that occur only in a record's last visit (death). */
+  lastVisitOnly: Uint8Array;
+  /** Such a token drawn without the end token: "redraw" the row, "end" the record after it, or "drop" the token. */
+  lastVisitRule: "redraw" | "end" | "drop";
+  /** Per label, the code ids that define it (ascending), or null for labels not defined by codes (sex). */
+  labelCodes: (Int32Array | null)[];
+  /** Phenotype labels of a sampled record are those its codes define. */
+  labelsFromCodes: boolean;
+  /** Draws of a visit row that holds no medical code before the record ends there. */
+  rowTries: number;
+  /** Draws of a record that lacks a code of a label given as present. */
+  recordTries: number;
+}
+
+/** The sampling structure of a vocabulary (token ids as the model numbers them: codes, labels, start, end, pad). */
+export function samplingStructure(
+  vocab: Vocabulary,
+  opts: { labelsFromCodes?: boolean; lastVisitRule?: SamplingStructure["lastVisitRule"] } = {},
+): SamplingStructure {
+  const C = vocab.codes.length;
+  const L = vocab.labels.length;
+  const V = C + L + 3;
+  const [start, pad] = [C + L, C + L + 2];
+  // Older vocabularies carry no structure: sex and gaps are one per record/visit by construction.
+  const req = vocab.structure?.required ?? { sex: true, age: false, gap: true, type: false, stay: false };
+  const group = new Int32Array(V).fill(-1);
+  const required: number[] = [];
+  // The kernel draws a group where its tokens are side by side in the order; vocabularies encoded
+  // before structural tokens came first scatter age and gap tokens, which then stay Bernoulli draws.
+  const addGroup = (ids: number[], isRequired: boolean) => {
+    if (ids.length === 0 || ids.some((id, i) => i > 0 && id !== ids[i - 1] + 1)) return;
+    for (const id of ids) group[id] = required.length;
+    required.push(isRequired ? 1 : 0);
+  };
+  const ofKind = (kind: string) => vocab.codes.flatMap((t, id) => (t.kind === kind ? [id] : []));
+  addGroup(ofKind("gap"), req.gap);
+  addGroup(ofKind("age"), req.age);
+  addGroup(ofKind("type"), req.type);
+  addGroup(ofKind("stay"), req.stay);
+  addGroup(ofKind("death"), false);
+  addGroup(
+    vocab.labels.flatMap((l, k) => (l.kind === "sex" ? [C + k] : [])),
+    req.sex,
+  );
+
+  let era: Int8Array | null = null;
+  if (vocab.structure !== undefined && !vocab.structure.mixedEras) {
+    era = new Int8Array(V).fill(-1);
+    vocab.codes.forEach((t, id) => {
+      const e = t.kind === "code" || t.kind === "lab" ? codeEra(t.system) : undefined;
+      if (e !== undefined) (era as Int8Array)[id] = e;
+    });
+  }
+
+  const isCode = new Uint8Array(V);
+  vocab.codes.forEach((t, id) => {
+    if (t.kind === "code" || t.kind === "lab") isCode[id] = 1;
+  });
+  const lastVisitOnly = new Uint8Array(V);
+  for (const id of ofKind("death")) lastVisitOnly[id] = 1;
+
+  const labelRow = new Int8Array(V).fill(0);
+  labelRow.fill(-1, C, C + L);
+  const firstVisit = new Int8Array(V).fill(-1);
+  firstVisit.fill(0, C, C + L);
+  firstVisit[start] = 0;
+  firstVisit[pad] = 0;
+  const laterVisit = firstVisit.slice();
+  for (const id of ofKind("gap")) firstVisit[id] = 0;
+  for (const id of ofKind("age")) laterVisit[id] = 0;
+
+  const labelCodes = vocab.labels.map((l) => {
+    const m = l.match;
+    if (m === undefined) return null;
+    const codes = new Set(m.codes);
+    const ids = vocab.codes.flatMap((t, id) =>
+      (t.kind === "code" || t.kind === "lab") &&
+      t.eventKind === m.eventKind &&
+      t.system === m.system &&
+      t.code !== undefined &&
+      (codes.has(t.code) || m.prefixes.some((p) => (t.code as string).startsWith(p)))
+        ? [id]
+        : [],
+    );
+    return Int32Array.from(ids);
+  });
+
+  return {
+    rules: { group, required: Uint8Array.from(required), era },
+    labelRow,
+    firstVisit,
+    laterVisit,
+    isCode,
+    lastVisitOnly,
+    lastVisitRule: opts.lastVisitRule ?? "redraw",
+    labelCodes,
+    labelsFromCodes: opts.labelsFromCodes ?? true,
+    rowTries: 50,
+    recordTries: 50,
+  };
+}

@@ -1,0 +1,292 @@
+// Structured sampling (src/sample/structure.ts): the grouped draw against its exact distribution,
+// native == TypeScript with row rules, and the guarantees over many sampled records.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Vocabulary } from "../../src/encode/types.ts";
+import { batchFromRows } from "../../src/model/batch.ts";
+import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
+import { HaloModel } from "../../src/model/halo.ts";
+import { generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
+import { type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
+import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
+import { Rng } from "../../src/tensor/rng.ts";
+
+const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
+
+// A model whose rows vary: random output biases, strong head weights, a rare end token.
+function model(c: HaloConfig, kernels = tsKernels, seed = 2): HaloModel {
+  const m = new HaloModel(c, { seed, kernels });
+  const rng = new Rng(seed + 100);
+  const d = c.nEmbd;
+  for (let j = 0; j < c.nVocab; j++) m.p.b2[d - 1 + j] = 1.5 * rng.normal();
+  m.p.b2[d - 1 + c.nCodes + c.nLabels + 1] = -2;
+  for (let i = 0; i < m.p.w1.length; i++) m.p.w1[i] *= 4;
+  for (let i = 0; i < m.p.w2.length; i++) m.p.w2[i] *= 4;
+  return m;
+}
+
+async function collect(m: HaloModel, options: Parameters<typeof sampleRows>[1]): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  await sampleRows(m, options, (rs) => {
+    out.push(...rs);
+  });
+  return out;
+}
+
+// Tokens 1..3 form one group; token 0 comes before it, 4 (and the rest) after; every row free.
+function groupOnly(V: number, required: boolean): SamplingStructure {
+  const group = new Int32Array(V).fill(-1);
+  group.fill(0, 1, 4);
+  const free = new Int8Array(V).fill(-1);
+  return {
+    rules: { group, required: Uint8Array.of(required ? 1 : 0), era: null },
+    labelRow: free,
+    firstVisit: free,
+    laterVisit: free,
+    isCode: new Uint8Array(V).fill(1),
+    lastVisitOnly: new Uint8Array(V),
+    lastVisitRule: "drop",
+    labelCodes: [null],
+    labelsFromCodes: false,
+    rowTries: 0,
+    recordTries: 0,
+  };
+}
+
+for (const required of [true, false])
+  test(`a grouped draw follows its exact distribution (chi-square over all rows, ${required ? "exactly one" : "at most one"})`, async () => {
+    // C = 5, L = 1: V = 9, nCtx = 3: start, fixed label row, one sampled visit row.
+    const c = makeConfig({ nCtx: 3, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 5, nLabels: 1 });
+    const m = model(c, tsKernels, 9);
+    const V = c.nVocab;
+    const label = Int32Array.of(c.nCodes);
+    const inGroup = (j: number) => j >= 1 && j <= 3;
+    const cells = 1 << V;
+    const candidates = Array.from({ length: cells }, (_, mask) =>
+      Int32Array.from([...Array(V).keys()].filter((j) => (mask >> j) & 1)),
+    );
+    m.forward(
+      batchFromRows(
+        candidates.map((x) => [Int32Array.of(c.nCodes + c.nLabels), label, x]),
+        c,
+      ),
+    );
+    const p = (mask: number, j: number) => 1 / (1 + Math.exp(-m.logits[(2 * mask + 1) * V + j]));
+    // The group's weights read from the row with the group cleared: each member given no earlier member on.
+    const prob = candidates.map((x, mask) => {
+      const members = [...x].filter(inGroup);
+      if (members.length > 1 || (required && members.length === 0)) return 0;
+      const cleared = mask & ~0b1110;
+      let pr = 1;
+      for (let j = 0; j < V; j++) if (!inGroup(j)) pr *= (mask >> j) & 1 ? p(mask, j) : 1 - p(mask, j);
+      let rest = 1;
+      const w: number[] = [];
+      for (let j = 1; j <= 3; j++) {
+        w.push(rest * p(cleared, j));
+        rest *= 1 - p(cleared, j);
+      }
+      const sum = w.reduce((a, b) => a + b, 0);
+      if (members.length === 0) return pr * rest;
+      return (pr * w[members[0] - 1]) / (required ? sum : 1);
+    });
+    assert.ok(Math.abs(prob.reduce((a, b) => a + b) - 1) < 1e-9);
+
+    const n = 20000;
+    const counts = new Float64Array(cells);
+    const structure = groupOnly(V, required);
+    for (const r of await collect(m, { count: n, batchSize: 256, seed: 1, fixedLabels: Int32Array.of(0), structure })) {
+      let mask = 0;
+      // an empty row ends the record before it (no code: rowTries is 0 here), so it is missing
+      for (const j of r.rows[2] ?? []) mask |= 1 << j;
+      counts[mask]++;
+    }
+    let chi2 = 0;
+    let df = -1;
+    let poolObs = 0;
+    let poolExp = 0;
+    for (let k = 0; k < cells; k++) {
+      const e = n * prob[k];
+      if (e === 0) assert.equal(counts[k], 0, `row ${k} is impossible but was drawn ${counts[k]} times`);
+      else if (e >= 5) {
+        chi2 += (counts[k] - e) ** 2 / e;
+        df++;
+      } else {
+        poolObs += counts[k];
+        poolExp += e;
+      }
+    }
+    if (poolExp > 0) {
+      chi2 += (poolObs - poolExp) ** 2 / poolExp;
+      df++;
+    }
+    assert.ok(df >= 10, `only ${df} degrees of freedom`);
+    assert.ok(chi2 < df + 5 * Math.sqrt(2 * df), `chi2 ${chi2.toFixed(1)} with ${df} df`);
+  });
+
+// A small vocabulary with every structural kind, two eras and two phenotypes.
+function tinyVocab(): Vocabulary {
+  const range = (kind: "gap" | "age" | "stay" | "death", n: number) =>
+    Array.from({ length: n }, (_, i) => ({ kind, name: `${kind}:${i}`, lo: i, hi: i + 1 }));
+  const dx = (system: string, code: string) => ({
+    kind: "code" as const,
+    name: `${system}:${code}`,
+    system,
+    code,
+    eventKind: "diagnosis" as const,
+  });
+  return {
+    codes: [
+      ...range("gap", 3),
+      ...range("age", 3),
+      { kind: "type", name: "type:a", value: "a" },
+      { kind: "type", name: "type:b", value: "b" },
+      ...range("stay", 2),
+      dx("icd9cm", "4019"),
+      dx("icd10cm", "I10"),
+      dx("icd9cm", "25000"),
+      dx("icd10cm", "E119"),
+      dx("snomed", "1"),
+      ...range("death", 2),
+    ],
+    labels: [
+      {
+        name: "pheno:htn",
+        kind: "phenotype",
+        match: { system: "icd9cm", eventKind: "diagnosis", codes: ["4019"], prefixes: [] },
+      },
+      {
+        name: "pheno:dm",
+        kind: "phenotype",
+        match: { system: "icd10cm", eventKind: "diagnosis", codes: [], prefixes: ["E1"] },
+      },
+      { name: "sex:F", kind: "sex" },
+      { name: "sex:M", kind: "sex" },
+    ],
+    structure: {
+      required: { sex: true, age: true, gap: true, type: true, stay: false },
+      mixedEras: false,
+      firstDays: [0, 10],
+      maxDay: 100,
+      dateTimes: false,
+    },
+  };
+}
+
+for (const kernels of kernelSets)
+  test(`every sampled record obeys the structure (${kernels.name})`, async () => {
+    const vocab = tinyVocab();
+    const C = vocab.codes.length;
+    const L = vocab.labels.length;
+    const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: L });
+    const m = model(c, kernels, 5);
+    for (const id of [15, 16]) m.p.b2[c.nEmbd - 1 + id] = -3; // deaths rare enough to leave records long
+    const structure = samplingStructure(vocab);
+    assert.deepEqual([...(structure.labelCodes[0] ?? [])], [10]);
+    assert.deepEqual([...(structure.labelCodes[1] ?? [])], [13]);
+    const kind = (id: number) => vocab.codes[id].kind;
+    const count = (ids: Int32Array, k: string) => [...ids].filter((id) => id < C && kind(id) === k).length;
+    const raws = await collect(m, { count: 400, batchSize: 32, seed: 3, structure });
+    let visits = 0;
+    let deaths = 0;
+    for (const raw of raws) {
+      const [, labelRow, ...rows] = raw.rows;
+      assert.ok(
+        [...labelRow].every((t) => t >= C && t < C + L),
+        "the label row holds labels only",
+      );
+      assert.equal([...labelRow].filter((t) => t >= C + 2).length, 1, "exactly one sex");
+      rows.forEach((row, i) => {
+        visits++;
+        assert.ok(
+          [...row].every((t) => t < C || t === C + L + 1),
+          "visit rows hold codes and the end token only",
+        );
+        assert.equal(count(row, "age"), i === 0 ? 1 : 0, "one age token, on the first visit");
+        assert.equal(count(row, "gap"), i === 0 ? 0 : 1, "one gap token on each later visit");
+        assert.equal(count(row, "type"), 1, "one visit class");
+        assert.ok(count(row, "stay") <= 1, "at most one stay");
+        assert.ok(
+          count(row, "death") <= 1 && (count(row, "death") === 0 || i === rows.length - 1),
+          "death ends the record",
+        );
+        if (count(row, "death") > 0) deaths++;
+        assert.ok(count(row, "code") >= 1, "a medical code in every visit");
+        const eras = new Set([...row].flatMap((t) => (t >= 10 && t <= 13 ? [vocab.codes[t].system?.slice(0, 5)] : [])));
+        assert.ok(eras.size <= 1, `no visit mixes ICD-9 and ICD-10: ${[...row]}`);
+      });
+    }
+    assert.ok(visits > 2 * raws.length, `records should have several visits (${visits} in ${raws.length})`);
+    assert.ok(deaths > 0, "some records end in a death");
+    // phenotype labels agree with the codes that define them
+    const { records } = await generate(m, { count: 200, batchSize: 32, seed: 4, structure });
+    for (const r of records) {
+      const codes = new Set(r.visits.flatMap((v) => [...v]));
+      assert.equal(r.labels.includes(0), codes.has(10));
+      assert.equal(r.labels.includes(1), codes.has(13));
+    }
+  });
+
+test("labels given as conditions hold in the codes: absent ones forbid their codes, present ones are redrawn for", async () => {
+  const vocab = tinyVocab();
+  const C = vocab.codes.length;
+  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: vocab.labels.length });
+  const m = model(c, tsKernels, 5);
+  const structure = samplingStructure(vocab);
+  const out = await generate(m, {
+    count: 150,
+    batchSize: 16,
+    seed: 6,
+    structure,
+    labelConstraints: Int8Array.of(1, 0, -1, -1),
+  });
+  assert.equal(out.stats.conditionMisses, 0);
+  for (const r of out.records) {
+    const codes = new Set(r.visits.flatMap((v) => [...v]));
+    assert.ok(codes.has(10) && !codes.has(13), `record ${r.id}`);
+    assert.ok(r.labels.includes(0) && !r.labels.includes(1));
+  }
+  const fixed = await generate(m, { count: 50, batchSize: 16, seed: 7, structure, fixedLabels: Int32Array.of(1, 3) });
+  for (const r of fixed.records) {
+    const codes = new Set(r.visits.flatMap((v) => [...v]));
+    assert.ok(codes.has(13) && !codes.has(10), `record ${r.id}`);
+    assert.deepEqual([...r.labels], [1, 3]);
+  }
+});
+
+test("structured sampling depends on the seed only, not on batchSize", async () => {
+  const vocab = tinyVocab();
+  const C = vocab.codes.length;
+  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: vocab.labels.length });
+  const m = model(c, tsKernels, 5);
+  const structure = samplingStructure(vocab);
+  const a = await generate(m, {
+    count: 40,
+    batchSize: 1,
+    seed: 3,
+    structure,
+    labelConstraints: Int8Array.of(1, -1, -1, -1),
+  });
+  const b = await generate(m, {
+    count: 40,
+    batchSize: 9,
+    seed: 3,
+    structure,
+    labelConstraints: Int8Array.of(1, -1, -1, -1),
+  });
+  assert.deepEqual(a, b);
+});
+
+if (nativeKernels) {
+  const native = nativeKernels;
+  test("native and TypeScript kernels draw the same structured records", async () => {
+    const vocab = tinyVocab();
+    const C = vocab.codes.length;
+    const c = makeConfig({ nCtx: 8, nEmbd: 16, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: vocab.labels.length });
+    const structure = samplingStructure(vocab);
+    const opts = { count: 100, batchSize: 16, seed: 11, structure };
+    const ts = await collect(model(c, tsKernels, 7), opts);
+    const nat = await collect(model(c, native, 7), opts);
+    const rows = (rs: RawRecord[]) => rs.map((r) => r.rows.map((x) => [...x]));
+    assert.deepEqual(rows(nat), rows(ts));
+  });
+}
