@@ -74,7 +74,7 @@ export function registerDemo(program: Command): void {
     .option("--out <dir>", "output folder (replaced)", "halo-demo")
     .option(
       "--minutes <m>",
-      "training time limit in minutes (default: none; the defaults fit about 7 CPU-minutes)",
+      "training time limit in minutes (default: none; the defaults train for about 5 CPU-minutes)",
       positive,
       0,
     )

@@ -72,7 +72,7 @@ export function registerTrain(program: Command): void {
     .argument("<dataset>", "dataset directory written by `halo-ehr ingest`")
     .option("--preset <name>", `model size: tiny, small or paper (default: ${d.preset})`)
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
-    .option("--epochs <n>", "maximum epochs (default: as many as about 7 CPU-minutes allow, 20..2000)", number)
+    .option("--epochs <n>", "maximum epochs (default: as many as about 5 CPU-minutes allow, 20..2000)", number)
     .option("--max-steps <n>", "maximum optimizer steps, 0 = no limit (default: 0)", number)
     .option("--max-minutes <m>", "stop after this many minutes of training, 0 = no limit (default: 0)", number)
     .option("--batch-size <n>", "records per step (default: about records/64, 8..48)", number)

@@ -71,7 +71,7 @@ export interface DataSize {
  */
 const FLOPS_PER_CPU_SECOND = 4e10;
 /** Training's share of the 10 CPU-minutes a default run of a demo-sized set may take (sampling and evaluation follow). */
-const TRAIN_CPU_SECONDS = 420;
+const TRAIN_CPU_SECONDS = 300;
 /** Validation evaluations a sized run aims for, and how many of them may pass without improvement. */
 const EVALUATIONS = 50;
 const PATIENCE = 10;
