@@ -83,7 +83,7 @@ export function registerTrain(program: Command): void {
     )
     .option(
       "--eval-every <steps>",
-      "steps between validation evaluations, 0 = once per epoch (default: about 50 over the run)",
+      "steps between validation evaluations, 0 = once per epoch (default: whole epochs of at least 50 steps)",
       number,
     )
     .option("--patience <n>", "evaluations without improvement before stopping, 0 = never (default: 10)", number)

@@ -51,12 +51,12 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   assert.equal(given.nCtx, 48);
   assert.equal(given.options.batchSize, 8);
   assert.equal(given.options.maxEpochs, 200);
-  assert.equal(given.options.evalEvery, 128 * 4); // 128 steps per epoch, every 4th epoch: 50 evaluations
+  assert.equal(given.options.evalEvery, 128); // every epoch: it holds 128 steps, at least 50
   // a tiny set: the smallest batch, many epochs; a MIMIC-III-sized one: the paper's batch, the fewest
   const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211 }, {});
   assert.equal(tiny.options.batchSize, 8);
   assert.equal(tiny.options.maxEpochs, 958); // 6 * (12 * 4 * 256^2 + 467^2) flops per row, 620 rows
-  assert.equal(tiny.options.evalEvery, 3 * 19);
+  assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   const large = sizedDefaults({ visitCounts: Array(46000).fill(1), nVocab: 6900 }, { preset: "paper" });
   assert.equal(large.options.batchSize, 48);
   assert.equal(large.options.maxEpochs, 20);
