@@ -2,7 +2,8 @@
 // the whole pipeline with `train`'s sized defaults, shortened to FLOOR_EPOCHS so it fits CI on 2 cores
 // (about 2 minutes), then HALO's six tables (codes only) and TSTR for synthetic chunks of the test
 // split's size. Each must stay within MARGIN of what this run reached when it was last measured
-// (FLOOR, the minimum over seeds 1-3 of bench/fidelity.ts with --train '{"maxEpochs": FLOOR_EPOCHS}').
+// (FLOOR: `node --import tsx bench/fidelity.ts --data stu3 --seeds 1,2 --chunks 2 --train
+// '{"maxEpochs": 20}'`, which runs exactly this for seed 1). The full default run reaches more (README).
 // A benchmark of quality, not of speed: no time is asserted.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,17 +23,23 @@ import { trainLoop } from "../../src/train/train.ts";
 const FLOOR_EPOCHS = 20;
 const SEED = 1;
 const CHUNKS = 2;
-/** R^2 per table and TSTR mean AUROC reached by this run (seeds 1-2, minimum), before the margin. */
+/**
+ * R^2 per table and TSTR mean AUROC this run reached, the lower of seeds 1 and 2 (seed 1: 0.860,
+ * 0.821, 0.521, 0.369, 0.656, 0.577, 0.680; seed 2: 0.872, 0.734, 0.523, 0.529, 0.544, 0.651, 0.710).
+ * Another CPU rounds differently and takes another path, like another seed; the seeds differ by up
+ * to 0.16, so the margin is 0.1. A run that learns no within-visit structure scores far lower (a
+ * 2-minute run of the previous demo settings: per-visit bigram 0.08).
+ */
 const FLOOR: Record<TableName | "tstr", number> = {
-  recordCode: 0,
-  visitCode: 0,
-  recordBigram: 0,
-  visitBigram: 0,
-  recordSequential: 0,
-  visitSequential: 0,
-  tstr: 0,
+  recordCode: 0.86,
+  visitCode: 0.734,
+  recordBigram: 0.521,
+  visitBigram: 0.369,
+  recordSequential: 0.544,
+  visitSequential: 0.577,
+  tstr: 0.68,
 };
-const MARGIN = 0.05;
+const MARGIN = 0.1;
 
 test("the demo data's fidelity stays within a margin of what the sized defaults reach", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "demo-fidelity-"));

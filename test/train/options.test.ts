@@ -44,7 +44,15 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 300 flops
   assert.deepEqual(demoLike, {
     nCtx: 102,
-    options: { maxEpochs: 57, batchSize: 16, lr: 1e-3, lrSchedule: "cosine", dropout: 0, evalEvery: 64, patience: 10 },
+    options: {
+      maxEpochs: 57,
+      batchSize: 16,
+      lr: 1e-3,
+      lrSchedule: "cosine",
+      dropout: 0.1,
+      evalEvery: 64,
+      patience: 10,
+    },
   });
   // what the request sets is kept, and what depends on it follows it
   const given = sizedDefaults({ visitCounts, nVocab: 324 }, { batchSize: 8, maxEpochs: 200, model: { nCtx: 48 } });
