@@ -16,6 +16,7 @@ import type { EncodedRecord } from "../src/encode/types.ts";
 import { ceilingComparison } from "../src/evaluate/ceiling.ts";
 import { countedMask, countedVisits } from "../src/evaluate/fidelity.ts";
 import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts";
+import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
 import { generate } from "../src/sample/generate.ts";
 import { samplingStructure } from "../src/sample/structure.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
@@ -51,6 +52,8 @@ interface RunFigures {
   shape: { visits: [number, number]; codes: [number, number] };
   trainCpuSeconds: number;
   stop: string;
+  /** Synthetic: share of (record, label) pairs agreeing with the defining codes; records without exactly one sex. */
+  validity: string;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -71,6 +74,11 @@ function shape(records: readonly EncodedRecord[], counted: Uint8Array): [number,
     for (const v of r.visits) for (const c of v) codes += counted[c];
   }
   return [visits / kept.length, codes / visits];
+}
+
+function oneSex(records: readonly EncodedRecord[], vocab: Parameters<typeof sexCounts>[1]): string {
+  const sex = sexCounts(records, vocab);
+  return sex.labels === 0 ? "no sex labels" : `records without exactly one sex ${records.length - sex.one}`;
 }
 
 async function runOne(name: string, seed: number): Promise<RunFigures> {
@@ -113,6 +121,7 @@ async function runOne(name: string, seed: number): Promise<RunFigures> {
     synthetic: synth,
     shape: { visits: [realVisits, synVisits], codes: [realCodes, synCodes] },
     trainCpuSeconds,
+    validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}`,
     stop: `${result.reason} at epoch ${result.epoch} (best step ${result.bestStep} of ${result.step})`,
   };
 }
@@ -128,6 +137,7 @@ for (const name of values.data.split(",")) {
       `${name} seed ${seed}: train ${run.trainCpuSeconds.toFixed(0)} CPU s, ${run.stop}; ` +
         `visits/record real ${run.shape.visits[0].toFixed(2)} synthetic ${run.shape.visits[1].toFixed(2)}; ` +
         `codes/visit real ${run.shape.codes[0].toFixed(2)} synthetic ${run.shape.codes[1].toFixed(2)}; ` +
+        `${run.validity}; ` +
         ROWS.map((r) => `${r} ${run.ceiling[r].toFixed(3)}/${run.synthetic[r].toFixed(3)}`).join(", "),
     );
   }
