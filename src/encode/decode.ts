@@ -8,6 +8,7 @@ import type { ClinicalEvent, CodeSystem, EventKind, PatientRecord, Sex, Visit } 
 import { birthDayRange, dayNumber, isoDay, isoMinute } from "./dates.ts";
 import { uniformInt } from "./seeded-random.ts";
 import type { EncodedRecord, VocabStructure, Vocabulary } from "./types.ts";
+import { spanBucket } from "./vocab-structure.ts";
 
 export interface DecodeOptions {
   /** Uniform [0, 1) draws; pass a seeded generator for reproducible output. */
@@ -152,7 +153,9 @@ export class Decoder {
     let first: number;
     if (given !== undefined) first = dayNumber(given);
     else {
-      const q = (st as VocabStructure).firstDays;
+      const bySpan = (st as VocabStructure).firstDaysBySpan;
+      const span = pending.at(-1)?.day ?? 0;
+      const q = bySpan?.quantiles[spanBucket(bySpan.edges, span)] ?? (st as VocabStructure).firstDays;
       const latest = Math.max(lastEnd, deathDay ?? 0, pending.at(-1)?.day ?? 0);
       const limit = (st as VocabStructure).maxDay - latest;
       first = drawFirstDay(opts.rand, q);

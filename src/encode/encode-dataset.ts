@@ -100,14 +100,17 @@ export function encodeDataset(
   const splits = { train: [], validation: [], test: [] } as Record<Split, EncodedRecord[]>;
   let dropped = 0;
   const counts: EncodeCounts = { emptyVisits: 0, unknownCodes: 0 };
+  const trainSpans: { first: number; last: number }[] = [];
   for (const split of ["train", "validation", "test"] as Split[]) {
     for (const r of parts[split]) {
-      const enc = encoder.encode(r, counts);
+      const days: number[] = [];
+      const enc = encoder.encode(r, counts, split === "train" ? days : undefined);
       if (enc) splits[split].push(enc);
       else dropped++;
+      if (enc && split === "train") trainSpans.push({ first: days[0], last: days[days.length - 1] });
     }
   }
-  vocab.structure = learnStructure(parts.train, splits.train, vocab);
+  vocab.structure = learnStructure(parts.train, splits.train, vocab, trainSpans);
   const all = [...splits.train, ...splits.validation, ...splits.test];
   const visits = all.reduce((n, r) => n + r.visits.length, 0);
   let tokens = 0;

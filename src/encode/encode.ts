@@ -93,8 +93,11 @@ export class Encoder {
     return Int32Array.from(ids).sort();
   }
 
-  /** The encoded record, or undefined when no visit has an in-vocabulary code; `counts` tallies what was left out. */
-  encode(r: PatientRecord, counts?: EncodeCounts): EncodedRecord | undefined {
+  /**
+   * The encoded record, or undefined when no visit has an in-vocabulary code; `counts` tallies what
+   * was left out, `keptDays` (when given) receives the day numbers of the visits kept.
+   */
+  encode(r: PatientRecord, counts?: EncodeCounts, keptDays?: number[]): EncodedRecord | undefined {
     const kept: { day: number; ids: Set<number> }[] = [];
     for (const v of r.visits) {
       const ids = new Set<number>();
@@ -135,6 +138,7 @@ export class Encoder {
       kept.push({ day, ids });
     }
     if (kept.length === 0) return undefined;
+    if (keptDays) keptDays.push(...kept.map((v) => v.day));
     if (this.ageTokens.length > 0 && r.birthDate !== undefined) {
       const birth = dayNumber(r.birthDate);
       if (!Number.isNaN(birth)) {

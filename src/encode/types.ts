@@ -72,6 +72,12 @@ export interface VocabStructure {
   mixedEras: boolean;
   /** Quantiles 0, 1/Q, ..., 1 of the training records' first-visit days (days since 1970-01-01). */
   firstDays: number[];
+  /**
+   * The same by record span (days from the first to the last visit): bucket lower edges in days and,
+   * per bucket with enough records, its quantiles (null: use firstDays). Decoding draws a record's
+   * first day given its span.
+   */
+  firstDaysBySpan?: { edges: number[]; quantiles: (number[] | null)[] };
   /** The latest day of any training visit start, discharge or death. */
   maxDay: number;
   /** The training visits carry times of day: decoded starts and discharges are date-times. */

@@ -6,6 +6,15 @@ import type { EncodedRecord, TokenKind, VocabStructure, Vocabulary } from "./typ
 
 /** Quantiles stored of the first-visit days: enough to draw first dates that spread like the real ones. */
 const FIRST_DAY_QUANTILES = 200;
+/**
+ * Record spans (first to last visit) in years that split the first-day quantiles: real first dates
+ * depend on the span (a Synthea export's records all end near the export date, so long records start
+ * early), and drawing them independently put short synthetic records far too early.
+ */
+const SPAN_EDGES_YEARS = [0, 0.5, 1, 2, 3, 5, 8, 12, 20];
+/** Records a span bucket needs to get quantiles of its own (else it uses all records'), and its quantiles. */
+const SPAN_MIN_RECORDS = 20;
+const SPAN_QUANTILES = 50;
 
 /**
  * The era of a code system: codes of two eras of one coding scheme (ICD-9 and ICD-10) never meet in
@@ -17,8 +26,16 @@ export function codeEra(system: string | undefined): number | undefined {
   return undefined;
 }
 
-/** The structure of the training split under a vocabulary. */
-export function learnStructure(train: PatientRecord[], encoded: EncodedRecord[], vocab: Vocabulary): VocabStructure {
+/**
+ * The structure of the training split under a vocabulary: `train` the training records as read,
+ * `encoded` and `spans` (first and last kept visit day of each) what encoding kept of them.
+ */
+export function learnStructure(
+  train: PatientRecord[],
+  encoded: EncodedRecord[],
+  vocab: Vocabulary,
+  spans: { first: number; last: number }[],
+): VocabStructure {
   const kinds = vocab.codes.map((t) => t.kind);
   const eras = vocab.codes.map((t) => (t.kind === "code" || t.kind === "lab" ? codeEra(t.system) : undefined));
   const count = (ids: Int32Array, kind: TokenKind) => ids.reduce((n, id) => n + (kinds[id] === kind ? 1 : 0), 0);
@@ -35,13 +52,14 @@ export function learnStructure(train: PatientRecord[], encoded: EncodedRecord[],
     r.visits.some((v) => new Set([...v].flatMap((id) => (eras[id] === undefined ? [] : [eras[id]]))).size > 1),
   );
 
-  const firstDays: number[] = [];
+  const firstDays = spans.map((s) => s.first).sort((a, b) => a - b);
+  const edges = SPAN_EDGES_YEARS.map((y) => Math.round(y * 365.25));
+  const bySpan = edges.map(() => [] as number[]);
+  for (const s of spans) bySpan[spanBucket(edges, s.last - s.first)].push(s.first);
   let maxDay = Number.NEGATIVE_INFINITY;
   let dateTimes = false;
   const startHours = new Array<number>(24).fill(0);
   for (const r of train) {
-    const first = r.visits.length > 0 ? dayNumber(r.visits[0].start) : Number.NaN;
-    if (!Number.isNaN(first)) firstDays.push(first);
     const dates = r.visits.flatMap((v) => (v.end === undefined ? [v.start] : [v.start, v.end]));
     if (r.deathDate !== undefined) dates.push(r.deathDate);
     for (const d of dates) {
@@ -55,16 +73,33 @@ export function learnStructure(train: PatientRecord[], encoded: EncodedRecord[],
       if (!Number.isNaN(m)) startHours[Math.floor((((m % 1440) + 1440) % 1440) / 60)]++;
     }
   }
-  firstDays.sort((a, b) => a - b);
   const q = firstDays.length === 0 ? [] : quantiles(firstDays, FIRST_DAY_QUANTILES);
   return {
     required,
     mixedEras,
     firstDays: q,
+    firstDaysBySpan: {
+      edges,
+      quantiles: bySpan.map((days) =>
+        days.length < SPAN_MIN_RECORDS
+          ? null
+          : quantiles(
+              days.sort((a, b) => a - b),
+              SPAN_QUANTILES,
+            ),
+      ),
+    },
     maxDay: Number.isFinite(maxDay) ? maxDay : 0,
     dateTimes,
     ...(dateTimes ? { startHours } : {}),
   };
+}
+
+/** Index of the span bucket (edges ascending, from 0) holding a span in days. */
+export function spanBucket(edges: number[], span: number): number {
+  let b = 0;
+  while (b + 1 < edges.length && span >= edges[b + 1]) b++;
+  return b;
 }
 
 /** Values at quantiles 0, 1/n, ..., 1 of sorted values (nearest rank). */

@@ -244,3 +244,39 @@ test("synthetic first dates follow the training ones, and no decoded date is aft
   }
   assert.ok(firsts.has("2015-03-01") && firsts.has("2016-07-01"), "both training first dates come back");
 });
+
+test("a synthetic record's first date is drawn given its span: short records start like short real ones", () => {
+  // 30 one-visit patients seen in 2019, 30 followed from 2010 to 2019 (a Synthea-like export).
+  const records = [
+    ...Array.from({ length: 30 }, (_, i) => patient(`s${i}`, [[`2019-0${1 + (i % 9)}-10`, [dx("4019")]]])),
+    ...Array.from({ length: 30 }, (_, i) =>
+      patient(`l${i}`, [
+        [`2010-0${1 + (i % 9)}-10`, [dx("4019")]],
+        [`2019-0${1 + (i % 9)}-11`, [dx("25000")]],
+      ]),
+    ),
+  ];
+  const { dataset } = encodeDataset(
+    records,
+    { format: "events-csv", path: "x" },
+    {
+      labels: "none",
+      split: { train: 1, validation: 0, test: 0 },
+    },
+  );
+  const v = dataset.vocab;
+  const id = (name: string) => v.codes.findIndex((t) => t.name === name);
+  const short: EncodedRecord = { id: "a", labels: new Int32Array(0), visits: [Int32Array.of(id("icd9cm:4019"))] };
+  const long: EncodedRecord = {
+    id: "b",
+    labels: new Int32Array(0),
+    visits: [Int32Array.of(id("icd9cm:4019")), Int32Array.from([id("icd9cm:25000"), id("gap:731+")]).sort()],
+  };
+  const decoder = new Decoder(v);
+  for (let seed = 0; seed < 100; seed++) {
+    const s = decoder.decode(short, { rand: seededRandom(seed) });
+    assert.ok(s.visits[0].start >= "2019-01-10" && s.visits[0].start <= "2019-09-10", s.visits[0].start);
+    const l = decoder.decode(long, { rand: seededRandom(seed) });
+    assert.ok(l.visits[0].start <= "2019-09-11", l.visits[0].start);
+  }
+});
