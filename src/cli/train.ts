@@ -75,21 +75,21 @@ export function registerTrain(program: Command): void {
     .argument("<dataset>", "dataset directory written by `halo-ehr ingest`")
     .option("--preset <name>", `model size: tiny, small or paper (default: ${d.preset})`)
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
-    .option("--epochs <n>", `maximum epochs (default: ${d.maxEpochs})`, number)
+    .option("--epochs <n>", "maximum epochs (default: as many as about 5 CPU-minutes allow, 20..2000)", number)
     .option("--max-steps <n>", "maximum optimizer steps, 0 = no limit (default: 0)", number)
     .option("--max-minutes <m>", "stop after this many minutes of training, 0 = no limit (default: 0)", number)
-    .option("--batch-size <n>", `records per step (default: ${d.batchSize})`, number)
-    .option("--lr <rate>", `Adam learning rate (default: ${d.lr})`, number)
+    .option("--batch-size <n>", "records per step (default: about records/64, 8..48)", number)
+    .option("--lr <rate>", "Adam learning rate (default: 1e-3 at the small preset, 1e-3 * 256/d above)", number)
     .option(
       "--lr-schedule <name>",
-      `constant, or cosine (decays to lr/10 over the epochs, steps or minutes limit) (default: ${d.lrSchedule})`,
+      "constant, or cosine (decays to lr/10 over the epochs, steps or minutes limit) (default: cosine)",
     )
-    .option("--eval-every <steps>", "steps between validation evaluations, 0 = once per epoch (default: 0)", number)
     .option(
-      "--patience <n>",
-      `evaluations without improvement before stopping, 0 = never (default: ${d.patience})`,
+      "--eval-every <steps>",
+      "steps between validation evaluations, 0 = once per epoch (default: whole epochs of at least 50 steps)",
       number,
     )
+    .option("--patience <n>", "evaluations without improvement before stopping, 0 = never (default: 10)", number)
     .option("--seed <n>", `seed of initialization and shuffling (default: ${d.seed})`, number)
     .option("--resume", "continue the run in <out>/last (its settings are kept; limits may change)")
     .option("--force", "start afresh in an --out that holds an earlier run, replacing its best/ and last/")

@@ -167,6 +167,9 @@ interface Acts {
   targets: Float32Array; // (N, V) x_{t+1}, dense
   dlogits: Float32Array; // (N, V) d loss / d logits
   rowMask: Float32Array; // (N) all 1: every packed head row is a real target
+  // training-only dropout masks (0 or 1/(1-p)); length 0 when the forward pass has no dropout
+  embedMask: Float32Array; // (N, d) on the visit embedding (input of the coarse module)
+  hiddenMask: Float32Array; // (N, d) on h_t where it enters the head
   // attention in the padded (B, Tp) layout, Tp = T - 1; unused (aliases) when no record is padded
   qkvPad: Float32Array; // (B*Tp, 3d)
   attyPad: Float32Array; // (B*Tp, d)
@@ -200,6 +203,12 @@ interface Packing {
   /** (N + 1) offsets into nextIdx: head row n's next-row tokens, as indices into tok. */
   nextOff: Int32Array;
   nextIdx: Int32Array;
+}
+
+/** Training-only dropout of one forward pass: the rate and the random stream of its masks. */
+export interface Dropout {
+  p: number;
+  rng: Rng;
 }
 
 export interface HaloModelOptions {
@@ -313,7 +322,7 @@ export class HaloModel {
     return buf.subarray(0, size);
   }
 
-  private actsFor(B: number, Tp: number, N: number, dense: boolean): Acts {
+  private actsFor(B: number, Tp: number, N: number, dense: boolean, dropout: boolean): Acts {
     const { nEmbd: d, nVocab: V, nHead: NH } = this.config;
     const D = d + V;
     const h: BlockActs[] = [];
@@ -353,6 +362,8 @@ export class HaloModel {
       targets: this.take("targets", N * V),
       dlogits: this.take("dlogits", N * V),
       rowMask,
+      embedMask: dropout ? this.take("embedMask", N * d) : new Float32Array(0),
+      hiddenMask: dropout ? this.take("hiddenMask", N * d) : new Float32Array(0),
       qkvPad: dense ? dqkv : this.take("qkvPad", B * Tp * 3 * d),
       attyPad: dense ? datty : this.take("attyPad", B * Tp * d),
       dres: this.take("dres", N * d),
@@ -434,8 +445,11 @@ export class HaloModel {
    * backward() then gives the gradient of that mean, or of the BCE sum times `gradScale` when given:
    * a trainer whose batches differ in rows (length-bucketed) passes a constant scale so every row
    * weighs the same, as in the official code's mean over all (padded) slots.
+   * `dropout` (training only; not in the paper, which trains without it) zeroes each unit of the
+   * visit embeddings and of h_t where it enters the head with probability p, scaling the rest by
+   * 1/(1-p), so evaluation and sampling (no dropout) see the same expected activations.
    */
-  forward(batch: HaloBatch, gradScale?: number): number {
+  forward(batch: HaloBatch, gradScale?: number, dropout?: Dropout): number {
     const { nEmbd: d, nVocab: V, nHead: NH, nCtx } = this.config;
     const D = d + V;
     const { B, T, N, src } = batch;
@@ -445,7 +459,8 @@ export class HaloModel {
     const p = this.p;
     const pk = this.packingFor(batch);
     const { Tp, start } = pk;
-    const a = this.actsFor(B, Tp, N, pk.dense);
+    const drop = dropout !== undefined && dropout.p > 0;
+    const a = this.actsFor(B, Tp, N, pk.dense, drop);
     this.acts = a;
     this.batch = batch;
     this.packing = pk;
@@ -454,6 +469,7 @@ export class HaloModel {
     // visit embedding: sum of the present tokens' rows (no dense product with the multi-hot row)
     k.embeddingBagForward(a.encoded, pk.idx, pk.off, p.wte, N, d, 0);
     for (let b = 0; b < B; b++) k.addInPlace(a.encoded.subarray(start[b] * d), p.wpe, (start[b + 1] - start[b]) * d);
+    if (drop) dropoutForward(a.encoded, a.embedMask, dropout.p, dropout.rng, N * d);
     if (!pk.dense) a.qkvPad.fill(0);
     let x = a.encoded;
     for (let l = 0; l < this.config.nLayer; l++) {
@@ -478,6 +494,7 @@ export class HaloModel {
       x = L.residual3;
     }
     k.layernormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, d);
+    if (drop) dropoutForward(a.lnf, a.hiddenMask, dropout.p, dropout.rng, N * d);
 
     // fine head over the packed real pairs: z = concat(h_t, x_{t+1}), never formed densely.
     // auto1 = h part (a dense product with W1's first d columns) + x part (x is multi-hot: for each
@@ -546,6 +563,7 @@ export class HaloModel {
     addNextRowColumnGrads(g.w1, dw1x, pk.tok, d, D);
     // only the h_t part of z has a gradient (x_{t+1} is data); head row n is packed row n
     k.matmulNN(a.dln, da1, a.w1h, N, D, d, 0);
+    if (a.hiddenMask.length > 0) dropoutBackward(a.dln, a.hiddenMask, N * d);
 
     const lastX = this.config.nLayer > 0 ? a.h[this.config.nLayer - 1].residual3 : a.encoded;
     a.dres.fill(0);
@@ -578,9 +596,24 @@ export class HaloModel {
       linearBackward(k, a.dln, gw.qkvw, gw.qkvb, a.dqkv, L.ln1, w.qkvw, N, d, 3 * d);
       k.layernormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, L.ln1Mean, L.ln1Rstd, N, d);
     }
+    if (a.embedMask.length > 0) dropoutBackward(a.dres, a.embedMask, N * d);
     k.embeddingBagBackward(g.wte, a.dres, pk.idx, pk.off, N, d);
     for (let b = 0; b < B; b++) k.addInPlace(g.wpe, a.dres.subarray(start[b] * d), (start[b + 1] - start[b]) * d);
   }
+}
+
+/** Inverted dropout, in place: x *= mask, mask[i] = 0 with probability p, else 1/(1-p) (kept for backward). */
+export function dropoutForward(x: Float32Array, mask: Float32Array, p: number, rng: Rng, n: number): void {
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < n; i++) {
+    mask[i] = rng.uniform() < p ? 0 : keep;
+    x[i] *= mask[i];
+  }
+}
+
+/** dx *= mask, in place: the gradient reaches only the kept units, scaled as they were. */
+export function dropoutBackward(dx: Float32Array, mask: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dx[i] *= mask[i];
 }
 
 /**

@@ -1,7 +1,7 @@
-// Training options: defaults (the paper's where it gives one), validation at the door, and the
-// --config-json overrides, where an unknown key is an error rather than silently ignored.
+// Training options: defaults, the ones chosen from the size of the data (sizedDefaults), validation at
+// the door, and the --config-json overrides, where an unknown key is an error rather than ignored.
 
-import type { HaloShape, PresetName } from "../model/config.ts";
+import { type HaloShape, type PresetName, presets } from "../model/config.ts";
 
 /** Model sizes a user may override on top of a preset (vocabulary sizes come from the data). */
 export type ModelOverrides = Partial<HaloShape>;
@@ -10,22 +10,27 @@ export interface TrainOptions {
   preset: PresetName; // model size preset (default "small")
   model: ModelOverrides; // overrides of the preset's sizes (default none)
   out: string; // run directory holding best/ and last/ (default ./halo-runs/<dataset-name>)
-  maxEpochs: number; // stop after this many epochs (default 100)
+  maxEpochs: number; // stop after this many epochs (default: sized, see sizedDefaults)
   maxSteps: number; // stop after this many optimizer steps, 0 = no limit (default 0)
   maxMinutes: number; // stop after this much training time in this session, 0 = no limit (default 0)
-  batchSize: number; // records per step (default 48, as the paper)
-  lr: number; // Adam learning rate (default 1e-4, as the paper)
-  lrSchedule: "constant" | "cosine"; // constant (the paper), or cosine decay to lr/10 over the run's limit (default constant)
+  batchSize: number; // records per step (default: sized; the paper's 48 from 3,000 records up)
+  lr: number; // Adam learning rate (default: sized; the paper's 1e-4 is for its d = 768)
+  lrSchedule: "constant" | "cosine"; // constant (the paper), or cosine decay to lr/10 over the run's limit (default: sized, cosine)
   beta1: number; // Adam beta1 (default 0.9)
   beta2: number; // Adam beta2 (default 0.999)
   eps: number; // Adam epsilon (default 1e-8)
-  weightDecay: number; // decoupled weight decay, 0 = plain Adam as the paper (default 0)
-  evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default 0)
-  patience: number; // evaluations without improvement before stopping, 0 = never stop early (default 5)
+  weightDecay: number; // L2 penalty added to the gradient before Adam, 0 = plain Adam as the paper (default 0)
+  dropout: number; // training-only dropout on visit embeddings and on h_t into the head, 0 = none as the paper (default: sized, 0.1)
+  evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default: sized)
+  patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
 }
 
+/**
+ * Defaults of a fresh run. The options in sizedOptions hold the paper's values here; `train` replaces
+ * them with sizedDefaults (chosen from the data) unless the request sets them.
+ */
 export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   preset: "small",
   model: {},
@@ -39,11 +44,94 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   beta2: 0.999,
   eps: 1e-8,
   weightDecay: 0,
+  dropout: 0,
   evalEvery: 0,
   patience: 5,
   seed: 1,
   resume: false,
 };
+
+/** Options chosen from the size of the data unless given; see sizedDefaults. */
+export const sizedOptions = ["maxEpochs", "batchSize", "lr", "lrSchedule", "dropout", "evalEvery", "patience"] as const;
+export type SizedOptions = Pick<TrainOptions, (typeof sizedOptions)[number]>;
+
+/** The training split as sizedDefaults sees it. */
+export interface DataSize {
+  /** Visits of each training record, before truncation at nCtx - 2. */
+  visitCounts: readonly number[];
+  /** V: codes + labels + start, end, pad. */
+  nVocab: number;
+}
+
+/**
+ * CPU cost model of a training row (one visit, or the label row), forward and backward: 6 flops per
+ * weight it meets, 12 d^2 per transformer block and (d + V)^2 in the head. Measured with the native
+ * kernels at batch 16 on 2 shared cores: about 5e10 flops per CPU-second, steps, evaluations and
+ * checkpoints included; 4e10 leaves a margin for slower machines.
+ */
+const FLOPS_PER_CPU_SECOND = 4e10;
+/** Training's share of the 10 CPU-minutes a default run of a demo-sized set may take (sampling and evaluation follow). */
+const TRAIN_CPU_SECONDS = 300;
+/** GPT-2's rate; on the STU3 demo (1,045 training records) it lowered the best validation loss by 3%. */
+const DROPOUT = 0.1;
+/** Fewest steps between validation evaluations, and how many evaluations may pass without improvement. */
+const EVAL_STEPS = 50;
+const PATIENCE = 10;
+/** Records longer than this many visits are still truncated: attention and positions grow with nCtx. */
+const MAX_SIZED_CTX = 256;
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * Training settings from the size of the data and of the model, so that `halo-ehr train` needs no
+ * tuning (issue 9):
+ * - nCtx grows past the preset's to hold 99% of the records whole (at most 256 rows): a record cut at
+ *   n_ctx teaches the model that patients stop there, and its later visits are never learned.
+ * - batch: about 1/64 of the records, a power of two in 8..48 (the paper's 48 from ~3,000 records):
+ *   on small sets, more and smaller steps learn the head's within-visit structure far sooner.
+ * - lr: 1e-3 at d <= 256, falling as 1/d above (the paper's 1e-4 is at d = 768 on 46k records),
+ *   decayed by a cosine to lr/10 over the epochs.
+ * - dropout 0.1 (training only) on the visit embeddings and on h_t where it enters the head.
+ * - epochs: as many as the CPU budget allows (cost model above), at least 20 and at most 2,000.
+ * - validation every whole number of epochs holding at least 50 steps, stopping after 10
+ *   evaluations without improvement: small sets overfit within tens of epochs, long before the
+ *   budget ends, and need both a fine interval and the stop. The best validation checkpoint is
+ *   kept: the held-out likelihood is a proper score of the whole record distribution (codes,
+ *   labels, visit ends), so the best one generalises best, while the fidelity tables, scored
+ *   against the training split, would reward a model that copies it.
+ */
+export function sizedDefaults(
+  size: DataSize,
+  request: Partial<Pick<TrainOptions, "preset" | "model" | "batchSize" | "maxEpochs">>,
+): { options: SizedOptions; nCtx: number } {
+  const shape = { ...presets[request.preset ?? defaultTrainOptions.preset], ...request.model };
+  const sorted = [...size.visitCounts].sort((a, b) => a - b);
+  const records = sorted.length;
+  const nCtx = request.model?.nCtx ?? Math.max(shape.nCtx, Math.min(MAX_SIZED_CTX, quantile(sorted, 0.99) + 2));
+  let rows = 0;
+  for (const n of sorted) rows += Math.min(n, nCtx - 2) + 1;
+  const d = shape.nEmbd;
+  const flopsPerRow = 6 * (12 * shape.nLayer * d * d + (d + size.nVocab) ** 2);
+  const budgetEpochs = Math.floor((FLOPS_PER_CPU_SECOND * TRAIN_CPU_SECONDS) / (flopsPerRow * Math.max(1, rows)));
+  const maxEpochs = request.maxEpochs ?? Math.min(2000, Math.max(20, budgetEpochs));
+  const batchSize =
+    request.batchSize ?? Math.min(48, Math.max(8, 2 ** Math.round(Math.log2(Math.max(1, records / 64)))));
+  const stepsPerEpoch = Math.max(1, Math.ceil(records / batchSize));
+  return {
+    nCtx,
+    options: {
+      maxEpochs,
+      batchSize,
+      lr: 1e-3 * Math.min(1, 256 / d),
+      lrSchedule: "cosine",
+      dropout: DROPOUT,
+      evalEvery: stepsPerEpoch * Math.ceil(EVAL_STEPS / stepsPerEpoch),
+      patience: PATIENCE,
+    },
+  };
+}
 
 /** Options that define the run: resuming with different values would be a different run. */
 export const runDefiningOptions = [
@@ -56,6 +144,7 @@ export const runDefiningOptions = [
   "beta2",
   "eps",
   "weightDecay",
+  "dropout",
   "seed",
 ] as const;
 
@@ -70,6 +159,7 @@ const numericKeys = [
   "beta2",
   "eps",
   "weightDecay",
+  "dropout",
   "evalEvery",
   "patience",
   "seed",
@@ -109,6 +199,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   check(isNum(o.beta2) && o.beta2 >= 0 && o.beta2 < 1, "beta2", "a number in [0, 1)", o.beta2);
   check(isNum(o.eps) && o.eps > 0, "eps", "a positive number", o.eps);
   check(isNum(o.weightDecay) && o.weightDecay >= 0, "weightDecay", "a number >= 0", o.weightDecay);
+  check(isNum(o.dropout) && o.dropout >= 0 && o.dropout < 1, "dropout (--dropout)", "a number in [0, 1)", o.dropout);
   check(
     isInt(o.evalEvery) && o.evalEvery >= 0,
     "evalEvery (--eval-every)",

@@ -16,7 +16,13 @@ import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
 import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 import { initOutputBias } from "./init-output-bias.ts";
-import { defaultTrainOptions, runDefiningOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
+import {
+  defaultTrainOptions,
+  runDefiningOptions,
+  sizedDefaults,
+  type TrainOptions,
+  validateTrainOptions,
+} from "./options.ts";
 
 /** What the loop reports as it goes (the worker forwards these to the main thread). */
 export type TrainEvent =
@@ -76,8 +82,8 @@ const limitKeys = ["maxEpochs", "maxSteps", "maxMinutes", "evalEvery", "patience
 
 /**
  * Trains on `dataset` (loaded from `datasetDir`, recorded in the checkpoint so it can be found again).
- * Fresh runs fill unset options with defaults; resumed runs take them from last/config.json, and
- * only the limits (epochs, steps, minutes, evalEvery, patience) may change.
+ * Fresh runs fill unset options with defaults, sized to the data (sizedDefaults); resumed runs take
+ * them from last/config.json, and only the limits (epochs, steps, minutes, evalEvery, patience) may change.
  */
 export function trainLoop(
   dataset: EncodedDataset,
@@ -110,6 +116,7 @@ export function trainLoop(
     checkResumable(checkpoint.config, checkpoint.vocab, dataset, request);
     options = validateTrainOptions({
       ...checkpoint.config.training,
+      dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,
@@ -118,8 +125,14 @@ export function trainLoop(
     ({ m, v } = loadMoments(lastDir, model.params.length));
     state = checkpoint.state;
   } else {
-    options = validateTrainOptions({ ...defaultTrainOptions, ...request });
     const { C, L } = vocabSizes(dataset.vocab);
+    const sized = sizedDefaults({ visitCounts: train.map((r) => r.visits.length), nVocab: C + L + 3 }, request);
+    options = validateTrainOptions({
+      ...defaultTrainOptions,
+      ...sized.options,
+      ...request,
+      model: { nCtx: sized.nCtx, ...request.model },
+    });
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
     model = new HaloModel(config, { seed: options.seed, kernels });
     initOutputBias(model, train);
@@ -231,13 +244,17 @@ export function trainLoop(
     const t0 = performance.now();
     const records = batches[state.batchInEpoch].map((i) => train[i]);
     model.zeroGrad();
-    const loss = model.forward(makeBatch(records, config), gradScale);
+    // dropout masks from a stream per step, so a resumed run draws the same ones
+    const dropout =
+      options.dropout > 0 ? { p: options.dropout, rng: new Rng(options.seed, 2 ** 31 + state.step) } : undefined;
+    const loss = model.forward(makeBatch(records, config), gradScale, dropout);
     model.backward();
     state.step++;
     const { beta1, beta2, eps, weightDecay } = options;
     const lr = learningRate(options, state, batches.length, sessionMinutes);
     const n = model.params.length;
     kernels.adamStep(model.params, model.grads, m, v, n, lr, beta1, beta2, eps, weightDecay, state.step);
+    checkFinite(loss, model.params, state, options, lr);
     state.batchInEpoch++;
     stepsSinceEval++;
     stepsSinceSave++;
@@ -304,6 +321,24 @@ export function validationLoss(model: HaloModel, records: EncodedRecord[], batch
     rows += batch.N;
   }
   return sum / rows;
+}
+
+/**
+ * Stops a diverged run before it writes a checkpoint: a non-finite loss or weight only spreads, and
+ * every later step and checkpoint would be garbage. best/ and last/ keep their earlier, finite state.
+ */
+function checkFinite(loss: number, params: Float32Array, s: TrainState, o: TrainOptions, lr: number): void {
+  let bad = 0;
+  for (let i = 0; i < params.length; i++) if (!Number.isFinite(params[i])) bad++;
+  if (Number.isFinite(loss) && bad === 0) return;
+  const what = Number.isFinite(loss)
+    ? `${bad} of ${params.length} weights became non-finite`
+    : `the training loss became ${loss}${bad > 0 ? ` and ${bad} of ${params.length} weights non-finite` : ""}`;
+  throw new Error(
+    `Training diverged at step ${s.step} (epoch ${s.epoch + 1}): ${what} (learning rate ${lr}). ` +
+      `Checkpoints were not overwritten: ${join(o.out, "best")} holds the best one so far, if any. ` +
+      "Hint: lower --lr (leave it unset for the size-based default), and start again with another --out or after removing this one.",
+  );
 }
 
 function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
-import { HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
+import { dropoutBackward, dropoutForward, HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 
@@ -291,4 +291,51 @@ test("gradScale makes backward give the BCE sum's gradient times that scale", ()
   meanGrads.forEach((g, i) => {
     assert.ok(Math.abs(model.grads[i] - g * scale) <= 1e-5 * (1 + Math.abs(g * scale)), `param ${i}`);
   });
+});
+
+for (const kernels of kernelSets)
+  test(`with training dropout, every parameter's gradient matches finite differences (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 5, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 5, nLabels: 2 });
+    const model = new HaloModel(c, { seed: 4, kernels });
+    const rng = new Rng(9);
+    for (const v of model.views) {
+      if (/ln_|bias/.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] += 0.3 * rng.normal();
+      else if (/transformer\.h\./.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] *= 10;
+    }
+    const batch = makeBatch(randomRecords(c, 3, 4), c);
+    const scale = batch.N * c.nVocab;
+    // The same stream every call: the same masks, so the loss is a smooth function of the weights.
+    const lossOf = () => model.forward(batch, undefined, { p: 0.3, rng: new Rng(5, 1) }) * scale;
+    const plain = model.forward(batch) * scale;
+    assert.notEqual(lossOf(), plain, "dropout changes the loss");
+    model.zeroGrad();
+    model.backward();
+    for (const v of model.views) {
+      let num2 = 0;
+      let diff2 = 0;
+      const picks = Math.min(v.size, 12);
+      for (let s = 0; s < picks; s++) {
+        const i = v.offset + Math.floor((s * v.size) / picks);
+        const num = numericGrad(model, lossOf, i);
+        num2 += num * num;
+        diff2 += (num - model.grads[i] * scale) ** 2;
+      }
+      const tol = 2e-3 * Math.sqrt(num2) + 1e-3 * Math.sqrt(picks);
+      assert.ok(Math.sqrt(diff2) < tol, `${v.name}: gradient error ${Math.sqrt(diff2)} > ${tol}`);
+    }
+    // Rate 0 is no dropout at all, bit for bit.
+    assert.equal(model.forward(batch, undefined, { p: 0, rng: new Rng(5, 1) }) * scale, plain);
+  });
+
+test("dropoutForward drops about p of the units and scales the rest by 1/(1-p); backward applies the same mask", () => {
+  const n = 20000;
+  const x = new Float32Array(n).fill(1);
+  const mask = new Float32Array(n);
+  dropoutForward(x, mask, 0.25, new Rng(3), n);
+  const dropped = x.filter((v) => v === 0).length;
+  assert.ok(Math.abs(dropped / n - 0.25) < 0.01, `dropped ${dropped / n}`);
+  assert.ok(x.every((v) => v === 0 || Math.abs(v - 4 / 3) < 1e-6));
+  const dx = new Float32Array(n).fill(2);
+  dropoutBackward(dx, mask, n);
+  for (let i = 0; i < n; i++) assert.equal(dx[i], 2 * x[i]);
 });

@@ -15,7 +15,7 @@ test("runTrain trains in a worker thread and forwards its progress", async () =>
   const events: TrainEvent[] = [];
   const result = await runTrain(
     datasetDir,
-    { out: join(root, "run"), preset: "tiny", batchSize: 8, maxSteps: 7 },
+    { out: join(root, "run"), preset: "tiny", batchSize: 8, maxSteps: 7, evalEvery: 0 },
     (e) => events.push(e),
   );
   assert.equal(result.reason, "steps");

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { saveDataset } from "../../src/encode/dataset-file.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
@@ -11,8 +13,9 @@ import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
 const hooks = { kernels: tsKernels };
-// 120 records in batches of 16: 8 steps per epoch, so 20 steps cross two epoch boundaries.
-const base = { preset: "tiny", batchSize: 16, lr: 3e-3, patience: 0 } as const;
+// 120 records in batches of 16: 8 steps per epoch, so 20 steps cross two epoch boundaries. The
+// schedule and evaluation interval are fixed here, not sized to the data (sizedDefaults).
+const base = { preset: "tiny", batchSize: 16, lr: 3e-3, lrSchedule: "constant", evalEvery: 0, patience: 0 } as const;
 
 function tempRun(): string {
   return mkdtempSync(join(tmpdir(), "train-"));
@@ -121,4 +124,60 @@ test("the cosine schedule runs from lr to lr/10 over the tightest limit; constan
   // 3 of 4 minutes is further along than 2.5 of 10 epochs, so time decides: 0.1 + 0.45 * (1 + cos(3pi/4))
   assert.ok(Math.abs(at(2, 10, 3, "cosine") - 1e-3 * (0.1 + 0.45 * (1 + Math.cos((3 * Math.PI) / 4)))) < 1e-12);
   assert.ok(Math.abs(at(9, 19, 5, "cosine") - 1e-4) < 1e-12);
+});
+
+test("a diverging run stops with a clear error at the step where it diverged, and keeps its checkpoints", () => {
+  const out = tempRun();
+  // The first Adam step at this rate moves every weight by about 1e38 (still finite in float32): the
+  // second step's forward overflows.
+  assert.throws(
+    () => trainLoop(dataset, "synthetic", { ...base, out, lr: 1e38, maxSteps: 5 }, hooks),
+    (e: Error) => {
+      assert.match(e.message, /^Training diverged at step 2 \(epoch 1\): /);
+      assert.match(e.message, /the training loss became NaN and \d+ of \d+ weights non-finite/);
+      assert.match(e.message, /learning rate 1e\+38/);
+      assert.match(e.message, /Hint: lower --lr/);
+      return true;
+    },
+  );
+  assert.equal(existsSync(join(out, "last")), false, "no checkpoint of a diverged model is written");
+  rmSync(out, { recursive: true });
+});
+
+test("divergence after an evaluation leaves best/ and last/ as they were", () => {
+  const out = tempRun();
+  trainLoop(dataset, "synthetic", { ...base, out, maxSteps: 8 }, hooks);
+  const before = loadCheckpoint(join(out, "last"), tsKernels);
+  // A run whose loss turns non-finite mid-way: poison one weight through the kernels' Adam step.
+  const poisoned = {
+    ...tsKernels,
+    adamStep: (...args: Parameters<typeof tsKernels.adamStep>) => {
+      tsKernels.adamStep(...args);
+      if (args[10] === 10) args[0][3] = Number.NaN;
+    },
+  };
+  assert.throws(
+    () => trainLoop(dataset, "synthetic", { out, resume: true, maxSteps: 20 }, { kernels: poisoned }),
+    /Training diverged at step 10 \(epoch 2\): 1 of \d+ weights became non-finite \(learning rate 0\.003\)/,
+  );
+  const after = loadCheckpoint(join(out, "last"), tsKernels);
+  assert.equal(after.state.step, before.state.step);
+  assert.deepEqual(after.model.params, before.model.params);
+  rmSync(out, { recursive: true });
+});
+
+test("`halo-ehr train --lr 1e38` exits non-zero with the divergence message and no stack trace", async () => {
+  const root = tempRun();
+  await saveDataset(join(root, "ds"), dataset);
+  const bin = join(import.meta.dirname, "..", "..", "bin", "halo-ehr.js");
+  const run = spawnSync(
+    process.execPath,
+    [bin, "train", join(root, "ds"), "--out", join(root, "run"), "--preset", "tiny", "--lr", "1e38"],
+    { encoding: "utf8", env: { ...process.env, HALO_EHR_NO_NATIVE: "1" } },
+  );
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /halo-ehr: Training diverged at step 2 \(epoch 1\): the training loss became NaN/);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+  assert.doesNotMatch(run.stderr, /looks like a bug/);
+  rmSync(root, { recursive: true });
 });

@@ -1,0 +1,158 @@
+// Fidelity against the real-data ceiling (issue 9), per data set and seed: ingest (split seeded),
+// `train` with its defaults, generate (structured, as `generate` does by default), then score HALO's
+// six tables (codes only) and TSTR for the synthetic records and for the ceiling, the real test split
+// scored against the real training split (src/evaluate/ceiling.ts). Synthetic tables are scored on
+// disjoint chunks of the test split's size and averaged, so both sides carry the same sampling noise;
+// TSTR trains on as many synthetic records as the training split holds.
+// Prints a markdown table of mean +- sd across seeds. Not a timed benchmark: CPU time is printed.
+// Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3] [--seeds 1,2] [--chunks 4]
+//        [--train '{"maxMinutes": 2}'] [--work /tmp/halo-fidelity]
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { runIngest } from "../src/cli/ingest.ts";
+import { loadDataset } from "../src/encode/dataset-file.ts";
+import type { EncodedRecord } from "../src/encode/types.ts";
+import { ceilingComparison } from "../src/evaluate/ceiling.ts";
+import { countedMask, countedVisits } from "../src/evaluate/fidelity.ts";
+import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts";
+import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
+import { generate } from "../src/sample/generate.ts";
+import { samplingStructure } from "../src/sample/structure.ts";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { type TrainEvent, type TrainRequest, trainLoop } from "../src/train/train.ts";
+
+const DATA = join(import.meta.dirname, "..", "..", "shared", "data");
+const SETS: Record<string, { path: string; labels?: string }> = {
+  stu3: { path: join(DATA, "synthea-stu3-smart-1461", "bundles.ndjson.gz"), labels: "top:10" },
+  csv: { path: join(DATA, "synthea-csv-nebraska-111") },
+  omop: { path: join(DATA, "eunomia-synthea27nj-omop-5.4") },
+  mimic3: { path: join(DATA, "mimic-iii-demo-1.4") },
+};
+
+const { values } = parseArgs({
+  options: {
+    data: { type: "string", default: "stu3,csv,omop,mimic3" },
+    seeds: { type: "string", default: "1,2" },
+    chunks: { type: "string", default: "4" },
+    train: { type: "string", default: "{}" },
+    work: { type: "string", default: "/tmp/halo-fidelity" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+const seeds = values.seeds.split(",").map(Number);
+const chunks = Number(values.chunks);
+const trainOverrides = JSON.parse(values.train) as Partial<TrainRequest>;
+const ROWS = [...TABLE_NAMES, "tstr"] as const;
+type Row = (typeof ROWS)[number];
+interface RunFigures {
+  ceiling: Record<Row, number>;
+  synthetic: Record<Row, number>;
+  /** [real test, synthetic] means, counting visits that hold a code. */
+  shape: { visits: [number, number]; codes: [number, number] };
+  trainCpuSeconds: number;
+  stop: string;
+  /** Synthetic: share of (record, label) pairs agreeing with the defining codes; records without exactly one sex. */
+  validity: string;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Visits per record and codes per visit, counting codes only (the tables' view). */
+function shape(records: readonly EncodedRecord[], counted: Uint8Array): [number, number] {
+  const kept = countedVisits(records, counted);
+  let visits = 0;
+  let codes = 0;
+  for (const r of kept) {
+    visits += r.visits.length;
+    for (const v of r.visits) for (const c of v) codes += counted[c];
+  }
+  return [visits / kept.length, codes / visits];
+}
+
+function oneSex(records: readonly EncodedRecord[], vocab: Parameters<typeof sexCounts>[1]): string {
+  const sex = sexCounts(records, vocab);
+  return sex.labels === 0 ? "no sex labels" : `records without exactly one sex ${records.length - sex.one}`;
+}
+
+async function runOne(name: string, seed: number): Promise<RunFigures> {
+  const dir = join(values.work, `${name}-s${seed}`);
+  rmSync(dir, { recursive: true, force: true });
+  const set = SETS[name];
+  await runIngest(set.path, { out: join(dir, "dataset"), labels: set.labels, seed, quiet: true });
+  const dataset = await loadDataset(join(dir, "dataset"));
+  const { train, test } = dataset.splits;
+  const vocab = dataset.vocab;
+
+  const cpu0 = cpuSeconds();
+  const evals: string[] = [];
+  const onEvent = (e: TrainEvent) => {
+    if (e.type === "start" && values.verbose) console.error(`${name}: ${JSON.stringify(e.options)}`);
+    if (e.type === "eval") evals.push(`${e.epoch}:${e.valLoss.toFixed(5)}${e.improved ? "*" : ""}`);
+  };
+  const request = { out: join(dir, "run"), seed, ...trainOverrides };
+  const result = trainLoop(dataset, join(dir, "dataset"), request, { onEvent });
+  if (values.verbose) console.error(`${name} validation (epoch:loss, * = best so far): ${evals.join(" ")}`);
+  const trainCpuSeconds = cpuSeconds() - cpu0;
+  const { model } = loadCheckpoint(join(dir, "run", "best"));
+  // as `halo-ehr generate` samples by default: structured (src/sample/structure.ts)
+  const count = Math.max(train.length, chunks * test.length);
+  const structure = samplingStructure(vocab);
+  const { records: synthetic } = await generate(model, { count, batchSize: 64, seed, structure });
+
+  const comparison = ceilingComparison({ vocab, train, test, synthetic }, { maxChunks: chunks, maxUtilityChunks: 1 });
+  const ceiling = {} as Record<Row, number>;
+  const synth = {} as Record<Row, number>;
+  for (const r of comparison.rows) {
+    ceiling[r.name] = r.ceiling ?? Number.NaN;
+    synth[r.name] = r.synthetic?.mean ?? Number.NaN;
+  }
+  const counted = countedMask(vocab, ["code"]);
+  const [realVisits, realCodes] = shape(test, counted);
+  const [synVisits, synCodes] = shape(synthetic, counted);
+  return {
+    ceiling,
+    synthetic: synth,
+    shape: { visits: [realVisits, synVisits], codes: [realCodes, synCodes] },
+    trainCpuSeconds,
+    validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}`,
+    stop: `${result.reason} at epoch ${result.epoch} (best step ${result.bestStep} of ${result.step})`,
+  };
+}
+
+const fmt = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${sd(xs).toFixed(3)}`;
+const lines: string[] = [];
+for (const name of values.data.split(",")) {
+  const runs: RunFigures[] = [];
+  for (const seed of seeds) {
+    const run = await runOne(name, seed);
+    runs.push(run);
+    console.error(
+      `${name} seed ${seed}: train ${run.trainCpuSeconds.toFixed(0)} CPU s, ${run.stop}; ` +
+        `visits/record real ${run.shape.visits[0].toFixed(2)} synthetic ${run.shape.visits[1].toFixed(2)}; ` +
+        `codes/visit real ${run.shape.codes[0].toFixed(2)} synthetic ${run.shape.codes[1].toFixed(2)}; ` +
+        `${run.validity}; ` +
+        ROWS.map((r) => `${r} ${run.ceiling[r].toFixed(3)}/${run.synthetic[r].toFixed(3)}`).join(", "),
+    );
+  }
+  lines.push(`\n### ${name} (seeds ${seeds.join(", ")}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))})\n`);
+  lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling |");
+  lines.push("| --- | --- | --- | --- |");
+  for (const row of ROWS) {
+    const title = row === "tstr" ? "TSTR mean AUROC (ceiling: TRTR)" : TABLE_TITLES[row];
+    const c = runs.map((r) => r.ceiling[row]);
+    const s = runs.map((r) => r.synthetic[row]);
+    lines.push(`| ${title} | ${fmt(c)} | ${fmt(s)} | ${fmt(s.map((x, i) => x - c[i]))} |`);
+  }
+  const shapeOf = (k: "visits" | "codes", i: 0 | 1) => fmt(runs.map((r) => r.shape[k][i]));
+  lines.push(`| visits per record (real: test split) | ${shapeOf("visits", 0)} | ${shapeOf("visits", 1)} | |`);
+  lines.push(`| codes per visit (real: test split) | ${shapeOf("codes", 0)} | ${shapeOf("codes", 1)} | |`);
+  console.log(lines.join("\n"));
+  lines.length = 0;
+}
