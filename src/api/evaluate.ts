@@ -23,7 +23,8 @@ export interface EvaluateOptions {
   synthetic: string;
   /** Checkpoint directory; enables the likelihood-based membership attack. */
   model?: string;
-  out: string;
+  /** Folder for report.html and metrics.json; without it nothing is written (the metrics are returned). */
+  out?: string;
   /** Replace earlier results in --out. */
   force?: boolean;
   /** Also show real training records (real patients, real ids) in the report; a warning says so. */
@@ -70,8 +71,9 @@ function readFormatChecks(recordsPath: string): FormatChecks[] {
   return formatChecks(summary, path);
 }
 
+/** Scores the synthetic records against the real dataset; writes the report when `out` is given. */
 export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
-  checkOutputDir(opts.out, { force: opts.force, what: "evaluation report" });
+  if (opts.out !== undefined) checkOutputDir(opts.out, { force: opts.force, what: "evaluation report" });
   const dataset = await loadDataset(opts.real);
   const vocab = dataset.vocab;
   const syntheticPath = syntheticRecordsPath(opts.synthetic);
@@ -108,18 +110,20 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       ...(opts.showRealExamples ? { realExamples: 3 } : {}),
     },
   );
+  if (opts.out === undefined) return result;
+  const out = opts.out;
   try {
-    await mkdir(opts.out, { recursive: true });
+    await mkdir(out, { recursive: true });
   } catch (error) {
-    throw describeFsError(error, opts.out, "create the output folder");
+    throw describeFsError(error, out, "create the output folder");
   }
-  await writeFileAtomic(join(opts.out, "metrics.json"), `${JSON.stringify(result, null, 1)}\n`);
+  await writeFileAtomic(join(out, "metrics.json"), `${JSON.stringify(result, null, 1)}\n`);
   const html = renderHtmlReport(result, {
     real: resolve(opts.real),
     synthetic: resolve(syntheticPath),
     created: new Date().toISOString(),
   });
-  await writeFileAtomic(join(opts.out, "report.html"), html);
+  await writeFileAtomic(join(out, "report.html"), html);
   return result;
 }
 

@@ -23,9 +23,10 @@ import { checkOutputDir, describeFsError, stageDir } from "../io/atomic.ts";
 import type { GenerateWorkerData, GenerateWorkerMessage } from "../sample/generate-worker.ts";
 import type { CheckpointConfig } from "../train/checkpoint.ts";
 
-export interface GenerateOptions {
+/** What to sample (the options of sampleRecords; runGenerate adds where and how to write). */
+export interface SampleOptions {
+  /** Patients to sample. */
   count: number;
-  out: string;
   batchSize?: number;
   seed?: number;
   /** Output format; default the training data's. */
@@ -36,10 +37,17 @@ export interface GenerateOptions {
   prefix?: string;
   /** First visit dates are drawn uniformly in this range (ISO dates "from..to"); default the training data's range. */
   dates?: string;
-  /** Replace an output folder that holds earlier results. */
-  force?: boolean;
   /** Plain HALO sampling, without the structure every real record obeys (src/sample/structure.ts). */
   plainHalo?: boolean;
+}
+
+/** The options of runGenerate: what to sample, and the output folder. */
+export interface GenerateOptions extends SampleOptions {
+  /** Output folder: synthetic.records, <format>/, summary.json. */
+  out: string;
+  /** Replace an output folder that holds earlier results. */
+  force?: boolean;
+  /** Print nothing (the summary is still returned). */
   quiet?: boolean;
 }
 
@@ -96,7 +104,7 @@ export function labelConstraints(condition: string[], vocab: Vocabulary): Int8Ar
 }
 
 /** The range synthetic first-visit days are drawn from. */
-async function dateRange(opts: GenerateOptions, config: CheckpointConfig): Promise<[number, number]> {
+async function dateRange(opts: SampleOptions, config: CheckpointConfig): Promise<[number, number]> {
   if (opts.dates !== undefined) {
     const [from, to] = opts.dates.split("..").map(dayNumber);
     if (!(from <= to)) throw new Error(`--dates: expected "YYYY-MM-DD..YYYY-MM-DD" but received "${opts.dates}"`);
@@ -112,7 +120,8 @@ async function dateRange(opts: GenerateOptions, config: CheckpointConfig): Promi
   return [Math.min(...days), Math.max(...days)];
 }
 
-export async function runGenerate(checkpoint: string, opts: GenerateOptions): Promise<GenerateSummary> {
+/** What sampling needs, read from the checkpoint and the options (before any output is touched). */
+async function sampleJob(checkpoint: string, opts: SampleOptions): Promise<SampleJob> {
   const started = performance.now();
   const dir = checkpointDir(checkpoint);
   const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as CheckpointConfig;
@@ -133,22 +142,17 @@ export async function runGenerate(checkpoint: string, opts: GenerateOptions): Pr
     options.prefix = visits.map((v, i) => tokenIds(v as string[], vocab, "codes", `--prefix visit ${i + 1}`));
   }
   const profile = await sourceProfile(config.dataset.dir);
+  return { dir, vocab, format, profile, options, fromDay, toDay, started, opts };
+}
 
+/** Samples and writes the output folder (synthetic.records, the records in `format`, summary.json). */
+export async function runGenerate(checkpoint: string, opts: GenerateOptions): Promise<GenerateSummary> {
+  const job = await sampleJob(checkpoint, opts);
   // The whole folder is written in a staged sibling and renamed into place only when complete.
   checkOutputDir(opts.out, { force: opts.force, what: "synthetic set" });
   const staged = stageDir(opts.out);
   try {
-    const summary = await sampleInto(staged.path, {
-      dir,
-      vocab,
-      format,
-      profile,
-      options,
-      fromDay,
-      toDay,
-      started,
-      opts,
-    });
+    const summary = await sampleInto(staged.path, job);
     if (summary.written === 0)
       throw new IngestError(
         `generated no records (${summary.dropped} sampled without any visit were dropped); nothing written to ${opts.out}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
@@ -160,6 +164,83 @@ export async function runGenerate(checkpoint: string, opts: GenerateOptions): Pr
   } catch (error) {
     await staged.abort();
     throw error;
+  }
+}
+
+/**
+ * Samples synthetic patients and yields them one by one, decoded into patient records (the same
+ * records `runGenerate` writes); sampling runs in a worker a few batches ahead of the consumer.
+ * Records sampled without any visit are left out, so fewer than `count` may come.
+ */
+export async function* sampleRecords(checkpoint: string, opts: SampleOptions): AsyncGenerator<PatientRecord> {
+  const job = await sampleJob(checkpoint, opts);
+  const decode = recordDecoder(job);
+  for await (const batch of sampledBatches(job)) for (const r of batch.records) yield decode(r);
+}
+
+/** Decodes encoded records into patients, with first-visit dates drawn as the job says (seeded). */
+function recordDecoder(job: SampleJob): (r: EncodedRecord) => PatientRecord {
+  const decoder = new Decoder(job.vocab);
+  const rand = seededRandom((job.options.seed ?? 1) ^ 0x5eed);
+  return (r) =>
+    decoder.decode(
+      r,
+      Number.isNaN(job.fromDay) ? { rand } : { rand, startDate: isoDay(uniformInt(rand, job.fromDay, job.toDay + 1)) },
+    );
+}
+
+/**
+ * Runs the sampling worker and yields each batch of encoded records as it comes; returns the number
+ * dropped (sampled without any visit). Flow control: each batch is acknowledged when the consumer asks
+ * for the next one, and the worker waits while more than a few batches are unacknowledged, so a
+ * consumer slower than sampling (the FHIR writer) keeps memory flat. Stopping early ends the worker.
+ */
+async function* sampledBatches(job: SampleJob): AsyncGenerator<{ records: EncodedRecord[]; done: number }, number> {
+  const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
+    workerData: {
+      checkpoint: job.dir,
+      options: job.options,
+      plainHalo: job.opts.plainHalo ?? false,
+    } satisfies GenerateWorkerData,
+  });
+  const queue: GenerateWorkerMessage[] = [];
+  let failure: Error | undefined;
+  let exited = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  worker.on("message", (m: GenerateWorkerMessage) => {
+    queue.push(m);
+    notify();
+  });
+  worker.on("error", (error) => {
+    failure ??= error;
+    notify();
+  });
+  worker.on("exit", (code) => {
+    exited = true;
+    if (code !== 0) failure ??= new Error(`the sampling worker stopped with exit code ${code}`);
+    notify();
+  });
+  try {
+    for (;;) {
+      while (queue.length === 0 && failure === undefined && !exited) await new Promise<void>((r) => (wake = r));
+      const m = queue.shift();
+      if (m === undefined) throw failure ?? new Error("the sampling worker stopped before it finished");
+      if (m.type === "batch") {
+        yield { records: m.records.map((r) => ({ id: r.id, labels: r.labels, visits: r.visits })), done: m.done };
+        worker.postMessage({ type: "written", done: m.done });
+      } else if (m.type === "done") return m.dropped;
+      else {
+        const e = new Error(m.message);
+        e.name = m.name;
+        throw e;
+      }
+    }
+  } finally {
+    await worker.terminate();
   }
 }
 
@@ -178,7 +259,7 @@ interface SampleJob {
   fromDay: number;
   toDay: number;
   started: number;
-  opts: GenerateOptions;
+  opts: SampleOptions & { quiet?: boolean; out?: string };
 }
 
 /**
@@ -188,13 +269,7 @@ interface SampleJob {
  */
 async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary> {
   const { vocab, format, opts } = job;
-  const decoder = new Decoder(vocab);
-  const rand = seededRandom((job.options.seed ?? 1) ^ 0x5eed);
-  const decode = (r: EncodedRecord): PatientRecord =>
-    decoder.decode(
-      r,
-      Number.isNaN(job.fromDay) ? { rand } : { rand, startDate: isoDay(uniformInt(rand, job.fromDay, job.toDay + 1)) },
-    );
+  const decode = recordDecoder(job);
   const recordsOut = await openRecordsWriter(join(out, "synthetic.records"), vocab);
   let writer: RecordWriter | undefined;
   let written = 0;
@@ -217,53 +292,31 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     bar?.start(opts.count, 0, { rate: "-" });
     // Without a terminal, a line at each tenth of the way.
     let nextTenth = 1;
-    const worker = new Worker(new URL("../sample/generate-worker-entry.js", import.meta.url), {
-      workerData: {
-        checkpoint: job.dir,
-        options: job.options,
-        plainHalo: job.opts.plainHalo ?? false,
-      } satisfies GenerateWorkerData,
-    });
     let dropped: number;
+    const batches = sampledBatches(job);
     try {
-      dropped = await new Promise<number>((resolveDone, reject) => {
-        let chain = Promise.resolve();
-        worker.on("message", (m: GenerateWorkerMessage) => {
-          chain = chain.then(async () => {
-            if (m.type === "batch") {
-              const batch: EncodedRecord[] = m.records.map((r) => ({ id: r.id, labels: r.labels, visits: r.visits }));
-              await recordsOut.append(batch);
-              await w.append(batch.map(decode));
-              for (const r of batch) {
-                visits += r.visits.length;
-                for (const v of r.visits) codes += v.length;
-              }
-              written += batch.length;
-              // Flow control: a worker that waits for this before sampling far ahead keeps memory flat
-              // when writing is slower than sampling (FHIR); one that ignores it loses nothing.
-              worker.postMessage({ type: "written", done: m.done });
-              const rate = (m.done / ((performance.now() - job.started) / 1000)).toFixed(1);
-              bar?.update(m.done, { rate });
-              if (!bar && !opts.quiet && m.done >= (nextTenth * opts.count) / 10) {
-                process.stderr.write(`generate: ${m.done}/${opts.count} records (${rate} rec/s)\n`);
-                while (m.done >= (nextTenth * opts.count) / 10) nextTenth++;
-              }
-            } else if (m.type === "done") resolveDone(m.dropped);
-            else {
-              const e = new Error(m.message);
-              e.name = m.name;
-              reject(e);
-            }
-          });
-          chain.catch(reject);
-        });
-        worker.on("error", reject);
-        worker.on("exit", (code) => {
-          if (code !== 0) reject(new Error(`the sampling worker stopped with exit code ${code}`));
-        });
-      });
+      for (let next = await batches.next(); ; next = await batches.next()) {
+        if (next.done) {
+          dropped = next.value;
+          break;
+        }
+        const { records: batch, done } = next.value;
+        await recordsOut.append(batch);
+        await w.append(batch.map(decode));
+        for (const r of batch) {
+          visits += r.visits.length;
+          for (const v of r.visits) codes += v.length;
+        }
+        written += batch.length;
+        const rate = (done / ((performance.now() - job.started) / 1000)).toFixed(1);
+        bar?.update(done, { rate });
+        if (!bar && !opts.quiet && done >= (nextTenth * opts.count) / 10) {
+          process.stderr.write(`generate: ${done}/${opts.count} records (${rate} rec/s)\n`);
+          while (done >= (nextTenth * opts.count) / 10) nextTenth++;
+        }
+      }
     } finally {
-      await worker.terminate();
+      await batches.return(0); // ends the worker when writing failed midway
       bar?.stop();
     }
     await recordsOut.close();
@@ -298,7 +351,7 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     await recordsOut.abort();
     // Close the writer's files so the staged folder can be removed.
     await writer?.abort();
-    throw describeFsError(error, opts.out, "write the synthetic set");
+    throw describeFsError(error, opts.out ?? out, "write the synthetic set");
   }
 }
 

@@ -40,7 +40,7 @@ export function registerEvaluate(program: Command): void {
     .option("--seed <n>", "seed of every sample the evaluation draws", wholeNumber, 1)
     .option("--show-real-examples", "also show 3 real training records (real patients, real ids) in the report")
     .option("--force", "replace earlier results in --out")
-    .action(async (o: EvaluateOptions) => {
+    .action(async (o: EvaluateOptions & { out: string }) => {
       const result = await runEvaluate(o);
       console.log(formatEvaluation(result, o.out));
     });
