@@ -41,8 +41,37 @@ export {
 export { defaultRunDir, type TrainControl } from "./api/train.ts";
 export { loadDataset } from "./encode/dataset-file.ts";
 export type { EncodeOptions, EncodeSummary } from "./encode/encode-dataset.ts";
-export type { EncodedDataset, EncodedRecord, TokenKind, Vocabulary } from "./encode/types.ts";
-export type { EvaluationResult } from "./evaluate/evaluate-synthetic.ts";
+export type {
+  CodeToken,
+  EncodedDataset,
+  EncodedRecord,
+  EncodingInfo,
+  LabelMatch,
+  LabelToken,
+  Split,
+  TokenKind,
+  VocabStructure,
+  Vocabulary,
+} from "./encode/types.ts";
+export type { CeilingResult, CeilingRow, ChunkPlan, LabelCeiling, Spread } from "./evaluate/ceiling.ts";
+export type { Distribution } from "./evaluate/distribution.ts";
+export type { DecodedRecord, EvaluationResult, ShapeRow } from "./evaluate/evaluate-synthetic.ts";
+export type { FidelityResult, TableFidelity, TablePoints, TypeFidelity } from "./evaluate/fidelity.ts";
+export type {
+  AnonymeterRisks,
+  AttributeInference,
+  InferenceScores,
+  MembershipAttack,
+  Nnaa,
+  PrivacyResult,
+} from "./evaluate/privacy.ts";
+export type { DcrSide, DistanceToClosestRecord, ExposedRecord, Exposure } from "./evaluate/privacy-dcr.ts";
+export type { DensityRatioAttack } from "./evaluate/privacy-density-ratio.ts";
+export type { AttackRisk, Estimate } from "./evaluate/privacy-risk.ts";
+export type { SinglingOut } from "./evaluate/privacy-singling-out.ts";
+export type { TableName } from "./evaluate/probability-tables.ts";
+export type { LabelUtility, Scores, UtilityResult } from "./evaluate/utility.ts";
+export type { Counter, FormatChecks, LabelAgreement, Plausibility, SexCounts } from "./evaluate/validity.ts";
 export {
   type ClinicalEvent,
   type CodeSystem,
@@ -55,7 +84,8 @@ export {
 } from "./ingest/record.ts";
 export type { SourceProfile } from "./ingest/source-profile.ts";
 export type { WriteResult } from "./ingest/table-writer.ts";
-export { defaultTrainOptions, type TrainOptions } from "./train/options.ts";
+export type { HaloConfig, HaloShape } from "./model/config.ts";
+export { defaultTrainOptions, type ModelOverrides, type TrainOptions } from "./train/options.ts";
 export type { StopReason, TrainEvent, TrainResult } from "./train/train.ts";
 
 /** Options of {@link train}: any training option (the rest take their defaults), and how to watch and stop it. */
