@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Entry point. The installed package runs the compiled JavaScript in dist/. A source checkout runs
-// src/ through tsx (a devDependency) when HALO_EHR_FROM_SOURCE=1 or when dist/ has not been built,
-// so tests and development never run a stale build.
+// Entry point. An installed package runs the compiled JavaScript in dist/. A source checkout (src/ is
+// there) runs the sources through tsx, a devDependency, so development and tests never run a dist/
+// older than the sources; HALO_EHR_COMPILED=1 runs dist/ there too, as does a checkout without tsx.
 import { existsSync } from "node:fs";
 
-const compiled = new URL("../dist/cli/main.js", import.meta.url);
-if (process.env.HALO_EHR_FROM_SOURCE !== "1" && existsSync(compiled)) await import(compiled.href);
-else {
-  const { register } = await import("tsx/esm/api");
-  register();
-  await import("../src/cli/main.ts");
-}
+const source = new URL("../src/cli/main.ts", import.meta.url);
+const tsx =
+  existsSync(source) && process.env.HALO_EHR_COMPILED !== "1" ? await import("tsx/esm/api").catch(() => null) : null;
+if (tsx) {
+  tsx.register();
+  await import(source.href);
+} else await import(new URL("../dist/cli/main.js", import.meta.url).href);

@@ -13,13 +13,10 @@ const root = join(import.meta.dirname, "..");
 const args = process.argv.slice(2);
 const tmp = mkdtempSync(join(tmpdir(), "halo-ehr-pack-"));
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-// The installed package must run its own dist/, whatever the caller's checkout asks for.
-const env = { ...process.env };
-delete env.HALO_EHR_FROM_SOURCE;
 
 function run(cmd, argv, cwd, what) {
   const started = performance.now();
-  const r = spawnSync(cmd, argv, { cwd, encoding: "utf8", env, maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, argv, { cwd, encoding: "utf8", maxBuffer: 1 << 26 });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (r.status !== 0) {
     console.error(`${r.stdout ?? ""}${r.stderr ?? ""}`);

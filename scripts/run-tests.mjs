@@ -19,8 +19,6 @@ const files = collect(join(root, "test"))
   .sort();
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], {
   cwd: root,
-  // The bin runs src/ through tsx, never a dist/ build that may be older than the sources under test.
-  env: { ...process.env, HALO_EHR_FROM_SOURCE: "1" },
   stdio: "inherit",
 });
 process.exit(result.status ?? 1);
