@@ -87,7 +87,13 @@ check(
 
 if (args.includes("--demo")) {
   const bin = join(project, "node_modules", ".bin", "halo-ehr");
-  run(bin, ["demo", "--minutes", "1", "--out", join(project, "demo")], project, "halo-ehr demo --minutes 1");
+  const log = run(
+    bin,
+    ["demo", "--minutes", "1", "--out", join(project, "demo")],
+    project,
+    "halo-ehr demo --minutes 1",
+  );
+  console.log(log.trimEnd().split("\n").slice(-3).join("\n"));
   check(existsSync(join(project, "demo", "report", "report.html")), "the demo wrote no report");
 }
 if (!args.includes("--keep")) rmSync(tmp, { recursive: true, force: true });

@@ -26,13 +26,17 @@ for await (const record of readRecords(input)) {
 }
 const dataset = await ingest(input, { out: join(work, "dataset"), labels: "top:3", quiet: true });
 const events: TrainEvent["type"][] = [];
+let kernels = "";
 const run = await train(dataset.out, {
   out: join(work, "run"),
   preset: "tiny",
   maxSteps: 4,
   evalEvery: 2,
   batchSize: 16,
-  onProgress: (event) => events.push(event.type),
+  onProgress: (event) => {
+    events.push(event.type);
+    if (event.type === "start") kernels = event.kernels;
+  },
 });
 const synthetic: PatientRecord[] = [];
 for await (const record of generate(run.out, { count: 24, batchSize: 12 })) synthetic.push(record);
@@ -47,6 +51,7 @@ console.log(
     patients,
     trainRecords: dataset.splits.train,
     steps: run.step,
+    kernels,
     reason: run.reason,
     events: [...new Set(events)],
     generated: synthetic.length,
