@@ -1,17 +1,14 @@
-// `halo-ehr train <dataset>`: trains HALO on an encoded dataset (written by `halo-ehr ingest`),
-// keeping the best validation checkpoint in <out>/best and the latest in <out>/last.
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+// `halo-ehr train <dataset>`: turns the flags into a training request, trains through runTraining
+// (src/api/train.ts; best checkpoint in <out>/best, latest in <out>/last) and shows the progress.
+import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
-import { loadDatasetHeader } from "../encode/dataset-file.ts";
-import { checkOutputDir } from "../io/atomic.ts";
-import { readCheckpointConfig } from "../train/checkpoint.ts";
-import { defaultTrainOptions, parseConfigJson, type TrainOptions, validateTrainOptions } from "../train/options.ts";
+import { defaultRunDir, runTraining } from "../api/train.ts";
+import { defaultTrainOptions, parseConfigJson, type TrainOptions } from "../train/options.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
 import type { TrainRequest } from "../train/train.ts";
 
-export { runTrain };
+export { defaultRunDir, runTrain };
 
 /** Options as commander hands them over (unset ones are undefined, so a resume can tell). */
 interface TrainFlags {
@@ -36,11 +33,6 @@ function number(value: string): number {
   if (value.trim() === "" || !Number.isFinite(x))
     throw new InvalidArgumentError(`Expected a number but received "${value}".`);
   return x;
-}
-
-/** The run directory a dataset trains into when --out is not given. */
-export function defaultRunDir(datasetDir: string): string {
-  return join("halo-runs", basename(resolve(datasetDir)));
 }
 
 /** Turns the flags into a training request: --config-json first, explicit flags over it. */
@@ -98,30 +90,12 @@ export function registerTrain(program: Command): void {
       'JSON object or .json file of option overrides, e.g. \'{"nEmbd": 128, "beta2": 0.99}\' (unknown keys are an error)',
     )
     .action(async (datasetDir: string, flags: TrainFlags) => {
-      const header = await loadDatasetHeader(datasetDir); // a clear error now, before a worker starts
       const request = trainRequest(datasetDir, flags);
-      const last = join(request.out, "last");
-      if (request.resume) {
-        if (!existsSync(join(last, "config.json")) && !existsSync(join(`${last}.old`, "config.json"))) {
-          throw new Error(
-            `Nothing to resume in ${request.out}: ${last} holds no checkpoint. Hint: drop --resume to start a run.`,
-          );
-        }
-        // The run must continue on the data it started on: same vocabulary, or the ids mean other codes.
-        readCheckpointConfig(last, { vocab: header.vocab, from: `the dataset ${datasetDir}` });
-      } else {
-        validateTrainOptions({ ...defaultTrainOptions, ...request });
-        checkOutputDir(request.out, {
-          force: flags.force,
-          what: "training run",
-          hint: "Add --resume to continue it, --force to start afresh and replace it, or pass another --out.",
-        });
-        // --force: the earlier run's checkpoints go now, so best/ never mixes two runs.
-        for (const name of ["best", "last", "best.old", "last.old"])
-          rmSync(join(request.out, name), { recursive: true, force: true });
-      }
       const display = progressDisplay();
-      const result = await runTrain(datasetDir, request, (event) => display.onEvent(event));
+      const result = await runTraining(datasetDir, request, {
+        force: flags.force,
+        onProgress: (event) => display.onEvent(event),
+      });
       display.finish(result);
       // Stopped by a signal: last/ is saved; the exit status still says the run did not finish.
       if (result.signal !== undefined) process.exitCode = result.signal === "SIGTERM" ? 143 : 130;

@@ -16,6 +16,7 @@ export function runTrain(
   datasetDir: string,
   request: TrainRequest,
   onProgress?: (event: TrainEvent) => void,
+  abort?: AbortSignal,
 ): Promise<TrainResult & { signal?: "SIGINT" | "SIGTERM" }> {
   const stopFlag = new SharedArrayBuffer(4);
   const data: TrainWorkerData = { datasetDir, request, stopFlag };
@@ -32,6 +33,10 @@ export function runTrain(
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // An abort (the library API's AbortSignal) stops as a first Ctrl-C does, saving last/, silently.
+  const onAbort = () => Atomics.store(new Int32Array(stopFlag), 0, 1);
+  if (abort?.aborted) onAbort();
+  else abort?.addEventListener("abort", onAbort, { once: true });
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
@@ -39,6 +44,7 @@ export function runTrain(
       settled = true;
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      abort?.removeEventListener("abort", onAbort);
       fn();
     };
     worker.on("message", (message: WorkerMessage) => {

@@ -1,6 +1,11 @@
-// Worker entry point. A worker does not inherit the TypeScript loader the main thread was started
-// with (the bin script registers it at run time), so it registers tsx before loading the worker.
-import { register } from "tsx/esm/api";
+// Worker entry point. A worker does not inherit the TypeScript loader its parent may run under, so:
+// in the compiled package (dist/) the compiled worker sits beside this file and loads directly; in a
+// source checkout (src/, tests) only the .ts exists, and tsx is registered first to load it.
+import { existsSync } from "node:fs";
 
-register();
-await import("./train-worker.ts");
+if (existsSync(new URL("./train-worker.js", import.meta.url))) await import("./train-worker.js");
+else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./train-worker.ts");
+}
