@@ -3,18 +3,12 @@
 // visit, labels that agree with the codes that define them. Zero is the target for synthetic records;
 // the same counters on the real training split show what real data does.
 import type { EncodedRecord, Vocabulary } from "../encode/types.ts";
+import { codeEra } from "../encode/vocab-structure.ts";
 import { labelDefiningCodes } from "./utility.ts";
 
 /** Medical tokens: a visit holding none holds only structure (age, gap, visit type, ...). */
 export function isMedical(kind: string): boolean {
   return kind === "code" || kind === "lab";
-}
-
-/** ICD revision of a code system ("icd9cm", "ICD-10-PCS"): the era a visit's codes should share. */
-export function codeEra(system: string | undefined): string | null {
-  if (system === undefined) return null;
-  const m = /^icd-?(9|10)/i.exec(system);
-  return m ? `ICD-${m[1]}` : null;
 }
 
 export interface LabelAgreement {
@@ -107,10 +101,10 @@ export function plausibility(
   const codes = vocab.codes;
   const medical = Uint8Array.from(codes, (t) => (isMedical(t.kind) ? 1 : 0));
   const age = Uint8Array.from(codes, (t) => (t.kind === "age" ? 1 : 0));
-  const eras = [...new Set(codes.map((t) => (t.kind === "code" ? codeEra(t.system) : null)))].filter(
-    (e): e is string => e !== null,
-  );
-  const eraOf = Int8Array.from(codes, (t) => (t.kind === "code" ? eras.indexOf(codeEra(t.system) ?? "") : -1));
+  // The ICD revision of each code token: the era a visit's codes should share (as sampling enforces).
+  const eraOfToken = codes.map((t) => (t.kind === "code" ? codeEra(t.system) : undefined));
+  const eras = [...new Set(eraOfToken)].filter((e): e is number => e !== undefined).map((e) => `ICD-${e}`);
+  const eraOf = Int8Array.from(eraOfToken, (e) => (e === undefined ? -1 : eras.indexOf(`ICD-${e}`)));
   const visits = (rs: readonly EncodedRecord[]) => rs.reduce((a, r) => a + r.visits.length, 0);
   const sex = { real: sexCounts(train, vocab), synthetic: sexCounts(synthetic, vocab) };
   const agreement = { real: labelAgreement(train, vocab), synthetic: labelAgreement(synthetic, vocab) };

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EncodedRecord, TokenKind, Vocabulary } from "../../src/encode/types.ts";
-import { codeEra, formatChecks, labelAgreement, plausibility, sexCounts } from "../../src/evaluate/validity.ts";
+import { codeEra } from "../../src/encode/vocab-structure.ts";
+import { formatChecks, labelAgreement, plausibility, sexCounts } from "../../src/evaluate/validity.ts";
 
 const rec = (labels: number[], visits: number[][]): EncodedRecord => ({
   id: "x",
@@ -103,13 +104,13 @@ test("era mixing is not a defect where training visits mix eras; absent label ki
   assert.deepEqual(sexCounts([rec([], [[0]])], bare), { labels: 0, none: 1, one: 0, several: 0 });
 });
 
-test("code-system eras: ICD revisions by system name", () => {
-  assert.equal(codeEra("icd9cm"), "ICD-9");
-  assert.equal(codeEra("icd9pcs"), "ICD-9");
-  assert.equal(codeEra("ICD-10-PCS"), "ICD-10");
-  assert.equal(codeEra("icd10cm"), "ICD-10");
-  assert.equal(codeEra("snomed"), null);
-  assert.equal(codeEra(undefined), null);
+test("code-system eras: the ICD revision of each system, shared with sampling", () => {
+  assert.equal(codeEra("icd9cm"), 9);
+  assert.equal(codeEra("icd9pcs"), 9);
+  assert.equal(codeEra("icd10cm"), 10);
+  assert.equal(codeEra("icd10pcs"), 10);
+  assert.equal(codeEra("snomed"), undefined);
+  assert.equal(codeEra(undefined), undefined);
 });
 
 test("writer summaries: every number becomes a named count, other fields are kept, unknown shapes refused", () => {

@@ -1,6 +1,6 @@
 // The whole path a user takes: ingest each real data set, train a tiny model for a few steps, generate,
 // and load what `generate` wrote into the official schema of the data set's format. Zero errors allowed;
-// the rows in the database must equal summary.json's counts. Skips (and says why) without PostgreSQL or
+// the rows in the database must equal summary.json's counts, and every plausibility counter is 0. Skips (and says why) without PostgreSQL or
 // ../shared; under CI=true that is a failure.
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runGenerate } from "../../src/cli/generate.ts";
 import { runIngest } from "../../src/cli/ingest.ts";
+import { loadDataset, loadRecords } from "../../src/encode/dataset-file.ts";
+import { plausibility } from "../../src/evaluate/validity.ts";
 import { runTrain } from "../../src/train/run-train.ts";
 import { skipReason, unavailableReason } from "./availability.ts";
 import { DATA, fhirValidator, type LoadReport, loadMimic3, loadOmop, loadSynthea, omopKeysToCheck } from "./load.ts";
@@ -42,6 +44,11 @@ describe("generate's output from a tiny model loads into the official schemas", 
     await runGenerate(join(root, `${name}-run`), { count: 150, out, quiet: true });
     const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     assert.ok(summary.records > 0, `${name}: no records written`);
+    // What every real record obeys, every synthetic one must too (issue 8): each counter that applies is 0.
+    const { vocab, splits } = await loadDataset(ds);
+    const synthetic = await loadRecords(join(out, "synthetic.records"), { vocab, from: `the dataset ${ds}` });
+    for (const c of plausibility(splits.train, synthetic, vocab).counters)
+      if (c.synthetic !== null) assert.equal(c.synthetic, 0, `${name}: ${c.description}`);
     return { out, summary };
   }
 
