@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "isa.h"  // before kernels.h: picks HALO_ISA
 #include "kernels.h"
 #include "thread_pool.h"
 
@@ -17,7 +18,9 @@
 #include <immintrin.h>
 #endif
 
-namespace halo {
+#include "isa_begin.h"
+
+namespace halo::HALO_ISA {
 namespace {
 
 // Register tile MR x NR; the A block MC x KC (150-220 KB) stays in L2, the B panel KC x NC (4-6 MB)
@@ -342,4 +345,6 @@ void triBackwardWeight(float* dWp, const float* dY, const float* X, long M, long
   gemm({dY, 1, D, X, D, BKind::RowMajor, dWp, 0, CKind::TriPacked, D, D, M}, true, Work::Growing);
 }
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA
+
+#include "isa_end.h"

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "isa.h"  // before kernels.h: picks HALO_ISA
 #include "kernels.h"
 #include "thread_pool.h"
 
@@ -23,7 +24,9 @@
 #pragma GCC diagnostic pop
 #endif
 
-namespace halo {
+#include "isa_begin.h"
+
+namespace halo::HALO_ISA {
 
 #if defined(__AVX2__) && defined(__FMA__)
 float dot(const float* a, const float* b, long n) {
@@ -611,4 +614,6 @@ double peakGflops(double seconds) {
 #endif
 }
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA
+
+#include "isa_end.h"

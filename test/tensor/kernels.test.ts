@@ -4,11 +4,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { kernels, nativeKernels, nativeUnavailableReason, tsKernels } from "../../src/tensor/kernels.ts";
+import { skipOutsideCI } from "../ci.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-/** The kernel name and stderr of a fresh process that imports kernels.ts with the given environment. */
-function pick(env: Record<string, string | undefined>): { name: string; stderr: string } {
+/** `what` (the kernel name by default) and stderr of a fresh process that imports kernels.ts with the given environment. */
+function pick(env: Record<string, string | undefined>, what = "m.kernels.name"): { name: string; stderr: string } {
   const r = spawnSync(
     process.execPath,
     [
@@ -16,7 +17,7 @@ function pick(env: Record<string, string | undefined>): { name: string; stderr: 
       "tsx",
       "--input-type=module",
       "-e",
-      'const m = await import("./src/tensor/kernels.ts"); console.log(m.kernels.name);',
+      `const m = await import("./src/tensor/kernels.ts"); console.log(${what});`,
     ],
     { cwd: root, env: { ...process.env, ...env }, encoding: "utf8" },
   );
@@ -43,10 +44,47 @@ describe("kernels.ts picks an implementation", () => {
   });
 
   it("uses the native kernels by default when the addon is built", {
-    skip: nativeKernels ? false : "native addon not built",
+    skip: skipOutsideCI(!nativeKernels && "native addon not built"),
   }, () => {
     const r = pick({ HALO_EHR_NO_NATIVE: undefined });
     assert.equal(r.name, "native");
     assert.equal(r.stderr, "");
+  });
+
+  it("HALO_EHR_NATIVE_ISA forces an instruction set, and an impossible one is refused with the reason", {
+    skip: skipOutsideCI(!nativeKernels && "native addon not built"),
+  }, () => {
+    const isa = (value: string) =>
+      pick(
+        { HALO_EHR_NATIVE_ISA: value, HALO_EHR_NO_NATIVE: undefined },
+        "m.nativeKernels?.isa ?? m.nativeUnavailableReason",
+      );
+    const arch = process.arch === "x64" ? ["avx512", "avx2"] : ["generic"];
+    assert.ok(arch.includes(nativeKernels?.isa ?? ""), String(nativeKernels?.isa));
+    assert.equal(isa(arch[arch.length - 1]).name, arch[arch.length - 1]);
+    assert.match(isa("sse2").name, /HALO_EHR_NATIVE_ISA must be/);
+  });
+
+  it("the native kernel tests pass on the AVX2 path too where the CPU chose AVX-512", {
+    skip: nativeKernels?.isa === "avx512" ? false : `the default path (${nativeKernels?.isa}) is the only one here`,
+  }, () => {
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--test", "--test-reporter=tap", "test/tensor/kernels-native.test.ts"],
+      {
+        cwd: root,
+        // Without the parent runner's context, so the child reports in plain TAP.
+        env: {
+          ...process.env,
+          HALO_EHR_NATIVE_ISA: "avx2",
+          HALO_EHR_NO_NATIVE: undefined,
+          NODE_TEST_CONTEXT: undefined,
+        },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 0, r.stdout.slice(-4000) + r.stderr);
+    assert.match(r.stdout, /# fail 0/);
+    assert.match(r.stdout, /# skipped 0/);
   });
 });
