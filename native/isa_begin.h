@@ -2,8 +2,6 @@
 // code from headers (std::vector, std::function, thread_pool.h's inline helpers) must stay compiled
 // for the baseline, or the linker could keep an AVX-512 copy of a shared inline function and the
 // baseline path would then crash with an illegal instruction on a CPU without AVX-512.
-// GCC and Clang define __AVX512F__ and friends inside the region, so the #if blocks of the kernels
-// pick their AVX-512 code there.
 #if defined(HALO_AVX512) && defined(__x86_64__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl,avx512cd")

@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "thread_pool.h"
 
-#if (defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
+#if (defined(__AVX2__) && defined(__FMA__)) || defined(HALO_AVX512)
 // GCC 12 warns that the _mm512_undefined_ps() inside the unmasked AVX-512 intrinsics "may be used
 // uninitialized" (GCC bug 105593, fixed in 13); silenced for the header only.
 #pragma GCC diagnostic push
@@ -95,7 +95,7 @@ void scale(float* C, long n, float beta) {
 // done with masked loads and stores, so every element goes through the same instructions
 // whatever the length and however the threads split it.
 
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 #define HALO_VEC 1
 struct Vec {
   using T = __m512;
@@ -561,7 +561,7 @@ HALO_FMA_LOOP(fma_loop_ymm, __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_
 constexpr double FLOPS_PER_ITER_YMM = 12 * 8 * 2;
 #endif
 
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 HALO_FMA_LOOP(fma_loop_zmm, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_store_ps, 16, "v")
 #endif
 
@@ -594,7 +594,7 @@ double measure(L loop, double flops_per_iter, double seconds) {
 double peakGflops(double seconds) {
 #if defined(__AVX2__) && defined(__FMA__)
   double best = measure(fma_loop_ymm, FLOPS_PER_ITER_YMM, seconds);
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
   best = std::max(best, measure(fma_loop_zmm, 12 * 16 * 2, seconds));
 #endif
   return best;

@@ -100,6 +100,14 @@ function bag(op: string, idx: Int32Array, off: Int32Array, N: number, rows: numb
   }
 }
 
+/**
+ * The kernels of an addon loaded from `path` without the version and source checks, for benchmarks that
+ * compare builds side by side (bench/kernels.ts --compare); everything else goes through loadNativeKernels.
+ */
+export function loadUncheckedAddon(path: string): NativeKernels {
+  return wrap(createRequire(import.meta.url)(path) as Addon);
+}
+
 function wrap(addon: Addon): NativeKernels {
   const tri = (D: number) => (D * (D + 1)) / 2;
   return {
