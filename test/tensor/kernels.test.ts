@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { kernels, nativeKernels, nativeUnavailableReason, tsKernels } from "../../src/tensor/kernels.ts";
+import { checkAddon } from "../../src/tensor/kernels-native.ts";
 import { skipOutsideCI } from "../ci.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -86,5 +87,37 @@ describe("kernels.ts picks an implementation", () => {
     assert.equal(r.status, 0, r.stdout.slice(-4000) + r.stderr);
     assert.match(r.stdout, /# fail 0/);
     assert.match(r.stdout, /# skipped 0/);
+  });
+});
+
+describe("a native addon that does not fit is refused with the reason", () => {
+  const fitting = (): Record<string, unknown> => {
+    const addon: Record<string, unknown> = { version: "1.2.3", sourceHash: "habc", isa: "avx2" };
+    for (const [k, v] of Object.entries(tsKernels)) if (typeof v === "function") addon[k] = v;
+    return { ...addon, peakGflops: () => 0, threadCount: () => 1 };
+  };
+
+  it("accepts an addon with every kernel, this version and these sources", () => {
+    assert.equal(checkAddon(fitting(), "1.2.3", "habc"), undefined);
+    // An installed package without native/ sources checks the version only.
+    assert.equal(checkAddon(fitting(), "1.2.3", undefined), undefined);
+  });
+
+  it("names the missing kernels of a stale or foreign addon", () => {
+    const { madeSampleRow: _, adamStep: __, ...stale } = fitting();
+    assert.match(
+      String(checkAddon(stale, "1.2.3", "habc")),
+      /lacks adamStep, madeSampleRow: it is stale or foreign; rebuild it with `npm run build:native`/,
+    );
+  });
+
+  it("refuses an addon built for another version or from other sources", () => {
+    assert.match(String(checkAddon(fitting(), "1.2.4", "habc")), /built for halo-ehr 1\.2\.3, not 1\.2\.4/);
+    assert.match(
+      String(checkAddon(fitting(), "1.2.3", "hdef")),
+      /built from other sources than native\/ \(hash habc, sources hdef\)/,
+    );
+    const { version: _, ...old } = fitting();
+    assert.match(String(checkAddon(old, "1.2.3", "habc")), /built for halo-ehr undefined, not 1\.2\.3/);
   });
 });
