@@ -10,7 +10,7 @@
 // are set as in bench/sample.ts (same shape of records on both sides, since sampling cost follows it).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/encode/dataset-file.ts";
@@ -115,6 +115,7 @@ writeFileSync(
     }),
   }),
 );
+const threads = "threads" in kernels ? Number(kernels.threads) : availableParallelism();
 const script = join(dirname(new URL(import.meta.url).pathname), "halo_official.py");
 const py = spawnSync(
   values.python,
@@ -139,7 +140,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a 
 console.log(
   `\n${values.dataset}: ${records.length} train records, C ${C}, L ${L}; preset ${preset} (d ${config.nEmbd}, ` +
     `${config.nLayer} layers), batch ${BATCH}, median of ${STEPS} steps; official: torch ${official.torch}, ` +
-    `${official.threads} threads; halo-ehr: ${kernels.name} kernels`,
+    `${official.threads} threads; halo-ehr: ${kernels.name} kernels, ${threads} threads`,
 );
 console.log("| | official HALO | halo-ehr | official / halo-ehr |");
 console.log("| --- | --- | --- | --- |");
