@@ -4,12 +4,20 @@
 // kernels that training spends its non-GEMM time in (GELU forward/backward, Adam) in elements/s.
 // Run: node --import tsx bench/kernels.ts [--repeats 3] [--m 1536] [--d 10000]
 //        [--only gemm,head,sample,elementwise] [--gelu-n 1600000] [--adam-n 3600000,148700000]
+//        [--compare other/halo_native.node] [--no-ts]
+// --compare runs a second build of the addon (say, one built with -march=native) beside this one in the
+// same process, op by op, so builds are compared under the same machine load; --no-ts leaves out the
+// TypeScript fallback. The native rows are named by the instruction set the addon chose
+// (HALO_EHR_NATIVE_ISA=avx2 forces the baseline).
 // The machine may be shared, so every figure is a median of repeats, each op's repeats are
 // interleaved with peak measurements, and figures are also given per CPU-second (process CPU
 // time, which other processes' load does not inflate).
+
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Kernels } from "../src/tensor/kernel-api.ts";
-import { nativeKernels, nativeUnavailableReason, tsKernels } from "../src/tensor/kernels.ts";
+import { nativeKernels as loaded, nativeUnavailableReason, tsKernels } from "../src/tensor/kernels.ts";
+import { loadUncheckedAddon } from "../src/tensor/kernels-native.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,8 +27,16 @@ const { values } = parseArgs({
     only: { type: "string", default: "gemm,head,sample,elementwise" },
     "gelu-n": { type: "string", default: "1600000" },
     "adam-n": { type: "string", default: "3600000,148700000" },
+    compare: { type: "string" },
+    "no-ts": { type: "boolean", default: false },
   },
 });
+const nativeKernels = loaded;
+const compared = values.compare ? loadUncheckedAddon(resolve(values.compare)) : undefined;
+const natives = [nativeKernels, compared].filter((k) => k !== undefined);
+/** How each implementation is named in the tables. */
+const label = (k: Kernels): string =>
+  k === compared ? `compared (${values.compare})` : k === nativeKernels ? `native ${nativeKernels.isa}` : k.name;
 const REPEATS = Number(values.repeats);
 const M = Number(values.m);
 const D = Number(values.d);
@@ -109,7 +125,7 @@ class Series {
     const row = {
       op: this.op,
       shape: this.shape,
-      impl: this.k.name,
+      impl: label(this.k),
       wall: median(this.wall),
       cpu: median(this.cpu),
       pct: (100 * median(this.wall)) / median(this.peakWall),
@@ -142,7 +158,7 @@ function benchPair(dense: Series, tri: Series): { wall: number; cpu: number } {
   return { wall: median(wall), cpu: median(cpu) };
 }
 
-const impls: Kernels[] = nativeKernels ? [nativeKernels, tsKernels] : [tsKernels];
+const impls: Kernels[] = [...natives, ...(values["no-ts"] ? [] : [tsKernels])];
 if (!nativeKernels) console.error(`native kernels unavailable (${nativeUnavailableReason}): fallback only, no peak`);
 console.error(`threads: ${nativeKernels?.threads ?? 1}, repeats: ${REPEATS}`);
 
@@ -165,8 +181,7 @@ if (ONLY.has("gemm")) {
 
 // ---- HALO head shape: M rows through a D x D masked layer; native only (the fallback would take minutes) ----
 const ratios: string[] = [];
-if (nativeKernels && ONLY.has("head")) {
-  const k = nativeKernels;
+if (ONLY.has("head")) {
   const X = filled(M * D, 4);
   const dY = filled(M * D, 5);
   const Y = new Float32Array(M * D);
@@ -175,27 +190,29 @@ if (nativeKernels && ONLY.has("head")) {
   const shape = `M ${M}, D ${D}`;
   const dense = 2 * M * D * D;
   const tri = M * D * (D + 1); // the useful flops of the triangle
-  const pairs: [string, Series, Series][] = [
-    [
-      "forward",
-      new Series("dense forward (NT)", shape, k, dense, (kk) => kk.matmulNT(Y, X, W, M, D, D, 0)),
-      new Series("tri forward", shape, k, tri, (kk) => kk.triForward(Y, X, Wp, M, D, 0)),
-    ],
-    [
-      "backward-input",
-      new Series("dense backward-input (NN)", shape, k, dense, (kk) => kk.matmulNN(Y, dY, W, M, D, D, 1)),
-      new Series("tri backward-input", shape, k, tri, (kk) => kk.triBackwardInput(Y, dY, Wp, M, D)),
-    ],
-    [
-      "backward-weight",
-      // W doubles as the dense weight gradient and Wp as the packed one
-      new Series("dense backward-weight (TN)", shape, k, dense, (kk) => kk.matmulTN(W, dY, X, D, M, D, 1)),
-      new Series("tri backward-weight", shape, k, tri, (kk) => kk.triBackwardWeight(Wp, dY, X, M, D)),
-    ],
-  ];
-  for (const [name, d, t] of pairs) {
-    const r = benchPair(d, t);
-    ratios.push(`${name} ${r.wall.toFixed(2)} (CPU time ${r.cpu.toFixed(2)})`);
+  for (const k of natives) {
+    const pairs: [string, Series, Series][] = [
+      [
+        "forward",
+        new Series("dense forward (NT)", shape, k, dense, (kk) => kk.matmulNT(Y, X, W, M, D, D, 0)),
+        new Series("tri forward", shape, k, tri, (kk) => kk.triForward(Y, X, Wp, M, D, 0)),
+      ],
+      [
+        "backward-input",
+        new Series("dense backward-input (NN)", shape, k, dense, (kk) => kk.matmulNN(Y, dY, W, M, D, D, 1)),
+        new Series("tri backward-input", shape, k, tri, (kk) => kk.triBackwardInput(Y, dY, Wp, M, D)),
+      ],
+      [
+        "backward-weight",
+        // W doubles as the dense weight gradient and Wp as the packed one
+        new Series("dense backward-weight (TN)", shape, k, dense, (kk) => kk.matmulTN(W, dY, X, D, M, D, 1)),
+        new Series("tri backward-weight", shape, k, tri, (kk) => kk.triBackwardWeight(Wp, dY, X, M, D)),
+      ],
+    ];
+    for (const [name, d, t] of pairs) {
+      const r = benchPair(d, t);
+      ratios.push(`${label(k)} ${name} ${r.wall.toFixed(2)} (CPU time ${r.cpu.toFixed(2)})`);
+    }
   }
 }
 
@@ -233,7 +250,7 @@ function benchElementwise(op: string, n: number, run: (k: Kernels) => void): voi
       x.cpu.push(m.cpu);
     }
   for (const x of s) {
-    const row = { op, n, impl: x.k.name, time: median(x.wall), rate: n / median(x.wall), cpuRate: n / median(x.cpu) };
+    const row = { op, n, impl: label(x.k), time: median(x.wall), rate: n / median(x.wall), cpuRate: n / median(x.cpu) };
     elemRows.push(row);
     console.error(`  ${op} n ${n} ${row.impl}: ${(row.rate / 1e9).toFixed(3)} G elements/s (${row.time.toFixed(4)} s)`);
   }
@@ -269,7 +286,7 @@ if (rows.length) {
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
-    const native = r.impl === "native";
+    const native = r.impl !== tsKernels.name;
     console.log(
       `| ${r.op} | ${r.shape} | ${r.impl} | ${r.time.toFixed(3)} | ${fmt(r.wall)} | ${native ? fmt(r.pct, 0) : fmt(r.pct, 1)}% | ${fmt(r.cpu)} | ${native ? fmt(r.pctCpu, 0) : fmt(r.pctCpu, 1)}% |`,
     );

@@ -8,7 +8,9 @@
 // on a shared machine does not inflate (the native kernels use every core, so CPU s >= wall s x
 // busy cores). The paper preset also times one checkpoint write (weights + Adam state).
 //   node --import tsx bench/train.ts [--presets small,paper] [--steps 5] [--paper-steps 2]
-// Official PyTorch HALO at the paper size (batch 48): about 28 s/step and 11.6 GB of GPU memory.
+// Official PyTorch HALO at the paper size (batch 48): about 28 s/step and 11.6 GB, measured by hand on
+// 2026-11-27 (README, commit 4124288), not by this script; bench/official/compare.ts --preset paper
+// measures both side by side.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -227,5 +229,7 @@ if (values.child) {
           : `, checkpoint write (weights + Adam) ${r.checkpointSeconds.toFixed(1)} s`),
     );
   }
-  console.log("Official PyTorch HALO, paper size: about 28 s/step (batch 48) and 11.6 GB of GPU memory.");
+  console.log(
+    "Official PyTorch HALO, paper size: about 28 s/step (batch 48) and 11.6 GB, measured by hand (README); bench/official/compare.ts --preset paper measures it side by side.",
+  );
 }

@@ -10,20 +10,23 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "isa.h"  // before kernels.h: picks HALO_ISA
 #include "kernels.h"
 #include "thread_pool.h"
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(HALO_AVX512)
 #include <immintrin.h>
 #endif
 
-namespace halo {
+#include "isa_begin.h"
+
+namespace halo::HALO_ISA {
 namespace {
 
 // Register tile MR x NR; the A block MC x KC (150-220 KB) stays in L2, the B panel KC x NC (4-6 MB)
 // in L3, and one B micro-panel KC x NR (16-48 KB) near L1 while every A micro-panel of the block
 // sweeps it. KC was tuned on AMD Zen 4 (1024^3, one thread): 384 beat 128, 192 and 256 by 5-15%.
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 // 16 zmm accumulators: half the instructions per flop of the AVX2 tile, so the loads and
 // broadcasts stay hidden even where 512-bit FMAs run as two 256-bit halves (AMD Zen 4).
 constexpr long MR = 8, NR = 32, KC = 384, MC = 144, NC = 4064;
@@ -56,7 +59,7 @@ struct Gemm {
 };
 
 // C[MR x NR] (row stride ldc) += Ap[k x MR] (k-major panel) * Bp[k x NR] (k-major panel)
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 void micro_kernel(long k, const float* __restrict a, const float* __restrict b, float* __restrict c, long ldc) {
   __m512 acc[MR][2];
 #pragma GCC unroll 8
@@ -342,4 +345,6 @@ void triBackwardWeight(float* dWp, const float* dY, const float* X, long M, long
   gemm({dY, 1, D, X, D, BKind::RowMajor, dWp, 0, CKind::TriPacked, D, D, M}, true, Work::Growing);
 }
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA
+
+#include "isa_end.h"

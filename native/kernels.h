@@ -1,10 +1,15 @@
 // The native kernels as plain C++ over raw pointers, one declaration per op of the Kernels
 // contract (src/tensor/kernel-api.ts), same names and argument order. Sizes and lengths are
 // validated by src/tensor/kernels-native.ts before any of these run.
-#pragma once
+// Each instruction set's build of the kernels lives in its own namespace halo::HALO_ISA (see isa.h),
+// so there is no include guard: dispatch.cc declares every compiled set by including this once per set.
 #include <cstdint>
 
-namespace halo {
+#ifndef HALO_ISA
+#error "define HALO_ISA (include isa.h) before kernels.h"
+#endif
+
+namespace halo::HALO_ISA {
 
 // ---- gemm.cc: dense and lower-triangular matrix products ----
 void matmulNN(float* C, const float* A, const float* B, long M, long K, long N, float beta);
@@ -49,4 +54,4 @@ float dot(const float* a, const float* b, long n);
 // y[t] += alpha * x[t]
 void axpy(float* y, float alpha, const float* x, long n);
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA

@@ -10,10 +10,11 @@
 #include <cstring>
 #include <vector>
 
+#include "isa.h"  // before kernels.h: picks HALO_ISA
 #include "kernels.h"
 #include "thread_pool.h"
 
-#if (defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
+#if (defined(__AVX2__) && defined(__FMA__)) || defined(HALO_AVX512)
 // GCC 12 warns that the _mm512_undefined_ps() inside the unmasked AVX-512 intrinsics "may be used
 // uninitialized" (GCC bug 105593, fixed in 13); silenced for the header only.
 #pragma GCC diagnostic push
@@ -23,7 +24,9 @@
 #pragma GCC diagnostic pop
 #endif
 
-namespace halo {
+#include "isa_begin.h"
+
+namespace halo::HALO_ISA {
 
 #if defined(__AVX2__) && defined(__FMA__)
 float dot(const float* a, const float* b, long n) {
@@ -92,7 +95,7 @@ void scale(float* C, long n, float beta) {
 // done with masked loads and stores, so every element goes through the same instructions
 // whatever the length and however the threads split it.
 
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 #define HALO_VEC 1
 struct Vec {
   using T = __m512;
@@ -558,7 +561,7 @@ HALO_FMA_LOOP(fma_loop_ymm, __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_
 constexpr double FLOPS_PER_ITER_YMM = 12 * 8 * 2;
 #endif
 
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
 HALO_FMA_LOOP(fma_loop_zmm, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_store_ps, 16, "v")
 #endif
 
@@ -591,7 +594,7 @@ double measure(L loop, double flops_per_iter, double seconds) {
 double peakGflops(double seconds) {
 #if defined(__AVX2__) && defined(__FMA__)
   double best = measure(fma_loop_ymm, FLOPS_PER_ITER_YMM, seconds);
-#if defined(__AVX512F__)
+#if defined(HALO_AVX512)
   best = std::max(best, measure(fma_loop_zmm, 12 * 16 * 2, seconds));
 #endif
   return best;
@@ -611,4 +614,6 @@ double peakGflops(double seconds) {
 #endif
 }
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA
+
+#include "isa_end.h"

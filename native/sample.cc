@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "isa.h"  // before kernels.h: picks HALO_ISA
 #include "kernels.h"
 #include "thread_pool.h"
 
@@ -12,7 +13,9 @@
 #include <immintrin.h>
 #endif
 
-namespace halo {
+#include "isa_begin.h"
+
+namespace halo::HALO_ISA {
 
 namespace {
 
@@ -198,4 +201,6 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
   });
 }
 
-}  // namespace halo
+}  // namespace halo::HALO_ISA
+
+#include "isa_end.h"

@@ -1,9 +1,14 @@
-// The only file that knows the native addon (build/Release/halo_native.node) exists.
-// It loads the addon and wraps each kernel with argument checks: the C++ side trusts lengths and
-// types, so a short or mistyped array must be stopped here rather than read out of bounds there.
+// The only file that knows the native addon exists (a prebuild in prebuilds/<platform>-<arch>/ or a
+// local build in build/Release/, found by node-gyp-build). It loads the addon, refuses one that does
+// not match this package (missing kernels, another version, built from other native sources), and
+// wraps each kernel with argument checks: the C++ side trusts lengths and types, so a short or
+// mistyped array must be stopped here rather than read out of bounds there.
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { nativeSourceHash } from "../../native/source-hash.mjs";
 import type { Kernels } from "./kernel-api.ts";
-import { groupBounds } from "./kernels-ts.ts";
+import { groupBounds, tsKernels } from "./kernels-ts.ts";
 
 /** The native kernels plus what only the native side offers. */
 export interface NativeKernels extends Kernels {
@@ -11,10 +16,18 @@ export interface NativeKernels extends Kernels {
   peakGflops(seconds: number): number;
   /** Number of threads the addon computes with. */
   readonly threads: number;
+  /** The instruction set the addon chose for this CPU (avx512, avx2 or generic; HALO_EHR_NATIVE_ISA forces one). */
+  readonly isa: string;
 }
 
-type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow"> & {
+type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow" | "isa"> & {
   threadCount(): number;
+  /** package.json's version when the addon was built. */
+  version: string;
+  /** nativeSourceHash() of the sources the addon was built from. */
+  sourceHash: string;
+  /** The instruction set chosen at load: avx512, avx2 (x86-64) or generic. */
+  isa: string;
   /** The kernel's arguments, then RowRules flattened: group, required, era (each may be null). */
   madeSampleRow(
     x: Float32Array,
@@ -36,7 +49,8 @@ type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow"> & {
 
 export type NativeLoad = { ok: true; kernels: NativeKernels } | { ok: false; reason: string };
 
-const ADDON_PATH = "../../build/Release/halo_native.node";
+// The package root, two levels up from src/tensor (and from a compiled dist/tensor).
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 function describe(v: unknown): string {
   if (v === null) return "null";
@@ -86,11 +100,20 @@ function bag(op: string, idx: Int32Array, off: Int32Array, N: number, rows: numb
   }
 }
 
+/**
+ * The kernels of an addon loaded from `path` without the version and source checks, for benchmarks that
+ * compare builds side by side (bench/kernels.ts --compare); everything else goes through loadNativeKernels.
+ */
+export function loadUncheckedAddon(path: string): NativeKernels {
+  return wrap(createRequire(import.meta.url)(path) as Addon);
+}
+
 function wrap(addon: Addon): NativeKernels {
   const tri = (D: number) => (D * (D + 1)) / 2;
   return {
     name: "native",
     threads: addon.threadCount(),
+    isa: addon.isa,
     peakGflops(seconds) {
       if (!(seconds > 0))
         throw new RangeError(`peakGflops: expected a positive number of seconds but received ${describe(seconds)}`);
@@ -319,9 +342,35 @@ export function loadNativeKernels(): NativeLoad {
   const require = createRequire(import.meta.url);
   let addon: Addon;
   try {
-    addon = require(ADDON_PATH) as Addon;
+    const load = require("node-gyp-build") as (root: string) => unknown;
+    addon = load(ROOT) as Addon;
   } catch (e) {
     return { ok: false, reason: e instanceof Error ? e.message.split("\n")[0] : String(e) };
   }
-  return { ok: true, kernels: wrap(addon) };
+  const mismatch = checkAddon(addon, require(join(ROOT, "package.json")).version, nativeSourceHash());
+  return mismatch === undefined ? { ok: true, kernels: wrap(addon) } : { ok: false, reason: mismatch };
+}
+
+/** Every function the kernel contract needs, plus the addon's own. */
+const REQUIRED = [
+  ...Object.keys(tsKernels).filter((k) => typeof tsKernels[k as keyof Kernels] === "function"),
+  "peakGflops",
+  "threadCount",
+];
+
+/**
+ * Why `addon` must not be used, or undefined when it fits: it must export every kernel and have been
+ * built for this package version and, where the native sources ship alongside, from those sources
+ * (an addon built before a signature change would otherwise run with the old arguments).
+ */
+export function checkAddon(addon: unknown, version: string, sourceHash: string | undefined): string | undefined {
+  const a = addon as Partial<Record<string, unknown>>;
+  const missing = REQUIRED.filter((k) => typeof a[k] !== "function");
+  const rebuild = "rebuild it with `npm run build:native`";
+  if (missing.length > 0) return `the native addon lacks ${missing.join(", ")}: it is stale or foreign; ${rebuild}`;
+  if (a.version !== version)
+    return `the native addon was built for halo-ehr ${String(a.version)}, not ${version}; ${rebuild}`;
+  if (sourceHash !== undefined && a.sourceHash !== sourceHash)
+    return `the native addon was built from other sources than native/ (hash ${String(a.sourceHash)}, sources ${sourceHash}); ${rebuild}`;
+  return undefined;
 }

@@ -10,11 +10,12 @@ import { runGenerate } from "../../src/cli/generate.ts";
 import { runIngest } from "../../src/cli/ingest.ts";
 import { loadRecords } from "../../src/encode/dataset-file.ts";
 import { runTrain } from "../../src/train/run-train.ts";
+import { skipOutsideCI } from "../ci.ts";
 
 const eunomia = join(import.meta.dirname, "..", "..", "..", "shared", "data", "eunomia-synthea27nj-omop-5.4");
 
 describe("generate: streamed, staged output with summary.json", {
-  skip: !existsSync(eunomia) && "no ../shared data",
+  skip: skipOutsideCI(!existsSync(eunomia) && "no ../shared data"),
 }, () => {
   const root = mkdtempSync(join(tmpdir(), "halo-generate-"));
   const out = join(root, "syn");

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { detectFormat } from "../../src/ingest/detect-format.ts";
 import { IngestError } from "../../src/ingest/record.ts";
+import { skipOutsideCI } from "../ci.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures");
 const shared = join(import.meta.dirname, "..", "..", "..", "shared", "data");
@@ -55,7 +56,9 @@ describe("detectFormat", () => {
     assert.equal(await detectFormat(join(dir, "bundle.json.gz")), "fhir");
   });
 
-  it("recognises the shared data sets", { skip: !existsSync(shared) && "shared data not present" }, async () => {
+  it("recognises the shared data sets", {
+    skip: skipOutsideCI(!existsSync(shared) && "shared data not present"),
+  }, async () => {
     assert.equal(await detectFormat(join(shared, "mimic-iii-demo-1.4")), "mimic3");
     assert.equal(await detectFormat(join(shared, "eunomia-synthea27nj-omop-5.4")), "omop");
     assert.equal(await detectFormat(join(shared, "synthea-csv-nebraska-111")), "synthea-csv");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readFhir } from "../../src/ingest/from-fhir.ts";
 import { IngestError, type PatientRecord } from "../../src/ingest/record.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { canonical } from "./round-trip-records.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures");
@@ -253,7 +254,9 @@ describe("readFhir, bad input", () => {
   });
 });
 
-describe("readFhir, the SMART Synthea STU3 set", { skip: !existsSync(realSet) && "shared data not present" }, () => {
+describe("readFhir, the SMART Synthea STU3 set", {
+  skip: skipOutsideCI(!existsSync(realSet) && "shared data not present"),
+}, () => {
   it("reads the counts its SOURCE.md gives", async () => {
     const result = await readFhir(realSet);
     assert.equal(result.skipped.total, 0);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readSyntheaCsv } from "../../src/ingest/from-synthea-csv.ts";
 import { IngestError, type PatientRecord } from "../../src/ingest/record.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { canonical } from "./round-trip-records.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures", "synthea-csv");
@@ -163,7 +164,7 @@ describe("readSyntheaCsv", () => {
 });
 
 describe("readSyntheaCsv, the Nebraska Synthea set", {
-  skip: !existsSync(realSet) && "shared data not present",
+  skip: skipOutsideCI(!existsSync(realSet) && "shared data not present"),
 }, () => {
   it("reads the counts its SOURCE.md gives", async () => {
     const result = await readSyntheaCsv(realSet);

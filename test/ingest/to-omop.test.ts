@@ -7,6 +7,7 @@ import { readOmop } from "../../src/ingest/from-omop.ts";
 import type { PatientRecord } from "../../src/ingest/record.ts";
 import type { SourceProfile } from "../../src/ingest/source-profile.ts";
 import { openOmop, writeOmop } from "../../src/ingest/to-omop.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { withoutIds } from "./canonical-records.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -91,7 +92,7 @@ test("OMOP writer: round trip gives the same records, ids aside", async () => {
 });
 
 test("OMOP writer: the Eunomia set survives a round trip", {
-  skip: !existsSync(eunomia) && "no ../shared data",
+  skip: skipOutsideCI(!existsSync(eunomia) && "no ../shared data"),
 }, async () => {
   const real = await readOmop(eunomia);
   const dir = mkdtempSync(join(tmpdir(), "to-omop-"));

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
 import { DCR_BARS, renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -67,8 +68,11 @@ test("the control-split attacks: each Anonymeter risk, DOMIAS, DCR and the worst
 });
 
 test("in Chromium: the privacy tables show and the DCR plot draws one bar per bin and set", async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`);
+  const skip = skipOutsideCI(
+    !existsSync(CHROMIUM) && `${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`,
+  );
+  if (skip) {
+    t.skip(skip);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "halo-report-"));

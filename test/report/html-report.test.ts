@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
 import { renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -92,8 +93,11 @@ test("shared histogram bins: integer bins, widened past 30 values, fractions of 
 });
 
 test("in Chromium: every plot draws its points and bars, nothing is fetched; screenshot", async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`);
+  const skip = skipOutsideCI(
+    !existsSync(CHROMIUM) && `${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`,
+  );
+  if (skip) {
+    t.skip(skip);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "halo-report-"));

@@ -9,6 +9,7 @@ import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
 import { learningRate, type TrainRequest, trainLoop } from "../../src/train/train.ts";
+import { skipOutsideCI } from "../ci.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
@@ -34,7 +35,7 @@ test("same seed, same losses; another seed, other losses", () => {
 
 for (const kernels of [tsKernels, nativeKernels]) {
   test(`resuming gives exactly the run that was never interrupted (${kernels?.name ?? "native"} kernels)`, {
-    skip: kernels === undefined ? "native kernels are not built" : false,
+    skip: skipOutsideCI(kernels === undefined && "native kernels are not built"),
   }, () => {
     const hooks = { kernels };
     const whole = tempRun();
