@@ -5,12 +5,12 @@ import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
+import { formatEvaluation, runEvaluate } from "../api/evaluate.ts";
+import { runGenerate } from "../api/generate.ts";
+import { formatIngestSummary, runIngest } from "../api/ingest.ts";
 import { checkOutputDir } from "../io/atomic.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
-import { formatEvaluation, runEvaluate } from "./evaluate.ts";
-import { runGenerate } from "./generate.ts";
-import { formatIngestSummary, runIngest } from "./ingest.ts";
 import { seedNumber } from "./option-parsers.ts";
 
 /** The bundled demo data (see its SOURCE.md for origin and license). */
