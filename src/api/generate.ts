@@ -22,6 +22,7 @@ import { openWriter } from "../ingest/write-records.ts";
 import { checkOutputDir, describeFsError, stageDir } from "../io/atomic.ts";
 import type { GenerateWorkerData, GenerateWorkerMessage } from "../sample/generate-worker.ts";
 import type { CheckpointConfig } from "../train/checkpoint.ts";
+import { type CopyFilter, copyFilter } from "./copy-filter.ts";
 
 /** What to sample (the options of sampleRecords; runGenerate adds where and how to write). */
 export interface SampleOptions {
@@ -39,6 +40,10 @@ export interface SampleOptions {
   dates?: string;
   /** Plain HALO sampling, without the structure every real record obeys (src/sample/structure.ts). */
   plainHalo?: boolean;
+  /** Drop sampled records identical to a training record (default true; needs the training dataset). */
+  copyFilter?: boolean;
+  /** With the copy filter, also drop records within this record distance of a training record (default 0). */
+  minDistance?: number;
 }
 
 /** The options of runGenerate: what to sample, and the output folder. */
@@ -55,6 +60,8 @@ export interface GenerateSummary {
   requested: number;
   written: number;
   dropped: number;
+  /** Dropped records by reason (sampled without a visit, copies of training records, refused by the writer). */
+  droppedBy: Record<string, number>;
   files: string[];
   seconds: number;
   recordsPerSecond: number;
@@ -142,7 +149,8 @@ async function sampleJob(checkpoint: string, opts: SampleOptions): Promise<Sampl
     options.prefix = visits.map((v, i) => tokenIds(v as string[], vocab, "codes", `--prefix visit ${i + 1}`));
   }
   const profile = await sourceProfile(config.dataset.dir);
-  return { dir, vocab, format, profile, options, fromDay, toDay, started, opts };
+  const filter = opts.copyFilter === false ? undefined : await copyFilter(config.dataset.dir, opts.minDistance ?? 0);
+  return { dir, vocab, format, profile, options, fromDay, toDay, started, opts, filter };
 }
 
 /** Samples and writes the output folder (synthetic.records, the records in `format`, summary.json). */
@@ -155,7 +163,7 @@ export async function runGenerate(checkpoint: string, opts: GenerateOptions): Pr
     const summary = await sampleInto(staged.path, job);
     if (summary.written === 0)
       throw new IngestError(
-        `generated no records (${summary.dropped} sampled without any visit were dropped); nothing written to ${opts.out}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
+        `generated no records (${droppedText(summary)}); nothing written to ${opts.out}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
       );
     await staged.commit();
     summary.files = summary.files.map((f) => join(opts.out, relative(staged.path, f)));
@@ -175,7 +183,8 @@ export async function runGenerate(checkpoint: string, opts: GenerateOptions): Pr
 export async function* sampleRecords(checkpoint: string, opts: SampleOptions): AsyncGenerator<PatientRecord> {
   const job = await sampleJob(checkpoint, opts);
   const decode = recordDecoder(job);
-  for await (const batch of sampledBatches(job)) for (const r of batch.records) yield decode(r);
+  for await (const batch of sampledBatches(job))
+    for (const r of job.filter?.keep(batch.records) ?? batch.records) yield decode(r);
 }
 
 /** Decodes encoded records into patients, with first-visit dates drawn as the job says (seeded). */
@@ -260,6 +269,8 @@ interface SampleJob {
   toDay: number;
   started: number;
   opts: SampleOptions & { quiet?: boolean; out?: string };
+  /** Keeps copies of training records out (absent with copyFilter: false). */
+  filter: CopyFilter | undefined;
 }
 
 /**
@@ -300,7 +311,8 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
           dropped = next.value;
           break;
         }
-        const { records: batch, done } = next.value;
+        const { records: sampled, done } = next.value;
+        const batch = job.filter?.keep(sampled) ?? sampled;
         await recordsOut.append(batch);
         await w.append(batch.map(decode));
         for (const r of batch) {
@@ -322,13 +334,23 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     await recordsOut.close();
     const result = await w.close();
     writer = undefined;
+    const filtered: Record<string, number> = job.filter
+      ? {
+          "copy of a training record": job.filter.copies,
+          ...(opts.minDistance
+            ? { [`within distance ${opts.minDistance} of a training record`]: job.filter.near }
+            : {}),
+        }
+      : {};
     const writerDropped = Object.values(result.dropped).reduce((a, b) => a + b, 0);
+    const filteredOut = Object.values(filtered).reduce((a, b) => a + b, 0);
     const seconds = (performance.now() - job.started) / 1000;
     const summaryPath = join(out, "summary.json");
     const summary: GenerateSummary = {
       requested: opts.count,
       written: written - writerDropped,
-      dropped: dropped + writerDropped,
+      dropped: dropped + filteredOut + writerDropped,
+      droppedBy: { "sampled without any visit": dropped, ...filtered, ...result.dropped },
       files: [recordsOut.path, ...result.files, summaryPath],
       seconds,
       recordsPerSecond: opts.count / seconds,
@@ -339,7 +361,7 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
       format,
       records: summary.written,
       dropped: summary.dropped,
-      droppedBy: { "sampled without any visit": dropped, ...result.dropped },
+      droppedBy: summary.droppedBy,
       tables: result.tables,
       unknownValues: result.unknownValues,
       requested: opts.count,
@@ -355,9 +377,16 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
   }
 }
 
+/** "3 dropped: 2 copy of a training record, 1 sampled without any visit", or "none dropped". */
+function droppedText(s: GenerateSummary): string {
+  const reasons = Object.entries(s.droppedBy).filter(([, n]) => n > 0);
+  if (reasons.length === 0) return "none dropped";
+  return `${s.dropped} dropped: ${reasons.map(([why, n]) => `${n} ${why}`).join(", ")}`;
+}
+
 export function formatGenerateSummary(s: GenerateSummary): string {
   return [
-    `Generated ${s.written} synthetic patients (${s.dropped} sampled without any visit were dropped) in ${s.seconds.toFixed(1)} s (${s.recordsPerSecond.toFixed(1)} records/s).`,
+    `Generated ${s.written} synthetic patients (${droppedText(s)}) in ${s.seconds.toFixed(1)} s (${s.recordsPerSecond.toFixed(1)} records/s).`,
     `Visits per patient ${s.meanVisits.toFixed(2)}, codes per visit ${s.meanCodesPerVisit.toFixed(2)}.`,
     ...s.files.map((f) => `  wrote ${f}`),
   ].join("\n");

@@ -48,6 +48,20 @@ export function registerGenerate(program: Command): void {
     .option("--dates <from..to>", "first-visit dates are drawn in this range (default: the training data's)")
     .option("--force", "replace an output folder that holds earlier results")
     .option(
+      "--no-copy-filter",
+      "write sampled records even when identical to a training record (the filter needs the training dataset)",
+    )
+    .option(
+      "--min-distance <d>",
+      "also drop records within this record distance of a training record (default 0: exact copies only)",
+      (v) => {
+        const n = Number(v);
+        if (!/^\d+$/.test(v.trim()))
+          throw new InvalidArgumentError(`Expected a whole number of at least 0 but received "${v}".`);
+        return n;
+      },
+    )
+    .option(
       "--plain-halo",
       "sample as the paper does, without the structure every real record obeys (one sex, a code in every visit, ...)",
     )

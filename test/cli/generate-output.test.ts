@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runGenerate } from "../../src/cli/generate.ts";
 import { runIngest } from "../../src/cli/ingest.ts";
-import { loadRecords } from "../../src/encode/dataset-file.ts";
+import { loadDataset, loadRecords } from "../../src/encode/dataset-file.ts";
+import { exactCopies } from "../../src/evaluate/privacy.ts";
+import { nearestDistances } from "../../src/evaluate/record-distance.ts";
 import { runTrain } from "../../src/train/run-train.ts";
 import { skipOutsideCI } from "../ci.ts";
 
@@ -42,13 +44,33 @@ describe("generate: streamed, staged output with summary.json", {
     // Every sampled record is in the records file, including those the format could not hold.
     assert.equal(
       (await loadRecords(join(out, "synthetic.records"))).length,
-      150 - summary.droppedBy["sampled without any visit"],
+      150 - summary.droppedBy["sampled without any visit"] - summary.droppedBy["copy of a training record"],
     );
+    // The copy filter is on by default: no written record is a training record.
+    const { splits } = await loadDataset(join(root, "ds"));
+    assert.equal(exactCopies(splits.train, await loadRecords(join(out, "synthetic.records"))).synthetic, 0);
     assert.deepEqual(
       readdirSync(root).filter((n) => n.startsWith(".")),
       [],
       "no staged folder left behind",
     );
+  });
+
+  it("the copy filter: --min-distance drops near records and counts them; --no-copy-filter turns it off", async () => {
+    const { splits } = await loadDataset(join(root, "ds"));
+    const near = join(root, "near");
+    const s = await runGenerate(join(root, "run"), { count: 60, out: near, quiet: true, minDistance: 40 });
+    const summary = JSON.parse(readFileSync(join(near, "summary.json"), "utf8"));
+    const key = "within distance 40 of a training record";
+    assert.equal(summary.droppedBy[key], s.droppedBy[key]);
+    assert.ok(summary.droppedBy[key] > 0, "a tiny model's records are often near a training record");
+    assert.equal(summary.records + summary.dropped, 60);
+    const kept = await loadRecords(join(near, "synthetic.records"));
+    for (const d of nearestDistances(kept, splits.train)) assert.ok(d > 40, `a kept record at distance ${d}`);
+    const off = join(root, "off");
+    await runGenerate(join(root, "run"), { count: 20, out: off, quiet: true, copyFilter: false });
+    const offSummary = JSON.parse(readFileSync(join(off, "summary.json"), "utf8"));
+    assert.equal(offSummary.droppedBy["copy of a training record"], undefined);
   });
 
   it("refuses a folder with earlier results unless --force", async () => {
