@@ -5,6 +5,7 @@
 // when the visit counts differ, and one pass over a record's keys against the query's marked keys
 // gives it.
 import type { EncodedRecord } from "../encode/types.ts";
+import { lowerBound } from "./record-distance.ts";
 
 /** Records as keys: record i holds keys[i] (visit k's code c as k * stride + c, label l as labelBase + l). */
 export interface KeyedRecords {
@@ -77,13 +78,7 @@ export function nearestIndices(
   const out = new Int32Array(queries.length).fill(-1);
   for (let q = 0; q < queries.length; q++) {
     const size = qs.keys[q].length;
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] < size) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(sorted, size);
     let down = lo - 1;
     let up = lo;
     let best = Number.POSITIVE_INFINITY;

@@ -23,6 +23,7 @@
 // set gave 72 to 107 (mean 87): closer, still about 10% low, and the interval leaves out its uncertainty.
 import type { EncodedRecord } from "../encode/types.ts";
 import { type AttackRisk, attackRisk } from "./privacy-risk.ts";
+import { lowerBound } from "./record-distance.ts";
 import { sampleIndices } from "./sample-indices.ts";
 
 /** Each record's labels (as k) and distinct codes (as labelCount + c), ascending. */
@@ -50,14 +51,8 @@ function postings(sets: readonly Int32Array[]): Postings {
 }
 
 function contains(sorted: number[], x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < sorted.length && sorted[lo] === x;
+  const i = lowerBound(sorted, x);
+  return i < sorted.length && sorted[i] === x;
 }
 
 /** Records holding every feature of the query, counting no further than `limit`. */

@@ -153,6 +153,18 @@ function maxCode(x: FlatRecords): number {
   return m;
 }
 
+/** The first index of ascending `sorted` whose value is not below `x` (sorted.length when none). */
+export function lowerBound(sorted: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * For each query, the exact distance to its nearest reference record (Infinity when there is none).
  * With `sameSet`, queries and references are the same array and a record is not its own neighbour
@@ -173,13 +185,7 @@ export function nearestDistances(
   const mask = new Int32Array(Math.max(maxCode(qs), maxCode(rs)) + 1);
   for (let q = 0; q < queries.length; q++) {
     const size = qs.total[q];
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] < size) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(sorted, size);
     let down = lo - 1;
     let up = lo;
     let best = Number.POSITIVE_INFINITY;
