@@ -60,7 +60,13 @@ const temporaries = new Set<string>();
  * it when a signal ends the process, so Ctrl-C leaves neither a torn output nor a stray temporary.
  */
 export function removeTemporaries(): void {
-  for (const path of temporaries) rmSync(path, { recursive: true, force: true });
+  for (const path of temporaries) {
+    try {
+      // Writes still in flight on libuv's threads can add a file while the folder is being emptied
+      // (ENOTEMPTY): retry; what still remains is a leftover the next writer removes (its pid is dead).
+      rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch {}
+  }
   temporaries.clear();
 }
 
