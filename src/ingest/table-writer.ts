@@ -148,12 +148,21 @@ export async function writeAll(
   }
 }
 
-/** Throws when an event's system has no place in the target format. */
-export function unwritable(format: string, e: ClinicalEvent, v: Visit, accepted: string): never {
-  throw new IngestError(
-    `cannot write ${e.kind} ${e.system}:${e.code} (visit ${v.id}) as ${format}: it holds ${accepted}; ` +
-      "map the codes first or choose the events-csv format, which takes any system",
-  );
+/** Every event of a batch must fit the format before any of its rows is written: the first that does not is an error naming it. */
+export function checkWritable(
+  records: readonly PatientRecord[],
+  format: string,
+  fits: (e: ClinicalEvent) => boolean,
+  accepted: string | ((e: ClinicalEvent) => string),
+): void {
+  for (const r of records)
+    for (const v of r.visits)
+      for (const e of v.events)
+        if (!fits(e))
+          throw new IngestError(
+            `cannot write ${e.kind} ${e.system}:${e.code} (visit ${v.id}) as ${format}: it holds ${typeof accepted === "string" ? accepted : accepted(e)}; ` +
+              "map the codes first or choose the events-csv format, which takes any system",
+          );
 }
 
 /** Canonical "YYYY-MM-DD[THH:MM:SS]" as "YYYY-MM-DD HH:MM:SS" (MIMIC, OMOP datetimes). */

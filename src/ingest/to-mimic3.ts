@@ -18,13 +18,13 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClinicalEvent, PatientRecord, Visit } from "./record.ts";
 import {
+  checkWritable,
   diedDuring,
   type RecordWriter,
   SYNTHETIC_ID_BASE,
   sqlTime,
   TableGroup,
   Tally,
-  unwritable,
   type WriterOptions,
   writeAll,
 } from "./table-writer.ts";
@@ -191,10 +191,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
 
   return {
     async append(records) {
-      // Every event must fit before any row of the batch is written.
-      for (const r of records)
-        for (const v of r.visits)
-          for (const e of v.events) if (!FITS[e.kind].includes(e.system)) unwritable("MIMIC-III", e, v, ACCEPTED);
+      checkWritable(records, "MIMIC-III", (e) => FITS[e.kind].includes(e.system), ACCEPTED);
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, dropped),

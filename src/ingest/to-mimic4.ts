@@ -18,13 +18,13 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClinicalEvent, PatientRecord } from "./record.ts";
 import {
+  checkWritable,
   diedDuring,
   type RecordWriter,
   SYNTHETIC_ID_BASE,
   sqlTime,
   TableGroup,
   Tally,
-  unwritable,
   type WriterOptions,
   writeAll,
 } from "./table-writer.ts";
@@ -151,8 +151,7 @@ export async function openMimic4(dir: string, opts: WriterOptions = {}): Promise
 
   return {
     async append(records) {
-      for (const r of records)
-        for (const v of r.visits) for (const e of v.events) if (!fits(e)) unwritable("MIMIC-IV", e, v, ACCEPTED);
+      checkWritable(records, "MIMIC-IV", fits, ACCEPTED);
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, dropped),

@@ -19,12 +19,12 @@ import { join } from "node:path";
 import { CONCEPT_COLUMNS, EVENT_TABLES, GENDER_CONCEPT } from "./from-omop.ts";
 import type { PatientRecord } from "./record.ts";
 import {
+  checkWritable,
   type RecordWriter,
   SYNTHETIC_ID_BASE,
   sqlTime,
   TableGroup,
   Tally,
-  unwritable,
   type WriteResult,
   type WriterOptions,
   writeAll,
@@ -168,11 +168,12 @@ export async function openOmop(dir: string, opts: WriterOptions = {}): Promise<R
 
   return {
     async append(records) {
-      for (const r of records)
-        for (const visit of r.visits)
-          for (const e of visit.events)
-            if (e.system !== "omop" && e.system !== "other")
-              unwritable("OMOP", e, visit, "omop concept ids, or source values as system other");
+      checkWritable(
+        records,
+        "OMOP",
+        (e) => e.system === "omop" || e.system === "other",
+        "omop concept ids, or source values as system other",
+      );
       for (const r of records) await writeRecord(r);
     },
     async close(): Promise<WriteResult> {

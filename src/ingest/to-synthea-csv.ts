@@ -18,10 +18,10 @@ import { join } from "node:path";
 import type { ClinicalEvent, CodeSystem, PatientRecord } from "./record.ts";
 import {
   type CsvTable,
+  checkWritable,
   type RecordWriter,
   TableGroup,
   Tally,
-  unwritable,
   type WriterOptions,
   writeAll,
 } from "./table-writer.ts";
@@ -143,18 +143,12 @@ export async function openSyntheaCsv(dir: string, opts: WriterOptions = {}): Pro
 
   return {
     async append(records) {
-      for (const r of records)
-        for (const v of r.visits)
-          for (const e of v.events) {
-            const t = TABLE[e.kind];
-            if (!hasSystem(t) && e.system !== OWN_SYSTEM[t])
-              unwritable(
-                "Synthea CSV",
-                e,
-                v,
-                `only ${OWN_SYSTEM[t]} codes in ${t}.csv, whose header has no SYSTEM column`,
-              );
-          }
+      checkWritable(
+        records,
+        "Synthea CSV",
+        (e) => hasSystem(TABLE[e.kind]) || e.system === OWN_SYSTEM[TABLE[e.kind]],
+        (e) => `only ${OWN_SYSTEM[TABLE[e.kind]]} codes in ${TABLE[e.kind]}.csv, whose header has no SYSTEM column`,
+      );
       for (const r of records) await writeRecord(r);
     },
     close: () => g.close(unknown, new Tally()),
