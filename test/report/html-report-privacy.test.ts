@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
 import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
 import { DCR_BARS, renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
-import { skipOutsideCI } from "../ci.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
+import { inChromium } from "./chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const vocab = syntheaLikeVocabulary(600, 4);
 const train = randomRecords(200, vocab, 1);
 // Half the synthetic set copies training records, so every attack has something to find.
@@ -68,24 +64,7 @@ test("the control-split attacks: each Anonymeter risk, DOMIAS, DCR and the worst
 });
 
 test("in Chromium: the privacy tables show and the DCR plot draws one bar per bin and set", async (t) => {
-  const skip = skipOutsideCI(
-    !existsSync(CHROMIUM) && `${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`,
-  );
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "halo-report-"));
-  const file = join(dir, "report.html");
-  writeFileSync(file, renderHtmlReport(result, info));
-  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    viewport: { width: 1240, height: 900 },
-  });
-  try {
-    const page = await context.newPage();
+  await inChromium(t, renderHtmlReport(result, info), async (page, file, dir) => {
     await page.goto(`file://${file}`);
     assert.ok(await page.getByRole("heading", { name: "Attacks measured against the control split" }).isVisible());
     assert.equal(await page.locator("tr[data-attack]").count(), 5);
@@ -99,7 +78,5 @@ test("in Chromium: the privacy tables show and the DCR plot draws one bar per bi
     const shot = join(dir, "privacy.png");
     await page.locator('svg[data-plot="dcr"]').screenshot({ path: shot });
     t.diagnostic(`screenshot: ${shot}`);
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
 import { evaluateSynthetic } from "../../src/evaluate/evaluate-synthetic.ts";
 import { renderHtmlReport, sharedBins } from "../../src/report/html-report.ts";
-import { skipOutsideCI } from "../ci.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
+import { inChromium } from "./chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const vocab = syntheaLikeVocabulary(300, 6);
 const result = evaluateSynthetic(
   {
@@ -93,33 +90,7 @@ test("shared histogram bins: integer bins, widened past 30 values, fractions of 
 });
 
 test("in Chromium: every plot draws its points and bars, nothing is fetched; screenshot", async (t) => {
-  const skip = skipOutsideCI(
-    !existsSync(CHROMIUM) && `${CHROMIUM} not found; install it (apt-get install -y chromium) to run the browser check`,
-  );
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "halo-report-"));
-  const file = join(dir, "report.html");
-  writeFileSync(file, renderHtmlReport(result, info));
-  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1240, height: 900 },
-  });
-  try {
-    const page = await context.newPage();
+  await inChromium(t, renderHtmlReport(result, info), async (page, file, dir) => {
     const requests: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(`file://${file}`);
@@ -150,7 +121,5 @@ test("in Chromium: every plot draws its points and bars, nothing is fetched; scr
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(existsSync(shot));
     t.diagnostic(`screenshot: ${shot}`);
-  } finally {
-    await context.close();
-  }
+  });
 });
