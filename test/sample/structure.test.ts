@@ -10,6 +10,7 @@ import { generate, type RawRecord, sampleRows } from "../../src/sample/generate.
 import { type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
+import { assertFitsExact } from "./chi-square.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
@@ -100,27 +101,7 @@ for (const required of [true, false])
       for (const j of r.rows[2] ?? []) mask |= 1 << j;
       counts[mask]++;
     }
-    let chi2 = 0;
-    let df = -1;
-    let poolObs = 0;
-    let poolExp = 0;
-    for (let k = 0; k < cells; k++) {
-      const e = n * prob[k];
-      if (e === 0) assert.equal(counts[k], 0, `row ${k} is impossible but was drawn ${counts[k]} times`);
-      else if (e >= 5) {
-        chi2 += (counts[k] - e) ** 2 / e;
-        df++;
-      } else {
-        poolObs += counts[k];
-        poolExp += e;
-      }
-    }
-    if (poolExp > 0) {
-      chi2 += (poolObs - poolExp) ** 2 / poolExp;
-      df++;
-    }
-    assert.ok(df >= 10, `only ${df} degrees of freedom`);
-    assert.ok(chi2 < df + 5 * Math.sqrt(2 * df), `chi2 ${chi2.toFixed(1)} with ${df} df`);
+    assertFitsExact(counts, prob, n);
   });
 
 // A small vocabulary with every structural kind, two eras and two phenotypes.
