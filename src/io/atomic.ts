@@ -60,12 +60,18 @@ const temporaries = new Set<string>();
  * it when a signal ends the process, so Ctrl-C leaves neither a torn output nor a stray temporary.
  */
 export function removeTemporaries(): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   for (const path of temporaries) {
-    try {
-      // Writes still in flight on libuv's threads can add a file while the folder is being emptied
-      // (ENOTEMPTY): retry; what still remains is a leftover the next writer removes (its pid is dead).
-      rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
-    } catch {}
+    // File operations already handed to libuv's threads can still land after a removal (a file in the
+    // folder being emptied, ENOTEMPTY; a recursive mkdir recreating it). None starts while this loop
+    // holds the thread, so remove until the path stays gone; anything left is the next writer's.
+    for (let i = 0; i < 20; i++) {
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch {}
+      Atomics.wait(pause, 0, 0, 10);
+      if (!existsSync(path)) break;
+    }
   }
   temporaries.clear();
 }

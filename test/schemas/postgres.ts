@@ -2,7 +2,16 @@
 // that folder (no TCP port), stopped and removed at the end, even when a test fails. Run as root (as CI
 // does), the server runs as the `postgres` system user that Debian's package creates.
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -151,18 +160,25 @@ export function csvHeader(path: string): string[] {
 
 /**
  * Loads a CSV file (plain or .gz) into `table` with COPY, by the columns its header names (so a column
- * the writer leaves out is NULL, and NOT NULL catches it). The server reads the file: it must be
- * readable by the postgres user. Returns the rows loaded; a bad row throws PostgreSQL's message.
+ * the writer leaves out is NULL, and NOT NULL catches it). The server reads the file as the postgres
+ * user, who may not reach the file's folder (CI's clone and ../shared can sit in a root-only folder),
+ * so it reads a decompressed copy in a readable temporary folder. Returns the rows loaded; a bad row
+ * throws PostgreSQL's message.
  */
 export async function copyCsv(db: pg.Client, table: string, path: string): Promise<number> {
   const cols = csvHeader(path)
     .map((h) => `"${h.toLowerCase()}"`)
     .join(", ");
-  const from = path.endsWith(".gz") ? `PROGRAM 'gzip -dc ${path}'` : `'${path}'`;
+  const dir = readableTmpDir("halo-copy-");
+  const copy = join(dir, "rows.csv");
+  const bytes = readFileSync(path);
+  writeFileSync(copy, path.endsWith(".gz") ? gunzipSync(bytes) : bytes);
   try {
-    const res = await db.query(`COPY ${table} (${cols}) FROM ${from} WITH (FORMAT csv, HEADER true)`);
+    const res = await db.query(`COPY ${table} (${cols}) FROM '${copy}' WITH (FORMAT csv, HEADER true)`);
     return res.rowCount ?? 0;
   } catch (error) {
     throw new Error(`${path} into ${table}: ${(error as Error).message}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
