@@ -3,6 +3,7 @@
 // and skipped. `halo-ehr ingest` is a thin layer over runIngest.
 import { basename, join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
+import { parseValueBuckets } from "../encode/buckets.ts";
 import { saveDataset } from "../encode/dataset-file.ts";
 import { type EncodeSummary, encodeDataset } from "../encode/encode-dataset.ts";
 import { readPhenotypes } from "../encode/labels.ts";
@@ -41,6 +42,8 @@ export interface IngestOptions {
   /** Add lab tokens (value-bucketed) to the kinds. */
   labs?: boolean;
   labBuckets?: number;
+  /** How lab values are bucketed: "quantile:K", "uniform:K" or "reference" (default quantile:labBuckets). */
+  valueBuckets?: string;
   seed?: number;
   /** Fail on the first skipped row instead of counting it. */
   strict?: boolean;
@@ -100,6 +103,13 @@ function datasetName(input: string): string {
 export async function runIngest(input: string, opts: IngestOptions = {}): Promise<IngestSummary> {
   const t0 = performance.now();
   const kinds = parseKinds(opts.kinds, opts.labs ?? false);
+  // Checked before reading, as the kinds are: a typo should not cost a long read.
+  if (opts.valueBuckets !== undefined)
+    try {
+      parseValueBuckets(opts.valueBuckets);
+    } catch (error) {
+      throw new IngestError((error as Error).message);
+    }
   const labels = opts.labels ?? "default";
   // Phenotypes need their own event kinds read even when those are not encoded as tokens.
   const readKinds = new Set<EventKind>([...kinds, "diagnosis"]);
@@ -153,6 +163,7 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
       death: opts.death,
       structureFirst: opts.structureFirst,
       labBuckets: opts.labBuckets,
+      valueBuckets: opts.valueBuckets,
       seed: opts.seed,
     },
   );
@@ -197,6 +208,15 @@ export function formatIngestSummary(s: IngestSummary): string {
     `left out: ${s.droppedVisits} visits with no in-vocabulary code; ${s.unknownCodeEvents} events whose code is not in the vocabulary (below --min-count, or not in the training split)`,
     `splits: train ${s.splits.train}, validation ${s.splits.validation}, test ${s.splits.test}`,
     `visits: ${s.visits} (${fmt(s.visitsPerRecord.mean)} per patient, max ${s.visitsPerRecord.max}, ${s.visitsPerRecord.overPaperContext} patients over 46, the paper's n_ctx - 2); codes per visit: ${fmt(s.codesPerVisit)} (${fmt(s.tokensPerVisit)} tokens with age/gap)`,
+    ...(s.valueBuckets.labs === 0
+      ? []
+      : [
+          `lab values: ${s.valueBuckets.strategy} on ${s.valueBuckets.labs} labs${
+            s.valueBuckets.strategy === "reference"
+              ? `; ${s.valueBuckets.withoutRange} without a reference range in the source, bucketed by quantile:3`
+              : ""
+          }`,
+        ]),
     `vocabulary: ${s.vocabulary.codes} code tokens + ${s.vocabulary.labels} labels; by kind: ${Object.entries(
       s.vocabulary.byKind,
     )

@@ -35,6 +35,10 @@ export function registerIngest(program: Command): void {
     )
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
+    .option(
+      "--value-buckets <strategy>",
+      "lab value buckets: quantile:K, uniform:K (equal width), or reference (below/within/above the source's range; quantile:3 where it gives none) (default: quantile:<lab-buckets>)",
+    )
     .option("--seed <n>", "seed of the split and of the within-visit order", seedNumber, 4)
     .option("--gzip", "gzip the records files")
     .option("--force", "replace what the output folder already holds")

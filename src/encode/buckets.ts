@@ -1,5 +1,6 @@
 // Bucket tables for the continuous tokens (HALO.md section 1): age at the first visit, days since
-// the previous visit, and per-lab value ranges learnt as quantiles of the training split.
+// the previous visit, and per-lab value ranges learnt from the training split by one of three
+// strategies chosen at ingest (quantiles, uniform width, or the source's reference range).
 
 /** A half-open range [lo, hi) and the token name suffix that stands for it. */
 export interface Bucket {
@@ -71,4 +72,92 @@ export function quantileBuckets(values: Float64Array | number[], count: number):
     if (e > edges[edges.length - 1] && e < max) edges.push(e);
   }
   return edges.map((lo, i) => ({ label: String(i), lo, hi: i + 1 < edges.length ? edges[i + 1] : max }));
+}
+
+/** How lab values become buckets: `quantile:k`, `uniform:k`, or `reference` (below / within / above the range). */
+export type ValueBucketStrategy =
+  | { kind: "quantile"; count: number }
+  | { kind: "uniform"; count: number }
+  | { kind: "reference" };
+
+/** Buckets of a lab whose source gives no reference range under the reference strategy: as many as it has. */
+export const REFERENCE_FALLBACK: ValueBucketStrategy = { kind: "quantile", count: 3 };
+
+const STRATEGY_SYNTAX = "quantile:K, uniform:K (K a whole number of at least 1) or reference";
+
+/** Parses `quantile:5`, `uniform:5` or `reference`; anything else is an error naming the syntax. */
+export function parseValueBuckets(spec: string): ValueBucketStrategy {
+  const s = spec.trim();
+  if (s === "reference") return { kind: "reference" };
+  const m = /^(quantile|uniform):(\d+)$/.exec(s);
+  if (!m || Number(m[2]) < 1) throw new Error(`--value-buckets: expected ${STRATEGY_SYNTAX} but received "${spec}"`);
+  return { kind: m[1] as "quantile" | "uniform", count: Number(m[2]) };
+}
+
+/** The strategy as parseValueBuckets reads it (and dataset.json records it). */
+export function formatValueBuckets(s: ValueBucketStrategy): string {
+  return s.kind === "reference" ? "reference" : `${s.kind}:${s.count}`;
+}
+
+/** x rounded to `decimals` places without float noise. */
+function onGrid(x: number, decimals: number): number {
+  return Number(x.toFixed(decimals));
+}
+
+/**
+ * Value ranges of one lab in `count` equal-width buckets between its training minimum and maximum.
+ * Inner edges are rounded to the values' grid of `decimals` places (so a decoded value, drawn on that
+ * grid from a bucket's lo, stays inside it); edges that coincide after rounding merge. Buckets no
+ * training value falls in are kept: the width, not the data, defines them. The last is closed at the maximum.
+ */
+export function uniformBuckets(values: Float64Array | number[], count: number, decimals: number): Bucket[] {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min === max) return [{ label: "0", lo: min, hi: max }];
+  const edges: number[] = [min];
+  for (let i = 1; i < count; i++) {
+    const e = onGrid(min + ((max - min) * i) / count, decimals);
+    if (e > edges[edges.length - 1] && e < max) edges.push(e);
+  }
+  return edges.map((lo, i) => ({ label: String(i), lo, hi: i + 1 < edges.length ? edges[i + 1] : max }));
+}
+
+/** A lab's reference (normal) range, both ends inclusive as sources write them ("3.5-5.0"); an end may be infinite. */
+export interface ReferenceRange {
+  low: number;
+  high: number;
+}
+
+/**
+ * Value ranges of one lab from its reference range: "low" below it, "normal" inside it and "high"
+ * above it. The range's ends are normal values, so "high" starts one grid step (10^-decimals, the
+ * values' resolution) above `high`. Only the buckets some training value falls in are made; the first
+ * starts at the minimum and the last is closed at the maximum, as for quantiles.
+ */
+export function referenceBuckets(values: Float64Array | number[], range: ReferenceRange, decimals: number): Bucket[] {
+  const step = 10 ** -decimals;
+  // the least value on the grid above `high` (a range may be finer than the values: 5.05 -> 5.1)
+  const above = Number.isFinite(range.high)
+    ? onGrid((Math.floor(range.high / step + 1e-9) + 1) * step, decimals)
+    : range.high;
+  const starts = [Number.NEGATIVE_INFINITY, range.low, above];
+  const labels = ["low", "normal", "high"];
+  const present = [false, false, false];
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of values) {
+    present[v < starts[1] ? 0 : v < starts[2] ? 1 : 2] = true;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const kept = [0, 1, 2].filter((r) => present[r]);
+  return kept.map((r, i) => ({
+    label: labels[r],
+    lo: i === 0 ? min : starts[r],
+    hi: i + 1 < kept.length ? starts[kept[i + 1]] : max,
+  }));
 }

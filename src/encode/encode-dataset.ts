@@ -2,10 +2,11 @@
 // encode every split, and summarise what came out (HALO.md section 1).
 import type { EventKind, PatientRecord, SourceFormat } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
+import { formatValueBuckets, parseValueBuckets, type ValueBucketStrategy } from "./buckets.ts";
 import { type EncodeCounts, Encoder } from "./encode.ts";
 import { resolvePhenotypes } from "./labels.ts";
 import { DEFAULT_SPLIT, splitByPatient } from "./split.ts";
-import type { EncodedDataset, EncodedRecord, EncodingInfo, Split } from "./types.ts";
+import type { CodeToken, EncodedDataset, EncodedRecord, EncodingInfo, Split } from "./types.ts";
 import { learnStructure } from "./vocab-structure.ts";
 import { buildVocabulary, DEFAULT_KINDS } from "./vocabulary.ts";
 
@@ -32,6 +33,8 @@ export interface EncodeOptions {
   structureFirst?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;
+  /** How lab values are bucketed: "quantile:K", "uniform:K" or "reference" (default quantile:labBuckets). */
+  valueBuckets?: ValueBucketStrategy | string;
   /** Seed of the split and of the within-visit order (default 4). */
   seed?: number;
   split?: Record<Split, number>;
@@ -56,6 +59,8 @@ export interface EncodeSummary {
   /** Mean tokens per visit, the age and gap tokens included (what the model sees). */
   tokensPerVisit: number;
   visitsPerRecord: { mean: number; max: number; overPaperContext: number };
+  /** The lab value strategy, the labs with value buckets, and (reference) how many had no range and got quantile:3. */
+  valueBuckets: { strategy: string; labs: number; withoutRange: number };
   vocabulary: { codes: number; labels: number; byKind: Record<string, number>; bySystem: Record<string, number> };
   labelSource: string;
   /** Each label with the share of training records that have it. */
@@ -66,6 +71,19 @@ function count<T>(items: T[], key: (t: T) => string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const t of items) out[key(t)] = (out[key(t)] ?? 0) + 1;
   return out;
+}
+
+/** Labs with value buckets and, under the reference strategy, those bucketed without a range (numbered buckets). */
+function valueBucketCounts(codes: CodeToken[], strategy: ValueBucketStrategy): EncodeSummary["valueBuckets"] {
+  const labs = new Set<string>();
+  const withoutRange = new Set<string>();
+  for (const t of codes) {
+    if (t.kind !== "lab" || t.lo === undefined) continue;
+    const [lab, bucket] = [t.name.slice(0, t.name.lastIndexOf("#")), t.name.slice(t.name.lastIndexOf("#") + 1)];
+    labs.add(lab);
+    if (strategy.kind === "reference" && /^\d+$/.test(bucket)) withoutRange.add(lab);
+  }
+  return { strategy: formatValueBuckets(strategy), labs: labs.size, withoutRange: withoutRange.size };
 }
 
 /** Encodes records into a dataset, with its summary. */
@@ -81,6 +99,15 @@ export function encodeDataset(
     throw new IngestError(`--min-count: expected a whole number of at least 1 but received ${minCount}`);
   if (!Number.isInteger(labBuckets) || labBuckets < 1)
     throw new IngestError(`lab buckets: expected a whole number of at least 1 but received ${labBuckets}`);
+  let valueBuckets: ValueBucketStrategy;
+  try {
+    valueBuckets =
+      typeof opts.valueBuckets === "string"
+        ? parseValueBuckets(opts.valueBuckets)
+        : (opts.valueBuckets ?? { kind: "quantile", count: labBuckets });
+  } catch (error) {
+    throw new IngestError((error as Error).message);
+  }
   const seed = opts.seed ?? 4;
   const fractions = opts.split ?? DEFAULT_SPLIT;
   const parts = splitByPatient(records, seed, fractions);
@@ -94,7 +121,14 @@ export function encodeDataset(
     death: opts.death ?? true,
     structureFirst: opts.structureFirst ?? true,
   };
-  const vocab = buildVocabulary(parts.train, phenotypes.defs, { kinds, minCount, labBuckets, seed, ...flags });
+  const vocab = buildVocabulary(parts.train, phenotypes.defs, {
+    kinds,
+    minCount,
+    labBuckets,
+    valueBuckets,
+    seed,
+    ...flags,
+  });
   const encoder = new Encoder(vocab);
 
   const splits = { train: [], validation: [], test: [] } as Record<Split, EncodedRecord[]>;
@@ -129,7 +163,8 @@ export function encodeDataset(
     minCount,
     labelSource: phenotypes.source,
     ...flags,
-    labBuckets,
+    labBuckets: valueBuckets.kind === "reference" ? 3 : valueBuckets.count,
+    valueBuckets: formatValueBuckets(valueBuckets),
     seed,
     splitFractions: fractions,
     maxVisits,
@@ -148,6 +183,7 @@ export function encodeDataset(
       max: maxVisits,
       overPaperContext: all.filter((r) => r.visits.length > MAX_VISITS_PAPER).length,
     },
+    valueBuckets: valueBucketCounts(vocab.codes, valueBuckets),
     vocabulary: {
       codes: vocab.codes.length,
       labels: vocab.labels.length,

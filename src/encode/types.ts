@@ -145,8 +145,10 @@ export interface EncodingInfo {
   death?: boolean;
   /** Structural tokens (gap, age, type, stay) first in the within-visit order, death last (absent: false). */
   structureFirst?: boolean;
-  /** Value buckets per lab (quantiles of the training split). */
+  /** Value buckets per lab (at most; for "reference", 3). */
   labBuckets: number;
+  /** How lab values were bucketed: "quantile:K", "uniform:K" or "reference" (absent: quantile:labBuckets). */
+  valueBuckets?: string;
   /** Seed of the split and of the within-visit order. */
   seed: number;
   splitFractions: Record<Split, number>;

@@ -2,7 +2,19 @@
 // buckets, age and gap buckets, then phenotype and sex labels. The code tokens are put in a seeded
 // random order (HALO.md section 1: the within-visit autoregressive order), which the array order saves.
 import type { EventKind, PatientRecord } from "../ingest/record.ts";
-import { AGE_BUCKETS, DEATH_BUCKETS, GAP_BUCKETS, quantileBuckets, STAY_BUCKETS } from "./buckets.ts";
+import {
+  AGE_BUCKETS,
+  type Bucket,
+  DEATH_BUCKETS,
+  GAP_BUCKETS,
+  quantileBuckets,
+  REFERENCE_FALLBACK,
+  type ReferenceRange,
+  referenceBuckets,
+  STAY_BUCKETS,
+  uniformBuckets,
+  type ValueBucketStrategy,
+} from "./buckets.ts";
 import { EventCodeMap } from "./event-code-map.ts";
 import type { PhenotypeDefinition } from "./labels.ts";
 import { seededRandom } from "./seeded-random.ts";
@@ -29,8 +41,10 @@ export interface VocabularyOptions {
   structureFirst?: boolean;
   /** Add a label per sex seen in training (demographics live in the label row). */
   sex: boolean;
-  /** Value buckets per lab. */
+  /** Value buckets per lab (quantiles), unless valueBuckets says otherwise. */
   labBuckets: number;
+  /** How lab values are bucketed (default quantile:labBuckets). */
+  valueBuckets?: ValueBucketStrategy;
   seed: number;
 }
 
@@ -47,6 +61,12 @@ interface CodeStats {
   decimals: number;
   withoutValue: boolean;
   units: Map<string, number>;
+  /** Reference ranges the source gave with the values, "low high" -> count. */
+  ranges: Map<string, number>;
+  /** Values the source flagged abnormal, and the extremes of the ones it did not flag. */
+  flagged: number;
+  unflaggedMin: number;
+  unflaggedMax: number;
 }
 
 function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMap<CodeStats> {
@@ -67,6 +87,10 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMa
             decimals: 0,
             withoutValue: false,
             units: new Map(),
+            ranges: new Map(),
+            flagged: 0,
+            unflaggedMin: Number.POSITIVE_INFINITY,
+            unflaggedMax: Number.NEGATIVE_INFINITY,
           };
           stats.set(e.kind, e.system, e.code, s);
         }
@@ -77,6 +101,15 @@ function gatherStats(train: PatientRecord[], kinds: Set<EventKind>): EventCodeMa
           s.values.push(e.value);
           if (!Number.isInteger(e.value)) s.decimals = Math.max(s.decimals, decimalPlaces(e.value));
           if (e.unit) s.units.set(e.unit, (s.units.get(e.unit) ?? 0) + 1);
+          if (e.refLow !== undefined || e.refHigh !== undefined) {
+            const key = `${e.refLow ?? Number.NEGATIVE_INFINITY} ${e.refHigh ?? Number.POSITIVE_INFINITY}`;
+            s.ranges.set(key, (s.ranges.get(key) ?? 0) + 1);
+          }
+          if (e.abnormal) s.flagged++;
+          else {
+            s.unflaggedMin = Math.min(s.unflaggedMin, e.value);
+            s.unflaggedMax = Math.max(s.unflaggedMax, e.value);
+          }
         } else s.withoutValue = true;
       }
     }
@@ -97,6 +130,33 @@ function mostCommon(m: Map<string, number>): string | undefined {
   let n = 0;
   for (const [k, c] of m) if (c > n || (c === n && best !== undefined && k < best)) [best, n] = [k, c];
   return best;
+}
+
+/**
+ * A lab's reference range: the one its source gave most often; else, where the source flags abnormal
+ * values without a range (MIMIC-III), the span of the values it did not flag; else none.
+ */
+export function referenceRangeOf(s: {
+  ranges: Map<string, number>;
+  flagged: number;
+  unflaggedMin: number;
+  unflaggedMax: number;
+}): ReferenceRange | undefined {
+  const given = mostCommon(s.ranges);
+  if (given !== undefined) {
+    const [low, high] = given.split(" ").map(Number);
+    return { low, high };
+  }
+  if (s.flagged > 0 && s.unflaggedMin <= s.unflaggedMax) return { low: s.unflaggedMin, high: s.unflaggedMax };
+  return undefined;
+}
+
+/** The value buckets of one lab under a strategy (reference: REFERENCE_FALLBACK where the lab has no range). */
+function labBuckets(s: CodeStats, strategy: ValueBucketStrategy): Bucket[] {
+  if (strategy.kind === "uniform") return uniformBuckets(s.values, strategy.count, s.decimals);
+  if (strategy.kind === "quantile") return quantileBuckets(s.values, strategy.count);
+  const range = referenceRangeOf(s);
+  return range === undefined ? labBuckets(s, REFERENCE_FALLBACK) : referenceBuckets(s.values, range, s.decimals);
 }
 
 /** Fisher-Yates with a seeded generator: the same seed and token set always give the same order. */
@@ -132,7 +192,7 @@ export function buildVocabulary(
     if (s.withoutValue) tokens.push({ kind: "lab", name, ...common });
     if (s.values.length === 0) continue;
     const unit = mostCommon(s.units);
-    for (const b of quantileBuckets(s.values, opts.labBuckets))
+    for (const b of labBuckets(s, opts.valueBuckets ?? { kind: "quantile", count: opts.labBuckets }))
       tokens.push({
         kind: "lab",
         name: `${name}#${b.label}`,

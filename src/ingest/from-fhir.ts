@@ -379,6 +379,12 @@ class FhirAssembler {
       event.value = r.valueQuantity.value;
       const unit = r.valueQuantity.unit ?? r.valueQuantity.code;
       if (typeof unit === "string" && unit.trim() !== "") event.unit = unit.trim();
+      // The first reference range's numeric ends (value bucketing by range).
+      const range = Array.isArray(r.referenceRange) ? r.referenceRange[0] : undefined;
+      if (isObject(range)) {
+        if (isObject(range.low) && typeof range.low.value === "number") event.refLow = range.low.value;
+        if (isObject(range.high) && typeof range.high.value === "number") event.refHigh = range.high.value;
+      }
     }
     const visitId = this.encounters.get(encounterRef);
     if (visitId === undefined || medicationRef !== undefined)

@@ -70,6 +70,14 @@ export function addLab(t: TableSet, row: Row): boolean {
     ...(value === undefined ? {} : { value }),
     ...(unit === "" ? {} : { unit }),
   };
+  // The reference range (MIMIC-IV) or, where only the flag is given (MIMIC-III), the flag: value bucketing by range.
+  if (value !== undefined) {
+    const low = row.get("ref_range_lower");
+    const high = row.get("ref_range_upper");
+    if (low !== "" && Number.isFinite(Number(low))) e.refLow = Number(low);
+    if (high !== "" && Number.isFinite(Number(high))) e.refHigh = Number(high);
+    if (row.get("flag") === "abnormal") e.abnormal = true;
+  }
   if (row.get("hadm_id") !== "") return t.builder.addEvent(row.get("hadm_id"), e, row.where);
   const time = isoTimestamp(row.get("charttime"));
   if (time === undefined) return skip(t, "lab without hadm_id and with unparsable charttime", row);

@@ -203,6 +203,11 @@ export async function readOmop(dir: string, opts: ReadOptions = {}): Promise<Rea
         }
         const unit = row.get("unit_source_value");
         if (unit !== "") e.unit = unit;
+        if (e.value !== undefined) {
+          const [low, high] = [row.get("range_low"), row.get("range_high")];
+          if (low !== "" && Number.isFinite(Number(low))) e.refLow = Number(low);
+          if (high !== "" && Number.isFinite(Number(high))) e.refHigh = Number(high);
+        }
       }
       const visit = row.get("visit_occurrence_id");
       let added: boolean;

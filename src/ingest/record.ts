@@ -30,6 +30,11 @@ export interface ClinicalEvent {
   /** Numeric value (labs), when the source has one. */
   value?: number;
   unit?: string;
+  /** Labs: the source's reference (normal) range of the value, each end when given (bucketing by range). */
+  refLow?: number;
+  refHigh?: number;
+  /** Labs: the source flagged the value abnormal without giving the range (MIMIC-III's FLAG). */
+  abnormal?: boolean;
   /** Human-readable name, when the source has one (not part of identity). */
   display?: string;
 }

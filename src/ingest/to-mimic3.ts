@@ -108,6 +108,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
     "VALUE",
     "VALUENUM",
     "VALUEUOM",
+    "FLAG",
   ]);
   const unknown = new Tally();
   const dropped = new Tally();
@@ -183,6 +184,7 @@ export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise
             VALUE: e.value ?? "",
             VALUENUM: e.value ?? "",
             VALUEUOM: e.unit ?? "",
+            FLAG: e.abnormal ? "abnormal" : "",
           });
         }
       }

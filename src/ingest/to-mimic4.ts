@@ -143,6 +143,9 @@ export async function openMimic4(dir: string, opts: WriterOptions = {}): Promise
             value: e.value,
             valuenum: e.value,
             valueuom: e.unit,
+            ref_range_lower: e.refLow,
+            ref_range_upper: e.refHigh,
+            flag: e.abnormal ? "abnormal" : undefined,
           });
         }
       }

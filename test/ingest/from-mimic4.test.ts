@@ -32,7 +32,17 @@ test("MIMIC-IV: reads the hosp tables of the v2.2 fixture (export root or hosp f
               { kind: "procedure", system: "icd9pcs", code: "5491" },
               { kind: "medication", system: "ndc", code: "00641619225", display: "Furosemide" },
               { kind: "medication", system: "other", code: "Sodium Chloride 0.9%  Flush" },
-              { kind: "lab", system: "mimic-lab", code: "50931", value: 107, unit: "mg/dL" },
+              // The reference range and flag are kept for bucketing by range (--value-buckets reference).
+              {
+                kind: "lab",
+                system: "mimic-lab",
+                code: "50931",
+                value: 107,
+                unit: "mg/dL",
+                refLow: 70,
+                refHigh: 100,
+                abnormal: true,
+              },
             ],
           },
           {
@@ -43,7 +53,15 @@ test("MIMIC-IV: reads the hosp tables of the v2.2 fixture (export root or hosp f
             events: [
               { kind: "diagnosis", system: "icd9cm", code: "07070" },
               // No hadm_id; charttime inside this admission.
-              { kind: "lab", system: "mimic-lab", code: "51237", value: 1.4 },
+              {
+                kind: "lab",
+                system: "mimic-lab",
+                code: "51237",
+                value: 1.4,
+                refLow: 0.9,
+                refHigh: 1.1,
+                abnormal: true,
+              },
             ],
           },
         ],
