@@ -23,6 +23,7 @@ interface TrainFlags {
   evalEvery?: number;
   patience?: number;
   seed?: number;
+  nCtx?: number;
   resume?: boolean;
   force?: boolean;
   configJson?: string;
@@ -55,6 +56,7 @@ export function trainRequest(datasetDir: string, flags: TrainFlags): TrainReques
   for (const [key, value] of Object.entries(fromFlags)) {
     if (value !== undefined) (request as Record<string, unknown>)[key] = value;
   }
+  if (flags.nCtx !== undefined) request.model = { ...request.model, nCtx: flags.nCtx };
   if (request.model && Object.keys(request.model).length === 0) delete request.model;
   return request;
 }
@@ -83,6 +85,11 @@ export function registerTrain(program: Command): void {
     )
     .option("--patience <n>", "evaluations without improvement before stopping, 0 = never (default: 10)", number)
     .option("--seed <n>", `seed of initialization and shuffling (default: ${d.seed})`, number)
+    .option(
+      "--n-ctx <n>",
+      "visit slots + 2: longer records are cut to their first n-2 visits (default: holds 99% of the records whole, 48..256)",
+      number,
+    )
     .option("--resume", "continue the run in <out>/last (its settings are kept; limits may change)")
     .option("--force", "start afresh in an --out that holds an earlier run, replacing its best/ and last/")
     .option(

@@ -41,7 +41,11 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
               `${c.nHead} heads, ${c.nCtx} visit slots; V = ${c.nVocab}; ${count(e.parameters)} parameters, ` +
               `${e.kernels} kernels) on ${e.trainRecords} records, validating on ${e.validationRecords}.\n` +
               `Batch ${e.options.batchSize}, ${e.stepsPerEpoch} steps per epoch, lr ${e.options.lr}. ` +
-              `Independent-Bernoulli baseline validation loss: ${fmt(e.baselineValLoss)}.\n`,
+              `Independent-Bernoulli baseline validation loss: ${fmt(e.baselineValLoss)}.\n` +
+              (e.truncated.records === 0
+                ? ""
+                : `${e.truncated.records} of ${e.trainRecords} training records are longer than ${c.nCtx - 2} visits ` +
+                  `and are cut there (${e.truncated.visits} visits left out); --n-ctx raises the limit.\n`),
           );
           firstStep = e.step;
           if (tty) {

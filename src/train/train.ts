@@ -41,6 +41,8 @@ export type TrainEvent =
       epoch: number;
       baselineValLoss: number;
       resumed: boolean;
+      /** Training records longer than nCtx - 2 visits, cut to their first nCtx - 2, and the visits left out. */
+      truncated: { records: number; visits: number };
     }
   | {
       type: "step";
@@ -152,6 +154,12 @@ export function trainLoop(
   const config = model.config;
   const maxVisits = config.nCtx - 2;
   const visitCounts = train.map((r) => Math.min(r.visits.length, maxVisits));
+  const truncated = { records: 0, visits: 0 };
+  for (const r of train)
+    if (r.visits.length > maxVisits) {
+      truncated.records++;
+      truncated.visits += r.visits.length - maxVisits;
+    }
   const baseline = bernoulliBaseline(train, validation, config.nCodes, config.nLabels, maxVisits);
   const baselineValLoss = baseline.sum / (baseline.rows * config.nVocab);
   // Batches group records of similar length, so their row counts differ 20-fold: a per-batch mean
@@ -183,6 +191,7 @@ export function trainLoop(
     epoch: state.epoch,
     baselineValLoss,
     resumed: options.resume,
+    truncated,
   });
 
   let stepsSinceEval = 0;

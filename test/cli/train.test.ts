@@ -18,6 +18,11 @@ test("flags override --config-json; unset flags stay unset so a resume keeps the
     resume: true,
   });
   assert.deepEqual(trainRequest("data/mimic/", { out: "x", epochs: 3 }), { out: "x", maxEpochs: 3 });
+  // --n-ctx is the model's nCtx, over --config-json's
+  assert.deepEqual(trainRequest("d", { out: "x", nCtx: 130, configJson: '{"nCtx": 64, "nEmbd": 64}' }), {
+    out: "x",
+    model: { nCtx: 130, nEmbd: 64 },
+  });
   assert.equal(defaultRunDir("/some/where/synthea"), join("halo-runs", "synthea"));
 });
 

@@ -26,6 +26,7 @@ test("without a terminal, progress is plain log lines: header, throttled steps, 
     epoch: 0,
     baselineValLoss: 0.5,
     resumed: false,
+    truncated: { records: 0, visits: 0 },
   });
   for (let step = 1; step <= 3; step++) {
     display.onEvent({ type: "step", step, epoch: 0, loss: 1 / step, recordsPerSecond: 50, etaSeconds: 125 });
@@ -54,4 +55,32 @@ test("without a terminal, progress is plain log lines: header, throttled steps, 
     /^Stopped at step 3 \(interrupted; resume with --resume\)\. Best validation loss 0\.2500 at step 3/,
   );
   assert.equal(lines[5], "Latest state for --resume: runs/x/last.");
+});
+
+test("the header says how many training records are cut at nCtx - 2 visits, and how many visits that drops", () => {
+  const stream = new PassThrough();
+  let text = "";
+  stream.on("data", (chunk) => {
+    text += chunk;
+  });
+  progressDisplay(stream as unknown as NodeJS.WriteStream, 3600).onEvent({
+    type: "start",
+    config: makeConfig("tiny", { nCodes: 12, nLabels: 2 }),
+    options: { ...defaultTrainOptions, out: "runs/x" },
+    parameters: 12_345,
+    kernels: "typescript",
+    trainRecords: 100,
+    validationRecords: 20,
+    stepsPerEpoch: 3,
+    totalSteps: 300,
+    step: 0,
+    epoch: 0,
+    baselineValLoss: 0.5,
+    resumed: false,
+    truncated: { records: 7, visits: 40 },
+  });
+  assert.equal(
+    text.trim().split("\n")[2],
+    "7 of 100 training records are longer than 6 visits and are cut there (40 visits left out); --n-ctx raises the limit.",
+  );
 });

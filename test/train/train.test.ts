@@ -8,7 +8,7 @@ import { saveDataset } from "../../src/encode/dataset-file.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
-import { learningRate, type TrainRequest, trainLoop } from "../../src/train/train.ts";
+import { learningRate, type TrainEvent, type TrainRequest, trainLoop } from "../../src/train/train.ts";
 import { skipOutsideCI } from "../ci.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
@@ -65,6 +65,30 @@ for (const kernels of [tsKernels, nativeKernels]) {
     rmSync(split, { recursive: true });
   });
 }
+
+test("the start event counts the training records cut at nCtx - 2 visits and the visits left out", () => {
+  const out = tempRun();
+  const events: TrainEvent[] = [];
+  trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out, maxSteps: 1, model: { nCtx: 4 } },
+    {
+      ...hooks,
+      onEvent: (e) => events.push(e),
+    },
+  );
+  const long = dataset.splits.train.filter((r) => r.visits.length > 2);
+  assert.ok(long.length > 0, "the synthetic set has records over 2 visits");
+  const start = events[0];
+  assert.equal(start.type, "start");
+  if (start.type === "start")
+    assert.deepEqual(start.truncated, {
+      records: long.length,
+      visits: long.reduce((n, r) => n + r.visits.length - 2, 0),
+    });
+  rmSync(out, { recursive: true });
+});
 
 test("resuming refuses to change what defines the run", () => {
   const out = tempRun();
