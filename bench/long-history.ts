@@ -157,7 +157,7 @@ async function runOne(name: string, seed: number, dataDir: string, nCtx: number)
     long: scored({
       vocab,
       train: train.filter(isLong),
-      test: test.filter(isLong),
+      test: [...test, ...validation].filter(isLong),
       synthetic: synthetic.filter(isLong),
     }),
     visits: { train: visitDistribution(train), test: visitDistribution(test), synthetic: visitDistribution(synthetic) },
