@@ -296,3 +296,33 @@ describe("readFhir, the SMART Synthea STU3 set", {
     assert.equal(result.records.filter((r) => r.visits.length >= 2).length, 1142);
   });
 });
+
+describe("readFhir, reference ranges", () => {
+  it("keeps an Observation's first referenceRange (each numeric end) on its lab event, for --value-buckets reference", async () => {
+    const patient = '{"resourceType":"Patient","id":"p1","gender":"female"}';
+    const encounter =
+      '{"resourceType":"Encounter","id":"e1","status":"finished","subject":{"reference":"Patient/p1"},"period":{"start":"2020-01-01T10:00:00Z"}}';
+    const observation = (value: number, range: string) =>
+      `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/e1"},"code":{"coding":[{"system":"http://loinc.org","code":"2823-3"}]},"valueQuantity":{"value":${value},"unit":"mmol/L"}${range}}`;
+    const path = tempFile(
+      "ranges.ndjson",
+      [
+        patient,
+        encounter,
+        observation(4.1, ',"referenceRange":[{"low":{"value":3.5},"high":{"value":5.1}},{"low":{"value":1}}]'),
+        observation(6, ',"referenceRange":[{"high":{"value":5.1}}]'),
+        observation(2, ""),
+      ].join("\n"),
+    );
+    const labs = (await readFhir(path)).records[0].visits[0].events.map(({ value, refLow, refHigh }) => ({
+      value,
+      refLow,
+      refHigh,
+    }));
+    assert.deepEqual(labs, [
+      { value: 4.1, refLow: 3.5, refHigh: 5.1 },
+      { value: 6, refLow: undefined, refHigh: 5.1 },
+      { value: 2, refLow: undefined, refHigh: undefined },
+    ]);
+  });
+});

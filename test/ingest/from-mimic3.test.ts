@@ -36,6 +36,11 @@ test("MIMIC-III demo: counts agree with its SOURCE.md", {
   assert.equal(r.substituted?.get("medication coded by drug name (system other): NDC blank or 0"), 1478);
   // 61,812 labs carry a HADM_ID; none of the other 14,262 falls inside an admission.
   assert.equal(rows["lab/mimic-lab"], 61812);
+  // FLAG "abnormal" is kept on labs with a VALUENUM (24,089 of the kept ones): --value-buckets reference
+  // takes a lab's normal range from its unflagged values.
+  let abnormal = 0;
+  for (const x of r.records) for (const v of x.visits) for (const e of v.events) if (e.abnormal) abnormal++;
+  assert.equal(abnormal, 24089);
   assert.deepEqual([...r.skipped.counts], [["lab without hadm_id outside every admission", 14262]]);
   assert.equal(r.rowsRead.get(join(demo, "LABEVENTS.csv.gz")), 76074);
   const p = r.records.find((x) => x.id === "10006");
