@@ -2,10 +2,12 @@
 import type { Generator, ModelConfig, ModelKind, ModelOptions } from "./generator.ts";
 import { HaloModel } from "./halo.ts";
 import { HaloCoarseModel } from "./halo-coarse.ts";
+import { LstmModel } from "./lstm-model.ts";
 
 const registry: Partial<Record<ModelKind, (config: ModelConfig, options: ModelOptions) => Generator>> = {
   halo: (c, o) => new HaloModel(c, o),
   "halo-coarse": (c, o) => new HaloCoarseModel(c, o),
+  lstm: (c, o) => new LstmModel(c, o),
 };
 
 /** A fresh model of the config's kind (no kind: HALO, as checkpoints from before the seam are). */

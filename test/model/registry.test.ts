@@ -41,7 +41,7 @@ function save(dir: string, kind: ModelKind | undefined) {
   return model;
 }
 
-for (const kind of ["halo", "halo-coarse"] as ModelKind[])
+for (const kind of ["halo", "halo-coarse", "lstm"] as ModelKind[])
   test(`a ${kind} checkpoint stores its kind and loads as the same model`, () => {
     let model: ReturnType<typeof createModel>;
     const dir = join(mkdtempSync(join(tmpdir(), "kind-")), "best");
