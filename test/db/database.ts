@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { DATA, OMOP_TABLES, SCHEMAS, tableFile } from "../schemas/load.ts";
 import { type Cluster, copyCsv, sqlStatements } from "../schemas/postgres.ts";
 
@@ -38,6 +39,13 @@ export async function loadOmopDatabase(c: Cluster): Promise<void> {
   const hba = join(c.dataDir, "pg_hba.conf");
   writeFileSync(hba, `local all alice scram-sha-256\n${readFileSync(hba, "utf8")}`);
   await c.client.query("SELECT pg_reload_conf()");
+}
+
+/** A client on database `ehr` as the superuser; `end()` it. */
+export async function ehrClient(c: Cluster): Promise<pg.Client> {
+  const db = new pg.Client({ host: c.socketDir, user: "postgres", database: "ehr" });
+  await db.connect();
+  return db;
 }
 
 /** A URL for `user` on database `db` through the cluster's socket. */
