@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { runIngest } from "../../src/api/ingest.ts";
+import { type ReadReport, readRecords } from "../../src/api/records.ts";
+import type { PatientRecord } from "../../src/ingest/record.ts";
 import { redactUrl } from "../../src/ingest/sources/database-url.ts";
 import { skipReason } from "../schemas/availability.ts";
 import { OMOP_TABLES, tableFile } from "../schemas/load.ts";
@@ -69,6 +71,18 @@ describe("ingest from PostgreSQL and Parquet", { skip }, () => {
       assert.ok(csv && db, `${reason}: ${v.firstAt} / ${b.summary.skipped[reason].firstAt}`);
       assert.deepEqual([db[1], Number(db[2]) + 1], [csv[1].toLowerCase(), Number(csv[2])]);
     }
+  });
+
+  it("readRecords (the library API) yields the same patients from the database as from the CSV files", async () => {
+    const fromFiles: PatientRecord[] = [];
+    for await (const r of readRecords(omopDir)) fromFiles.push(r);
+    const fromDb: PatientRecord[] = [];
+    let report: ReadReport | undefined;
+    for await (const r of readRecords(dbUrl(c, { password: PASSWORD }), { onReport: (x) => (report = x) }))
+      fromDb.push(r);
+    assert.ok(fromFiles.length > 0);
+    assert.deepEqual(fromDb, fromFiles);
+    assert.equal(report?.format, "omop");
   });
 
   it("--format and --schema as options give the same dataset", async () => {

@@ -103,7 +103,9 @@ describe("write into PostgreSQL", { skip }, () => {
       const fromFolder = join(work, `${format}-from-folder`);
       const fromDb = join(work, `${format}-from-db`);
       await runIngest(folder, { out: fromFolder, quiet: true, format });
-      await runIngest(dbUrl(c, { password: PASSWORD, schema }), { out: fromDb, quiet: true, format });
+      // The format is detected from the schema's tables (MIMIC-III and -IV by their columns).
+      const summary = await runIngest(dbUrl(c, { password: PASSWORD, schema }), { out: fromDb, quiet: true });
+      assert.equal(summary.format, format);
       assertSameDataset(fromFolder, fromDb);
     });
   }
@@ -189,5 +191,14 @@ describe("write into PostgreSQL", { skip }, () => {
     const back = join(work, "gen-back");
     const read = await runIngest(dbUrl(c, { password: PASSWORD, schema: "synthetic" }), { out: back, quiet: true });
     assert.equal(read.patients, file.records);
+    // A wrong password or a taken schema stops generate before it samples, in words, without the password.
+    for (const [url, message] of [
+      [dbUrl(c, { password: "wrong-pw", schema: "other" }), /could not connect: password authentication failed/],
+      [dbUrl(c, { password: PASSWORD, schema: "synthetic" }), /schema "synthetic" already holds 39 table\(s\)/],
+    ] as const)
+      await assert.rejects(
+        runGenerate(join(work, "gen-run"), { count: 5, out: url, recordsOut: join(work, "never"), quiet: true }),
+        (e: Error) => message.test(e.message) && !e.message.includes("wrong-pw") && !e.message.includes(PASSWORD),
+      );
   });
 });
