@@ -1,9 +1,10 @@
 // Ingest throughput by source: a generated MIMIC-IV-sized hosp module (patients, admissions,
-// diagnoses_icd; default 300k admissions and 5M diagnoses, --scale to shrink it) read from CSV files,
-// from Parquet files (DuckDB) and from PostgreSQL (a throwaway cluster, official MIMIC-IV DDL, server-side
+// diagnoses_icd; default 300k admissions and 5M diagnoses, --scale to shrink it) read from CSV files
+// (csv-parse, and DuckDB's scanner), from Parquet files (DuckDB) and from PostgreSQL (a throwaway cluster, official MIMIC-IV DDL, server-side
 // cursor). Each ingest (read + encode + save) runs in its own child process so peak RSS is its own;
 // prints the median of --runs runs. MB/s is of the CSV text's size, the same data for every source.
 // Usage: node --import tsx bench/ingest-db.ts [--scale 1] [--runs 3] [--keep DIR]
+//        [--sources csv,duckdb-csv,parquet,postgres]
 // The data set is written under a temporary folder (or --keep DIR, reused when present) and never committed.
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -23,9 +24,10 @@ const value = (name: string, fallback: string) => (args.includes(name) ? args[ar
 const TABLES = ["patients", "admissions", "diagnoses_icd"];
 
 if (args[0] === "--child") {
-  // One ingest: node bench/ingest-db.ts --child <input> <out>
+  // One ingest: node bench/ingest-db.ts --child <input> <out> <engine>
   const t0 = performance.now();
-  const s = await runIngest(args[1], { out: args[2], quiet: true, force: true, labels: "top:10" });
+  const engine = args[3] as "csv-parse" | "duckdb";
+  const s = await runIngest(args[1], { out: args[2], quiet: true, force: true, labels: "top:10", engine });
   const seconds = (performance.now() - t0) / 1000;
   console.log(
     JSON.stringify({
@@ -86,16 +88,19 @@ if (args[0] === "--child") {
     );
     console.log("| source | total s | read s | MB/s (total) | MB/s (read) | peak RSS MB |");
     console.log("| --- | --- | --- | --- | --- | --- |");
-    for (const [name, input] of [
-      ["CSV (csv-parse)", csvDir],
-      ["Parquet (DuckDB)", parquetDir],
-      ["PostgreSQL (cursor)", url],
+    const sources = value("--sources", "csv,duckdb-csv,parquet,postgres").split(",");
+    for (const [key, name, input, engine] of [
+      ["csv", "CSV (csv-parse)", csvDir, "csv-parse"],
+      ["duckdb-csv", "CSV (DuckDB, --engine duckdb)", csvDir, "duckdb"],
+      ["parquet", "Parquet (DuckDB)", parquetDir, "csv-parse"],
+      ["postgres", "PostgreSQL (cursor)", url, "csv-parse"],
     ]) {
+      if (!sources.includes(key)) continue;
       const results: { seconds: number; read: number; peakRssMb: number }[] = [];
       for (let i = 0; i < runs; i++) {
         const child = spawnSync(
           process.execPath,
-          ["--import", "tsx", import.meta.filename, "--child", input, join(root, "out")],
+          ["--import", "tsx", import.meta.filename, "--child", input, join(root, "out"), engine],
           { encoding: "utf8" },
         );
         if (child.status !== 0) throw new Error(`${name}: ${child.stderr}`);

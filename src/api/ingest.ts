@@ -28,6 +28,11 @@ export interface IngestOptions {
   format?: SourceFormat;
   /** The database schema to read (overrides the URL's `?schema=`); found when absent. */
   schema?: string;
+  /**
+   * How a folder of MIMIC or OMOP CSV tables is parsed: csv-parse (default; malformed rows skipped and
+   * counted) or DuckDB's multi-threaded scanner (a row it cannot parse is an error).
+   */
+  engine?: "csv-parse" | "duckdb";
   /** Output folder (default ./halo-data/<input name>, or <schema> for a database). */
   out?: string;
   minCount?: number;
@@ -116,7 +121,9 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
     throw new IngestError(`--format: "${opts.format}" is not one of ${Object.keys(READERS).join(", ")}`);
   if (opts.schema !== undefined && !isDatabaseUrl(input))
     throw new IngestError(`--schema: only for a database input (postgres://...); ${input} is a path`);
-  const source = await openTableSource(input, { schema: opts.schema });
+  if (opts.engine !== undefined && opts.engine !== "csv-parse" && opts.engine !== "duckdb")
+    throw new IngestError(`--engine: "${opts.engine}" is not csv-parse or duckdb`);
+  const source = await openTableSource(input, { schema: opts.schema, engine: opts.engine });
   try {
     return await ingestFrom(input, source, opts);
   } finally {

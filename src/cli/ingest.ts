@@ -18,6 +18,10 @@ export function registerIngest(program: Command): void {
     )
     .option("--format <format>", `source format (${Object.keys(READERS).join(", ")}); detected when absent`)
     .option("--schema <name>", "database schema to read (instead of ?schema= in the URL); found when absent")
+    .option(
+      "--engine <csv-parse|duckdb>",
+      "how a folder of MIMIC/OMOP CSV tables is parsed: csv-parse (skips and counts malformed rows) or DuckDB's multi-threaded scanner",
+    )
     .option("--out <dir>", "output folder (default ./halo-data/<input name>, or <schema> for a database)")
     .option("--min-count <n>", "keep codes present in at least n training patients", wholeNumber(1), 1)
     .option("--kinds <list>", "event kinds to encode, comma-separated", DEFAULT_KINDS.join(","))
