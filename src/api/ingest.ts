@@ -147,9 +147,7 @@ async function ingestFrom(input: string, source: TableSource | undefined, opts: 
     throw new IngestError(
       `--format ${format}: a database or Parquet input holds ${TABLE_FORMATS.join(", ")} tables; ${format} is read from files`,
     );
-  const defaultName = database
-    ? ((source as { schema?: string } | undefined)?.schema ?? "database")
-    : datasetName(input);
+  const defaultName = database ? (source?.schema ?? "database") : datasetName(input);
   const out = opts.out ?? join("halo-data", defaultName);
   // Checked before reading: a long read should not end in "the output folder is taken".
   checkOutputDir(out, { force: opts.force, what: "dataset" });

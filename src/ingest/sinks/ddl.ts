@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { SourceFormat } from "../record.ts";
+import { quoteIdent } from "../sources/database-url.ts";
 
 const SCHEMAS = fileURLToPath(new URL("../../../data/schemas/", import.meta.url));
 
@@ -45,8 +46,6 @@ export interface SchemaDdl {
   keys: string[];
   foreignKeys: ForeignKey[];
 }
-
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** The statements of an SQL file, comments removed, split at `;` outside $$-quoted bodies. */
 export function sqlStatements(text: string): string[] {

@@ -14,10 +14,10 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { DatabaseError, type DatabaseTarget, parseDatabaseUrl, scrub } from "../sources/database-url.ts";
+import { DatabaseError, type DatabaseTarget, parseDatabaseUrl, quoteIdent, scrub } from "../sources/database-url.ts";
 import { connect } from "../sources/postgres.ts";
 import type { SinkTable, TableSink } from "../table-writer.ts";
-import { type DatabaseFormat, DEFAULT_SCHEMA, officialDdl, quoteIdent, type SchemaDdl } from "./ddl.ts";
+import { type DatabaseFormat, DEFAULT_SCHEMA, officialDdl, type SchemaDdl } from "./ddl.ts";
 
 /** Bytes of COPY text buffered per table before it is sent. */
 const FLUSH_BYTES = 1 << 20;

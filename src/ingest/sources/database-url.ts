@@ -2,6 +2,9 @@
 // split into the connection and the schema, and shown without their password in every message, log,
 // summary and dataset.json.
 
+/** An SQL identifier, quoted. */
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
 /** Whether an input or output names a PostgreSQL database rather than a path. */
 export function isDatabaseUrl(s: string): boolean {
   return /^postgres(ql)?:\/\//i.test(s);

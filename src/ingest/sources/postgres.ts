@@ -7,7 +7,14 @@
 import pg from "pg";
 import Cursor from "pg-cursor";
 import { IngestError, type SkipCounter, type SourceFormat } from "../record.ts";
-import { DatabaseError, type DatabaseTarget, describeConnectError, parseDatabaseUrl, scrub } from "./database-url.ts";
+import {
+  DatabaseError,
+  type DatabaseTarget,
+  describeConnectError,
+  parseDatabaseUrl,
+  quoteIdent,
+  scrub,
+} from "./database-url.ts";
 import {
   type FoundTable,
   formatOfTables,
@@ -22,8 +29,6 @@ const SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')";
 
 /** Every value as the text PostgreSQL sends: no parsing to Date or number, as a CSV file would give it. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
-
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** Connects to `target` with the settings the text of dates and numbers depends on; errors in words. */
 export async function connect(target: DatabaseTarget): Promise<pg.Client> {
@@ -53,6 +58,8 @@ interface TableInfo {
 
 export class PostgresSource implements TableSource {
   readonly unit = "rows";
+  /** The tables `find` gave, by label. */
+  private readonly byLabel = new Map<string, TableInfo>();
   private constructor(
     private readonly client: pg.Client,
     private readonly target: DatabaseTarget,
@@ -90,24 +97,14 @@ export class PostgresSource implements TableSource {
   }
 
   private static async settleSchema(client: pg.Client, target: DatabaseTarget): Promise<string> {
-    const all = await client.query<{ schema: string; tables: string[] }>(
-      `SELECT s.schema_name AS schema, coalesce(array_agg(lower(t.table_name)) FILTER (WHERE t.table_name IS NOT NULL), '{}') AS tables
+    // As JSON text: values come unparsed (TEXT_TYPES), and JSON survives names holding commas or quotes.
+    const all = await client.query<{ schema: string; tables: string }>(
+      `SELECT s.schema_name AS schema, coalesce(json_agg(lower(t.table_name)) FILTER (WHERE t.table_name IS NOT NULL), '[]')::text AS tables
          FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name
         WHERE s.schema_name NOT IN ${SYSTEM_SCHEMAS} AND s.schema_name NOT LIKE 'pg_temp%' AND s.schema_name NOT LIKE 'pg_toast%'
         GROUP BY s.schema_name ORDER BY s.schema_name`,
     );
-    // Array columns come as text here (no type parsing): "{a,b}".
-    const tablesOf = new Map(
-      all.rows.map((r) => [
-        r.schema,
-        new Set(
-          String(r.tables)
-            .replace(/^\{|\}$/g, "")
-            .split(",")
-            .filter((t) => t !== ""),
-        ),
-      ]),
-    );
+    const tablesOf = new Map(all.rows.map((r) => [r.schema, new Set(JSON.parse(r.tables) as string[])]));
     if (target.schema !== undefined) {
       if (!tablesOf.has(target.schema))
         throw new DatabaseError(
@@ -118,10 +115,10 @@ export class PostgresSource implements TableSource {
     const holds = (t: Set<string>) =>
       (t.has("admissions") && t.has("diagnoses_icd")) || (t.has("person") && t.has("visit_occurrence"));
     const candidates = [...tablesOf].filter(([, t]) => holds(t)).map(([s]) => s);
-    const path = await client.query<{ schemas: string }>("SELECT current_schemas(false)::text AS schemas");
-    const onPath = String(path.rows[0]?.schemas ?? "")
-      .replace(/^\{|\}$/g, "")
-      .split(",");
+    const path = await client.query<{ schemas: string }>(
+      "SELECT array_to_json(current_schemas(false))::text AS schemas",
+    );
+    const onPath = JSON.parse(path.rows[0]?.schemas ?? "[]") as string[];
     const first = onPath.find((s) => candidates.includes(s));
     if (first !== undefined) return first;
     if (candidates.length === 1) return candidates[0];
@@ -173,7 +170,9 @@ export class PostgresSource implements TableSource {
         );
         size = Number(count.rows[0].n);
       }
-      found.set(t.toLowerCase(), { label: `${info.schema}.${info.table}`, size });
+      const label = `${info.schema}.${info.table}`;
+      this.byLabel.set(label, info);
+      found.set(t.toLowerCase(), { label, size });
     }
     return found;
   }
@@ -187,10 +186,7 @@ export class PostgresSource implements TableSource {
     required: string[],
     opts: { skipped: SkipCounter; onProgress?: (done: number) => void },
   ): AsyncGenerator<SourceRow> {
-    const [schema, name] = [
-      table.label.slice(0, table.label.indexOf(".")),
-      table.label.slice(table.label.indexOf(".") + 1),
-    ];
+    const { schema, table: name } = this.byLabel.get(table.label) as TableInfo;
     const columns = await this.columns(name);
     const index = new Map(columns.map((c, i) => [c.toLowerCase(), i]));
     const missing = required.filter((c) => !index.has(c));

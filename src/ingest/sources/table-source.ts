@@ -24,6 +24,8 @@ export interface FoundTable {
 export interface TableSource {
   /** What messages name: a folder, or a database URL without its password. */
   readonly name: string;
+  /** The database schema read, for a source that has one (names the dataset folder by default). */
+  readonly schema?: string;
   /** The unit of `size` and of progress: file bytes, or rows. */
   readonly unit: "bytes" | "rows";
   /** The tables among `tables` that exist, by lower-case table name. */
