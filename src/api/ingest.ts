@@ -68,7 +68,7 @@ export interface IngestSummary extends EncodeSummary {
   input: string;
   format: SourceFormat;
   out: string;
-  /** Rows (or resources) read per input file. */
+  /** Rows (or resources) read per input file, or per database table ("schema.table"). */
   rowsRead: Record<string, number>;
   /** Rows the reader skipped, by reason, with where the first one was. */
   skipped: Record<string, { count: number; firstAt?: string }>;
