@@ -26,12 +26,16 @@ const TABLES = ["patients", "admissions", "diagnoses_icd"];
 if (args[0] === "--child") {
   // One ingest: node bench/ingest-db.ts --child <input> <out> <engine>
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const engine = args[3] as "csv-parse" | "duckdb";
   const s = await runIngest(args[1], { out: args[2], quiet: true, force: true, labels: "top:10", engine });
   const seconds = (performance.now() - t0) / 1000;
   console.log(
     JSON.stringify({
       seconds,
+      // CPU seconds (user + system, every thread) of the ingest: on a shared machine, less noisy than the
+      // wall clock. PostgreSQL's own server process is not counted.
+      cpu: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
       read: s.seconds.read,
       patients: s.patients,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
@@ -86,8 +90,8 @@ if (args[0] === "--child") {
     console.log(
       `ingest (read + encode + save), median of ${runs} runs, each in its own process; node ${process.version}`,
     );
-    console.log("| source | total s | read s | MB/s (total) | MB/s (read) | peak RSS MB |");
-    console.log("| --- | --- | --- | --- | --- | --- |");
+    console.log("| source | total s | read s | CPU s | MB/s (total) | MB/s (read) | MB per CPU s | peak RSS MB |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
     const sources = value("--sources", "csv,duckdb-csv,parquet,postgres").split(",");
     for (const [key, name, input, engine] of [
       ["csv", "CSV (csv-parse)", csvDir, "csv-parse"],
@@ -96,7 +100,7 @@ if (args[0] === "--child") {
       ["postgres", "PostgreSQL (cursor)", url, "csv-parse"],
     ]) {
       if (!sources.includes(key)) continue;
-      const results: { seconds: number; read: number; peakRssMb: number }[] = [];
+      const results: { seconds: number; read: number; cpu: number; peakRssMb: number }[] = [];
       for (let i = 0; i < runs; i++) {
         const child = spawnSync(
           process.execPath,
@@ -109,9 +113,10 @@ if (args[0] === "--child") {
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const total = median(results.map((r) => r.seconds));
       const read = median(results.map((r) => r.read));
+      const cpu = median(results.map((r) => r.cpu));
       const rss = median(results.map((r) => r.peakRssMb));
       console.log(
-        `| ${name} | ${total.toFixed(1)} | ${read.toFixed(1)} | ${(csvMb / total).toFixed(1)} | ${(csvMb / read).toFixed(1)} | ${Math.round(rss)} |`,
+        `| ${name} | ${total.toFixed(1)} | ${read.toFixed(1)} | ${cpu.toFixed(1)} | ${(csvMb / total).toFixed(1)} | ${(csvMb / read).toFixed(1)} | ${(csvMb / cpu).toFixed(1)} | ${Math.round(rss)} |`,
       );
     }
   } finally {
