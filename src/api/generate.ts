@@ -4,10 +4,12 @@
 // (every writer appends its tables and allocates ids as records come), and summary.json (records, drops,
 // rows per table, unknown values) for the report's validity section. The output folder is staged in a
 // hidden sibling and renamed into place only when complete; a folder with earlier results is refused
-// unless --force.
+// unless --force. With `out` a PostgreSQL URL, the patients go into a new schema of that database instead
+// (official DDL, one transaction, keys added last: src/ingest/sinks/postgres.ts), and synthetic.records
+// and summary.json into `recordsOut`.
 import { existsSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { rm, writeFile } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import { loadDataset, loadDatasetHeader, openRecordsWriter } from "../encode/dataset-file.ts";
@@ -16,7 +18,10 @@ import { Decoder } from "../encode/decode.ts";
 import { seededRandom, uniformInt } from "../encode/seeded-random.ts";
 import type { EncodedRecord, Vocabulary } from "../encode/types.ts";
 import { IngestError, type PatientRecord, type SourceFormat } from "../ingest/record.ts";
+import { DATABASE_FORMATS, isDatabaseFormat } from "../ingest/sinks/ddl.ts";
+import type { DatabaseWriteResult, PostgresSink } from "../ingest/sinks/postgres.ts";
 import type { SourceProfile } from "../ingest/source-profile.ts";
+import { isDatabaseUrl } from "../ingest/sources/database-url.ts";
 import type { RecordWriter } from "../ingest/table-writer.ts";
 import { openWriter } from "../ingest/write-records.ts";
 import { checkOutputDir, describeFsError, stageDir } from "../io/atomic.ts";
@@ -48,8 +53,16 @@ export interface SampleOptions {
 
 /** The options of runGenerate: what to sample, and the output folder. */
 export interface GenerateOptions extends SampleOptions {
-  /** Output folder: synthetic.records, <format>/, summary.json. */
+  /**
+   * Output folder: synthetic.records, <format>/, summary.json. Or a PostgreSQL URL
+   * (postgres://user:password@host/db?schema=name): the patients go into that schema (which must be new
+   * or empty unless `force`), synthetic.records and summary.json into `recordsOut`.
+   */
   out: string;
+  /** With a database `out`: the schema (instead of `?schema=`; default cdm, mimiciii or mimiciv_hosp). */
+  schema?: string;
+  /** With a database `out`: the folder for synthetic.records and summary.json (default halo-synthetic). */
+  recordsOut?: string;
   /** Replace an output folder that holds earlier results. */
   force?: boolean;
   /** Print nothing (the summary is still returned). */
@@ -67,6 +80,8 @@ export interface GenerateSummary {
   recordsPerSecond: number;
   meanVisits: number;
   meanCodesPerVisit: number;
+  /** With a database `out`: where the patients went, rows per table, the keys added. */
+  database?: DatabaseWriteResult & { tables: Record<string, number> };
 }
 
 /** The checkpoint directory to sample from: `dir`, or `dir/best` for a run directory. */
@@ -155,21 +170,36 @@ async function sampleJob(checkpoint: string, opts: SampleOptions): Promise<Sampl
 
 /** Samples and writes the output folder (synthetic.records, the records in `format`, summary.json). */
 export async function runGenerate(checkpoint: string, opts: GenerateOptions): Promise<GenerateSummary> {
+  const database = isDatabaseUrl(opts.out) ? opts.out : undefined;
+  if (opts.schema !== undefined && database === undefined)
+    throw new IngestError(`--schema: only with --out postgres://...; ${opts.out} is a folder`);
+  const folder = database ? resolve(opts.recordsOut ?? "halo-synthetic") : opts.out;
   const job = await sampleJob(checkpoint, opts);
+  if (database && !isDatabaseFormat(job.format))
+    throw new IngestError(
+      `--out postgres://...: ${job.format} has no database schema; write ${DATABASE_FORMATS.join(", ")} (--format) to a database, or ${job.format} to a folder`,
+    );
   // The whole folder is written in a staged sibling and renamed into place only when complete.
-  checkOutputDir(opts.out, { force: opts.force, what: "synthetic set" });
-  const staged = stageDir(opts.out);
+  checkOutputDir(folder, { force: opts.force, what: "synthetic set" });
+  let sink: PostgresSink | undefined;
+  if (database && isDatabaseFormat(job.format)) {
+    const { PostgresSink } = await import("../ingest/sinks/postgres.ts");
+    sink = await PostgresSink.open(database, { format: job.format, schema: opts.schema, force: opts.force });
+  }
+  const staged = stageDir(folder);
   try {
-    const summary = await sampleInto(staged.path, job);
+    const summary = await sampleInto(staged.path, job, sink);
     if (summary.written === 0)
       throw new IngestError(
-        `generated no records (${droppedText(summary)}); nothing written to ${opts.out}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
+        `generated no records (${droppedText(summary)}); nothing written to ${sink?.name ?? folder}. Hint: check the training run (its loss and epochs) or sample more with a larger --count.`,
       );
+    if (sink) summary.database = { ...(await sink.commit()), tables: summary.database?.tables ?? {} };
     await staged.commit();
-    summary.files = summary.files.map((f) => join(opts.out, relative(staged.path, f)));
+    summary.files = summary.files.map((f) => (isAbsolute(f) ? join(folder, relative(staged.path, f)) : f));
     if (!opts.quiet) console.log(formatGenerateSummary(summary));
     return summary;
   } catch (error) {
+    await sink?.abort();
     await staged.abort();
     throw error;
   }
@@ -278,7 +308,7 @@ interface SampleJob {
  * decoded patients to the format's writer (tables appended, ids allocated as records come), so memory
  * holds a batch at a time whatever --count is. Writes summary.json last.
  */
-async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary> {
+async function sampleInto(out: string, job: SampleJob, sink?: PostgresSink): Promise<GenerateSummary> {
   const { vocab, format, opts } = job;
   const decode = recordDecoder(job);
   const recordsOut = await openRecordsWriter(join(out, "synthetic.records"), vocab);
@@ -287,7 +317,7 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
   let visits = 0;
   let codes = 0;
   try {
-    writer = await openWriter(format, join(out, format), { profile: job.profile });
+    writer = await openWriter(format, join(out, format), { profile: job.profile, ...(sink && { sink }) });
     const w = writer;
     const bar =
       opts.quiet || !process.stderr.isTTY
@@ -334,6 +364,8 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
     await recordsOut.close();
     const result = await w.close();
     writer = undefined;
+    // The writer made its folder (and hosp/ for MIMIC-IV); with a database sink they hold nothing.
+    if (sink) await rm(join(out, format), { recursive: true, force: true });
     const filtered: Record<string, number> = job.filter
       ? {
           "copy of a training record": job.filter.copies,
@@ -356,6 +388,16 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
       recordsPerSecond: opts.count / seconds,
       meanVisits: written ? visits / written : 0,
       meanCodesPerVisit: visits ? codes / visits : 0,
+      ...(sink && {
+        database: {
+          target: sink.name,
+          schema: sink.schema,
+          keys: 0,
+          foreignKeys: 0,
+          foreignKeysNotAdded: [],
+          tables: result.tables,
+        },
+      }),
     };
     const file = {
       format,
@@ -366,6 +408,7 @@ async function sampleInto(out: string, job: SampleJob): Promise<GenerateSummary>
       unknownValues: result.unknownValues,
       requested: opts.count,
       seconds: Number(seconds.toFixed(2)),
+      ...(sink && { database: sink.name }),
     };
     await writeFile(summaryPath, `${JSON.stringify(file, null, 1)}\n`);
     return summary;
@@ -389,5 +432,15 @@ export function formatGenerateSummary(s: GenerateSummary): string {
     `Generated ${s.written} synthetic patients (${droppedText(s)}) in ${s.seconds.toFixed(1)} s (${s.recordsPerSecond.toFixed(1)} records/s).`,
     `Visits per patient ${s.meanVisits.toFixed(2)}, codes per visit ${s.meanCodesPerVisit.toFixed(2)}.`,
     ...s.files.map((f) => `  wrote ${f}`),
+    ...(s.database
+      ? [
+          `Database ${s.database.target}: ${s.database.keys} primary/unique keys and ${s.database.foreignKeys} foreign keys added.`,
+          ...(s.database.foreignKeysNotAdded.length > 0
+            ? [
+                `  ${s.database.foreignKeysNotAdded.length} foreign keys into tables halo-ehr does not fill (add them once those are loaded): ${s.database.foreignKeysNotAdded.join("; ")}`,
+              ]
+            : []),
+        ]
+      : []),
   ].join("\n");
 }

@@ -1,4 +1,5 @@
-// Ingest: reads an EHR export (format detected or given), encodes it for HALO and saves the dataset
+// Ingest: reads an EHR export (format detected or given) from a folder or file, a PostgreSQL schema
+// (postgres://...) or Parquet files (through DuckDB), encodes it for HALO and saves the dataset
 // (dataset.json + one records file per split), returning (and unless quiet, printing) what was kept
 // and skipped. `halo-ehr ingest` is a thin layer over runIngest.
 import { basename, join, resolve } from "node:path";
@@ -18,12 +19,22 @@ import {
   type ReadResult,
   type SourceFormat,
 } from "../ingest/record.ts";
+import { isDatabaseUrl } from "../ingest/sources/database-url.ts";
+import { openTableSource } from "../ingest/sources/open-source.ts";
+import type { TableSource } from "../ingest/sources/table-source.ts";
 import { checkOutputDir } from "../io/atomic.ts";
 
 export interface IngestOptions {
-  /** Source format; detected from the path when absent. */
+  /** Source format; detected from the path (or the database's tables) when absent. */
   format?: SourceFormat;
-  /** Output folder (default ./halo-data/<input name>). */
+  /** The database schema to read (overrides the URL's `?schema=`); found when absent. */
+  schema?: string;
+  /**
+   * How a folder of MIMIC or OMOP CSV tables is parsed: csv-parse (default; malformed rows skipped and
+   * counted) or DuckDB's multi-threaded scanner (a row it cannot parse is an error).
+   */
+  engine?: "csv-parse" | "duckdb";
+  /** Output folder (default ./halo-data/<input name>, or <schema> for a database). */
   out?: string;
   minCount?: number;
   /** Event kinds to encode, as a list or comma-separated (default diagnosis,procedure,medication). */
@@ -56,10 +67,11 @@ export interface IngestOptions {
 }
 
 export interface IngestSummary extends EncodeSummary {
+  /** The input's absolute path, or the database URL without its password. */
   input: string;
   format: SourceFormat;
   out: string;
-  /** Rows (or resources) read per input file. */
+  /** Rows (or resources) read per input file, or per database table ("schema.table"). */
   rowsRead: Record<string, number>;
   /** Rows the reader skipped, by reason, with where the first one was. */
   skipped: Record<string, { count: number; firstAt?: string }>;
@@ -99,9 +111,34 @@ function datasetName(input: string): string {
   return basename(resolve(input)).replace(/(\.(csv|ndjson|json))?(\.gz)?$/i, "") || "dataset";
 }
 
-/** Reads, encodes and saves one dataset; returns (and unless quiet, prints) its summary. */
+/** The formats a table source (database, Parquet) can hold. */
+const TABLE_FORMATS: SourceFormat[] = ["mimic3", "mimic4", "omop"];
+
+/**
+ * Reads, encodes and saves one dataset; returns (and unless quiet, prints) its summary. `input` is a
+ * folder or file, a folder of Parquet tables, or a PostgreSQL URL (postgres://user:password@host/db,
+ * `?schema=` or `opts.schema` naming the schema); a URL's password appears in no message or output.
+ */
 export async function runIngest(input: string, opts: IngestOptions = {}): Promise<IngestSummary> {
+  if (opts.format !== undefined && !(opts.format in READERS))
+    throw new IngestError(`--format: "${opts.format}" is not one of ${Object.keys(READERS).join(", ")}`);
+  if (opts.schema !== undefined && !isDatabaseUrl(input))
+    throw new IngestError(`--schema: only for a database input (postgres://...); ${input} is a path`);
+  if (opts.engine !== undefined && opts.engine !== "csv-parse" && opts.engine !== "duckdb")
+    throw new IngestError(`--engine: "${opts.engine}" is not csv-parse or duckdb`);
+  const source = await openTableSource(input, { schema: opts.schema, engine: opts.engine });
+  try {
+    return await ingestFrom(input, source, opts);
+  } finally {
+    await source?.close();
+  }
+}
+
+async function ingestFrom(input: string, source: TableSource | undefined, opts: IngestOptions): Promise<IngestSummary> {
   const t0 = performance.now();
+  const database = isDatabaseUrl(input);
+  /** What messages, the summary and dataset.json call the input: a path, or the URL without its password. */
+  const inputName = database && source ? source.name : resolve(input);
   const kinds = parseKinds(opts.kinds, opts.labs ?? false);
   // Checked before reading, as the kinds are: a typo should not cost a long read.
   if (opts.valueBuckets !== undefined)
@@ -115,26 +152,35 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
   const readKinds = new Set<EventKind>([...kinds, "diagnosis"]);
   if (labels !== "default" && labels !== "none" && !labels.startsWith("top:"))
     for (const d of readPhenotypes(labels)) readKinds.add(d.eventKind);
-  const format = opts.format ?? (await detectFormat(input));
-  if (!(format in READERS))
-    throw new IngestError(`--format: "${format}" is not one of ${Object.keys(READERS).join(", ")}`);
-  const out = opts.out ?? join("halo-data", datasetName(input));
+  const format = opts.format ?? (source?.detectFormat ? await source.detectFormat() : await detectFormat(input));
+  if (source && !TABLE_FORMATS.includes(format))
+    throw new IngestError(
+      `--format ${format}: a database or Parquet input holds ${TABLE_FORMATS.join(", ")} tables; ${format} is read from files`,
+    );
+  const defaultName = database ? (source?.schema ?? "database") : datasetName(input);
+  const out = opts.out ?? join("halo-data", defaultName);
   // Checked before reading: a long read should not end in "the output folder is taken".
   checkOutputDir(out, { force: opts.force, what: "dataset" });
 
+  // Files count in MB read; database and Parquet tables in thousands of rows.
+  const unit = source?.unit === "rows" ? "k rows" : "MB";
+  const scale = source?.unit === "rows" ? 1e3 : 1e6;
   const bar =
     !opts.quiet && process.stderr.isTTY
-      ? new SingleBar({ format: "reading {bar} {percentage}% | {value}/{total} MB", stream: process.stderr })
+      ? new SingleBar({ format: `reading {bar} {percentage}% | {value}/{total} ${unit}`, stream: process.stderr })
       : undefined;
   bar?.start(1, 0);
   let result: ReadResult;
   try {
     const read = await READERS[format]();
-    result = await read(input, {
+    result = await read(database ? inputName : input, {
       strict: opts.strict,
       kinds: [...readKinds],
+      ...(source && { source }),
       onProgress:
-        bar && ((done, total) => bar.update(Math.round(done / 1e5) / 10, { total: Math.round(total / 1e5) / 10 })),
+        bar &&
+        ((done, total) =>
+          bar.update(Math.round((10 * done) / scale) / 10, { total: Math.round((10 * total) / scale) / 10 })),
     });
   } finally {
     bar?.stop();
@@ -143,14 +189,14 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
   if (result.records.length === 0) {
     const rows = [...result.rowsRead.values()].reduce((a, b) => a + b, 0);
     throw new IngestError(
-      `${input}: no patients found (${rows} rows or resources read${result.skipped.total > 0 ? `, ${result.skipped.total} skipped` : ""}); ` +
+      `${database ? inputName : input}: no patients found (${rows} rows or resources read${result.skipped.total > 0 ? `, ${result.skipped.total} skipped` : ""}); ` +
         `nothing to encode. Is it the right input${opts.format ? "" : `, and is ${format} its format (--format)`}?`,
     );
   }
   const t1 = performance.now();
   const { dataset, summary } = encodeDataset(
     result.records,
-    { format, path: resolve(input), ...(result.profile && { profile: result.profile }) },
+    { format, path: inputName, ...(result.profile && { profile: result.profile }) },
     {
       kinds,
       minCount: opts.minCount,
@@ -172,7 +218,7 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
   if (encoded === 0) {
     const reasons = [...result.skipped.counts].map(([reason, n]) => `${n} ${reason}`).join("; ");
     throw new IngestError(
-      `${input}: none of the ${summary.patients} patients read has a visit with a code to encode, so the dataset would be empty` +
+      `${database ? inputName : input}: none of the ${summary.patients} patients read has a visit with a code to encode, so the dataset would be empty` +
         `${reasons === "" ? "" : ` (skipped: ${reasons})`}. Hint: check --kinds (${kinds.join(",")}) and --min-count.`,
     );
   }
@@ -182,7 +228,7 @@ export async function runIngest(input: string, opts: IngestOptions = {}): Promis
     skipped[reason] = firstAt === undefined ? { count } : { count, firstAt };
   }
   const full: IngestSummary = {
-    input: resolve(input),
+    input: inputName,
     format,
     out: resolve(out),
     rowsRead: Object.fromEntries(result.rowsRead),

@@ -12,9 +12,11 @@ import {
   IngestError,
   type PatientRecord,
   plausibleYears,
+  type ReadResult,
   type SourceFormat,
 } from "../ingest/record.ts";
 import type { SourceProfile } from "../ingest/source-profile.ts";
+import { openTableSource } from "../ingest/sources/open-source.ts";
 import type { WriteResult, WriterOptions } from "../ingest/table-writer.ts";
 import { openWriter } from "../ingest/write-records.ts";
 import { checkOutputDir, stageDir } from "../io/atomic.ts";
@@ -32,8 +34,10 @@ export interface ReadReport {
 }
 
 export interface ReadRecordsOptions {
-  /** Source format; detected from the path when absent. */
+  /** Source format; detected from the path (or the database's tables) when absent. */
   format?: SourceFormat;
+  /** For a PostgreSQL URL: the schema (instead of `?schema=`); found when absent. */
+  schema?: string;
   /** Event kinds to keep (default all). */
   kinds?: EventKind[];
   /** Stop at the first malformed row (an IngestError naming file, line and field) instead of skipping it. */
@@ -44,15 +48,23 @@ export interface ReadRecordsOptions {
 
 /**
  * Reads an EHR export (MIMIC-III, MIMIC-IV, OMOP CDM, FHIR, Synthea CSV or events CSV; a folder or a
- * file) and yields its patients. Rows that cannot be read are skipped and counted (see `onReport`),
+ * file; MIMIC and OMOP also as Parquet files or from a PostgreSQL URL) and yields its patients. Rows that cannot be read are skipped and counted (see `onReport`),
  * or rejected with `strict`; implausible dates are dropped and counted as `halo-ehr ingest` does.
  */
 export async function* readRecords(path: string, opts: ReadRecordsOptions = {}): AsyncGenerator<PatientRecord> {
-  const format = opts.format ?? (await detectFormat(path));
-  const load = READERS[format];
-  if (load === undefined) throw new IngestError(`format: "${format}" is not one of ${Object.keys(READERS).join(", ")}`);
-  const read = await load();
-  const result = await read(path, { strict: opts.strict, kinds: opts.kinds });
+  const source = await openTableSource(path, { schema: opts.schema });
+  let result: ReadResult;
+  let format: SourceFormat;
+  try {
+    format = opts.format ?? (source?.detectFormat ? await source.detectFormat() : await detectFormat(path));
+    const load = READERS[format];
+    if (load === undefined)
+      throw new IngestError(`format: "${format}" is not one of ${Object.keys(READERS).join(", ")}`);
+    const read = await load();
+    result = await read(source?.name ?? path, { strict: opts.strict, kinds: opts.kinds, ...(source && { source }) });
+  } finally {
+    await source?.close();
+  }
   dropImplausibleDates(result.records, result.skipped, plausibleYears(format));
   const skipped: ReadReport["skipped"] = {};
   for (const [reason, count] of result.skipped.counts) {

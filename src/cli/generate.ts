@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type GenerateOptions, runGenerate } from "../api/generate.ts";
+import { isDatabaseUrl } from "../ingest/sources/database-url.ts";
 import { seedNumber } from "./option-parsers.ts";
 
 export {
@@ -28,7 +29,17 @@ export function registerGenerate(program: Command): void {
     .description("sample synthetic patients from a trained checkpoint and write them in the training data's format")
     .argument("<checkpoint>", "a run directory written by `halo-ehr train` (its best/ is used) or a checkpoint folder")
     .requiredOption("--count <n>", "number of synthetic patients to sample", positiveInt)
-    .option("--out <dir>", "output folder", "halo-synthetic")
+    .option(
+      "--out <dir | postgres://...>",
+      "output folder, or a PostgreSQL URL (postgres://user:password@host/db?schema=name): a new schema with the official DDL (omop, mimic3, mimic4)",
+      "halo-synthetic",
+    )
+    .option("--schema <name>", "with --out postgres://...: the schema (default cdm, mimiciii or mimiciv_hosp)")
+    .option(
+      "--records-out <dir>",
+      "with --out postgres://...: the folder for synthetic.records and summary.json",
+      "halo-synthetic",
+    )
     .option("--batch-size <n>", "records sampled side by side", positiveInt, 64)
     .option("--seed <n>", "seed: the same seed gives the same patients", seedNumber, 1)
     .option(
@@ -46,7 +57,7 @@ export function registerGenerate(program: Command): void {
     )
     .option("--prefix <file.json>", "JSON array of visits (arrays of code names) every record starts with")
     .option("--dates <from..to>", "first-visit dates are drawn in this range (default: the training data's)")
-    .option("--force", "replace an output folder that holds earlier results")
+    .option("--force", "replace an output folder (or database schema) that holds earlier results")
     .option(
       "--no-copy-filter",
       "write sampled records even when identical to a training record (the filter needs the training dataset)",
@@ -67,6 +78,6 @@ export function registerGenerate(program: Command): void {
     )
     .option("--quiet", "print nothing")
     .action(async (checkpoint: string, o: GenerateOptions) => {
-      await runGenerate(checkpoint, { ...o, out: resolve(o.out) });
+      await runGenerate(checkpoint, { ...o, out: isDatabaseUrl(o.out) ? o.out : resolve(o.out) });
     });
 }

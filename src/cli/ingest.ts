@@ -1,4 +1,4 @@
-// `halo-ehr ingest <path>`: parses the options and calls runIngest (src/api/ingest.ts), which reads,
+// `halo-ehr ingest <path | postgres://...>`: parses the options and calls runIngest (src/api/ingest.ts), which reads,
 // encodes, saves and prints the summary.
 import type { Command } from "commander";
 import { type IngestOptions, READERS, runIngest } from "../api/ingest.ts";
@@ -13,9 +13,16 @@ export type IngestCliOptions = IngestOptions;
 export function registerIngest(program: Command): void {
   program
     .command("ingest <path>")
-    .description("read an EHR export (MIMIC-III/IV, OMOP, FHIR, Synthea CSV, events CSV) and encode it for HALO")
+    .description(
+      "read an EHR export (MIMIC-III/IV, OMOP, FHIR, Synthea CSV, events CSV; MIMIC and OMOP also as Parquet or from PostgreSQL: postgres://user:password@host/db?schema=name) and encode it for HALO",
+    )
     .option("--format <format>", `source format (${Object.keys(READERS).join(", ")}); detected when absent`)
-    .option("--out <dir>", "output folder (default ./halo-data/<input name>)")
+    .option("--schema <name>", "database schema to read (instead of ?schema= in the URL); found when absent")
+    .option(
+      "--engine <csv-parse|duckdb>",
+      "how a folder of MIMIC/OMOP CSV tables is parsed: csv-parse (skips and counts malformed rows) or DuckDB's multi-threaded scanner",
+    )
+    .option("--out <dir>", "output folder (default ./halo-data/<input name>, or <schema> for a database)")
     .option("--min-count <n>", "keep codes present in at least n training patients", wholeNumber(1), 1)
     .option("--kinds <list>", "event kinds to encode, comma-separated", DEFAULT_KINDS.join(","))
     .option(

@@ -283,8 +283,13 @@ export interface ReadOptions {
   strict?: boolean;
   /** Event kinds to keep (default all). */
   kinds?: EventKind[];
-  /** Called now and then with bytes read, for a progress bar. */
+  /** Called now and then with bytes (or, from a database, rows) read, for a progress bar. */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
+  /**
+   * Where the MIMIC and OMOP readers take their tables from (a database schema, Parquet files); by
+   * default the CSV files of the folder they are given.
+   */
+  source?: import("./sources/table-source.ts").TableSource;
 }
 
 /** The years a date may fall in; outside them it is a typo or a placeholder (0001-01-01, 9999-12-31). */

@@ -1,46 +1,32 @@
-// A folder of CSV tables, as the MIMIC-III, MIMIC-IV and OMOP readers take it: finds each table's file
-// in any case and extension, streams its rows with "FILE:LINE" for messages, and counts what it skips.
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { type CsvRow, readCsv, readCsvHeader } from "./csv.ts";
+// The tables of one input, as the MIMIC-III, MIMIC-IV and OMOP readers take them: from a folder of CSV
+// files, or from another table source (a PostgreSQL schema, Parquet through DuckDB; sources/) given in
+// the read options. Streams each table's rows, counts rows read and skips malformed ones, and reports
+// progress across all tables.
+
 import { type EventKind, IngestError, type ReadOptions, type ReadResult, RecordBuilder } from "./record.ts";
+import { CsvFolder } from "./sources/csv-folder.ts";
+import type { FoundTable, SourceRow, TableSource } from "./sources/table-source.ts";
 
 /**
- * The tables of one input directory: finds files by table name (any case, .csv/.tsv, optionally .gz),
- * streams their rows, counts rows read and skips malformed rows, and reports progress across all files.
+ * The tables of one input: `opts.source`, or else the CSV folder `dir` (files by table name in any case,
+ * .csv/.tsv, optionally .gz). Streams their rows, counts rows read and skips malformed rows, and reports
+ * progress across all tables.
  */
 export class TableSet {
   readonly builder: RecordBuilder;
   readonly rowsRead = new Map<string, number>();
   readonly substituted = new Map<string, number>();
-  private readonly files = new Map<string, string>();
-  private bytesDone = 0;
-  private bytesTotal = 0;
+  private readonly source: TableSource;
+  private found?: Promise<Map<string, FoundTable>>;
+  private done = 0;
 
   constructor(
     readonly dir: string,
     private readonly opts: ReadOptions,
-    tables: string[],
+    private readonly tables: string[],
   ) {
     this.builder = new RecordBuilder({ strict: opts.strict });
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      throw new IngestError(`${dir}: directory not found or not readable`);
-    }
-    const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
-    for (const t of tables) {
-      for (const ext of [".csv", ".csv.gz", ".tsv", ".tsv.gz"]) {
-        const hit = byLower.get(t.toLowerCase() + ext);
-        if (hit) {
-          const path = join(dir, hit);
-          this.files.set(t.toLowerCase(), path);
-          this.bytesTotal += statSync(path).size;
-          break;
-        }
-      }
-    }
+    this.source = opts.source ?? new CsvFolder(dir);
   }
 
   wants(kind: EventKind): boolean {
@@ -52,39 +38,35 @@ export class TableSet {
   }
 
   /**
-   * Rows of a table with a `where` ("FILE:LINE") for messages; malformed rows are skipped and counted.
-   * A table that is absent yields nothing unless `mustExist`, which makes it an error.
+   * Rows of a table with a `where` ("FILE:LINE", "schema.table row N") for messages; malformed rows are
+   * skipped and counted. A table that is absent yields nothing unless `mustExist`, which makes it an error.
    */
   async *rows(table: string, required: string[], mustExist = false): AsyncGenerator<Row> {
-    const path = this.files.get(table.toLowerCase());
-    if (path === undefined) {
-      if (mustExist)
-        throw new IngestError(
-          `${this.dir}: no ${table}.csv(.gz) found; point the reader at the folder holding the tables`,
-        );
+    this.found ??= this.source.find(this.tables);
+    const found = await this.found;
+    const hit = found.get(table.toLowerCase());
+    if (hit === undefined) {
+      if (mustExist) throw new IngestError(this.source.missing(table));
       return;
     }
-    const header = await readCsvHeader(path);
-    const delimiter = header?.length === 1 && header[0].includes("\t") ? "\t" : ",";
-    const start = this.bytesDone;
+    let total = 0;
+    for (const t of found.values()) total += t.size;
+    const start = this.done;
     const onProgress = this.opts.onProgress;
     let n = 0;
-    for await (const row of readCsv(path, {
-      required,
-      delimiter,
+    for await (const row of this.source.rows(hit, required, {
       skipped: this.builder.skipped,
-      onProgress: onProgress && ((read) => onProgress(start + read, this.bytesTotal)),
+      onProgress: onProgress && ((read) => onProgress(start + read, total)),
     })) {
       n++;
-      const where = `${path}:${row.line}`;
       if (row.malformed) {
-        this.builder.skipped.skip(`${table}: malformed row (wrong number of fields)`, where);
+        this.builder.skipped.skip(`${table}: malformed row (wrong number of fields)`, row.where);
         continue;
       }
-      yield Object.assign(row, { where });
+      yield row;
     }
-    this.bytesDone += statSync(path).size;
-    this.rowsRead.set(path, n);
+    this.done += hit.size;
+    this.rowsRead.set(hit.label, n);
   }
 
   result(format: ReadResult["format"]): ReadResult {
@@ -98,8 +80,8 @@ export class TableSet {
   }
 }
 
-/** A row of a table, with "FILE:LINE" for messages. */
-export type Row = CsvRow & { where: string };
+/** A row of a table, with "FILE:LINE" (or "schema.table row N") for messages. */
+export type Row = SourceRow;
 
 /** Counts a skipped row; returns false so callers can `return skip(...)`. */
 export function skip(t: TableSet, reason: string, row: Row): false {

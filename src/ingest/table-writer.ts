@@ -37,6 +37,24 @@ export interface WriterOptions {
   profile?: SourceProfile;
   /** FHIR only: the version to write (default the profile's, else R4). */
   fhirVersion?: "R4" | "STU3";
+  /** Where the MIMIC and OMOP writers' tables go instead of CSV files in the folder (a database). */
+  sink?: TableSink;
+}
+
+/** One output table, appended row by row: a CSV file, or a database table. */
+export interface SinkTable {
+  rows: number;
+  /** The file, or "schema.table". */
+  readonly path: string;
+  readonly columns: readonly string[];
+  write(values: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Opens tables somewhere other than CSV files (sinks/postgres.ts). */
+export interface TableSink {
+  table(name: string, columns: readonly string[]): SinkTable;
 }
 
 /** Counts by key, as a plain object for JSON. */
@@ -48,7 +66,7 @@ export class Tally {
 }
 
 /** One CSV table appended row by row, honouring back-pressure. */
-export class CsvTable {
+export class CsvTable implements SinkTable {
   rows = 0;
   private readonly csv: ReturnType<typeof stringify>;
   private readonly file: WriteStream;
@@ -100,18 +118,20 @@ export class CsvTable {
   }
 }
 
-/** Tables of one writer, opened together and closed together. */
+/** Tables of one writer, opened together and closed together: CSV files, or the tables of a sink. */
 export class TableGroup {
-  readonly tables = new Map<string, CsvTable>();
+  readonly tables = new Map<string, SinkTable>();
 
-  open(name: string, path: string, columns: readonly string[], header?: string): CsvTable {
-    const t = new CsvTable(path, columns, header);
+  constructor(private readonly sink?: TableSink) {}
+
+  open(name: string, path: string, columns: readonly string[], header?: string): SinkTable {
+    const t = this.sink ? this.sink.table(name, columns) : new CsvTable(path, columns, header);
     this.tables.set(name, t);
     return t;
   }
 
-  get(name: string): CsvTable {
-    return this.tables.get(name) as CsvTable;
+  get(name: string): SinkTable {
+    return this.tables.get(name) as SinkTable;
   }
 
   async abort(): Promise<void> {
@@ -119,7 +139,8 @@ export class TableGroup {
   }
 
   async close(unknown: Tally, dropped: Tally): Promise<WriteResult> {
-    await Promise.all([...this.tables.values()].map((t) => t.close()));
+    // One after another: a database sink carries one COPY at a time.
+    for (const t of this.tables.values()) await t.close();
     const tables: Record<string, number> = {};
     for (const [name, t] of this.tables) tables[name] = t.rows;
     return {

@@ -68,7 +68,7 @@ export function drugName(e: ClinicalEvent, unknown: Tally, field: string): strin
 /** Opens a MIMIC-III writer on `dir` (created if needed). */
 export async function openMimic3(dir: string, opts: WriterOptions = {}): Promise<RecordWriter> {
   await mkdir(dir, { recursive: true });
-  const g = new TableGroup();
+  const g = new TableGroup(opts.sink);
   const f = (name: string) => join(dir, `${name}.csv`);
   const icd = ["ROW_ID", "SUBJECT_ID", "HADM_ID", "SEQ_NUM", "ICD9_CODE"];
   g.open("PATIENTS", f("PATIENTS"), ["ROW_ID", "SUBJECT_ID", "GENDER", "DOB", "DOD", "EXPIRE_FLAG"]);

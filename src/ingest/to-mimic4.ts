@@ -69,7 +69,7 @@ const COLUMNS = {
 export async function openMimic4(dir: string, opts: WriterOptions = {}): Promise<RecordWriter> {
   const hosp = join(dir, "hosp");
   await mkdir(hosp, { recursive: true });
-  const g = new TableGroup();
+  const g = new TableGroup(opts.sink);
   for (const [name, columns] of Object.entries(COLUMNS)) g.open(name, join(hosp, `${name}.csv`), columns);
   const unknown = new Tally();
   const dropped = new Tally();

@@ -75,7 +75,7 @@ const NO_MATCHING_CONCEPT = [
 export async function openOmop(dir: string, opts: WriterOptions = {}): Promise<RecordWriter> {
   const profile = opts.profile ?? {};
   await mkdir(dir, { recursive: true });
-  const group = new TableGroup();
+  const group = new TableGroup(opts.sink);
   for (const table of Object.keys(COLUMNS))
     if (table !== "concept") group.open(table, join(dir, `${table}.csv`), COLUMNS[table]);
   const unknown = new Tally();

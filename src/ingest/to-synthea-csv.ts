@@ -17,9 +17,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ClinicalEvent, CodeSystem, PatientRecord } from "./record.ts";
 import {
-  type CsvTable,
   checkWritable,
   type RecordWriter,
+  type SinkTable,
   TableGroup,
   Tally,
   type WriterOptions,
@@ -119,7 +119,7 @@ export async function openSyntheaCsv(dir: string, opts: WriterOptions = {}): Pro
       });
       for (const e of visit.events) {
         const table = TABLE[e.kind];
-        const out: CsvTable = g.get(table);
+        const out: SinkTable = g.get(table);
         const fields: Record<string, unknown> = {
           // Synthea dates conditions by day, everything else to the second.
           START: table === "conditions" ? visit.start.slice(0, 10) : start,

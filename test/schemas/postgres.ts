@@ -41,6 +41,10 @@ export function postgresUnavailable(): string | undefined {
 export interface Cluster {
   /** A client on the `postgres` database. */
   client: pg.Client;
+  /** The folder of the server's Unix socket (a client's `host`). */
+  socketDir: string;
+  /** The data folder (pg_hba.conf). */
+  dataDir: string;
   /** A new empty database and a client on it (call its end()). */
   database(name: string): Promise<pg.Client>;
   stop(): Promise<void>;
@@ -104,6 +108,8 @@ export async function startCluster(): Promise<Cluster> {
   process.once("exit", onExit);
   return {
     client,
+    socketDir: root,
+    dataDir: data,
     async database(name) {
       await client.query(`CREATE DATABASE ${name}`);
       const db = new pg.Client({ host: root, user: "postgres", database: name });
