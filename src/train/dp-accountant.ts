@@ -190,3 +190,24 @@ export function noiseForEpsilon(
   }
   return hi;
 }
+
+/** A run's accountant: one noise multiplier and sampling rate throughout, so RDP is steps times one step's. */
+export class SampledGaussianAccountant {
+  private readonly rdpStep: number[];
+  constructor(
+    readonly samplingRate: number,
+    readonly noise: number,
+    readonly orders: readonly number[] = DEFAULT_ORDERS,
+  ) {
+    this.rdpStep = computeRdp(samplingRate, noise, 1, orders);
+  }
+  /** Epsilon spent after `steps` steps, for `delta`. */
+  epsilon(steps: number, delta: number): number {
+    if (steps === 0) return 0;
+    return privacySpent(
+      this.orders,
+      this.rdpStep.map((r) => r * steps),
+      delta,
+    ).epsilon;
+  }
+}

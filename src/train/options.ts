@@ -2,6 +2,7 @@
 // the door, and the --config-json overrides, where an unknown key is an error rather than ignored.
 
 import { type HaloShape, type PresetName, presets } from "../model/config.ts";
+import { type DpOptions, validateDpOptions } from "./dp.ts";
 
 /** Model sizes a user may override on top of a preset (vocabulary sizes come from the data). */
 export type ModelOverrides = Partial<HaloShape>;
@@ -25,6 +26,7 @@ export interface TrainOptions {
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
+  dp?: DpOptions; // DP-SGD with a target epsilon (src/train/dp.ts); resolved settings once training starts (default: off)
 }
 
 /**
@@ -214,6 +216,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   );
   check(isInt(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, "seed (--seed)", "an integer in [0, 2^32)", o.seed);
   check(typeof o.resume === "boolean", "resume", "true or false", o.resume);
+  if (o.dp !== undefined) validateDpOptions(o.dp);
   return o;
 }
 
