@@ -16,6 +16,7 @@ import { runIngest } from "../src/api/ingest.ts";
 import { DEMO_DATA } from "../src/cli/demo.ts";
 import type { EvaluationResult } from "../src/evaluate/evaluate-synthetic.ts";
 import type { AttackRisk } from "../src/evaluate/privacy-risk.ts";
+import { COLORS, groupedBars } from "../src/report/svg-plots.ts";
 import { runTrain } from "../src/train/run-train.ts";
 import type { TrainRequest } from "../src/train/train.ts";
 
@@ -152,4 +153,34 @@ const markdown = [
 ].join("\n");
 console.log(markdown);
 writeFileSync(join(out, "dp-benchmark.md"), markdown);
-console.error(`written: ${join(out, "dp-benchmark.md")}; reports in ${out}/report-*/report.html`);
+
+// The same fidelity rows as a plot, the ceiling first (R^2 below 0 drawn at 0; the table has the value).
+const palette = ["#777777", COLORS.real, COLORS.synthetic, "#c94f8a", "#3a9a5b"];
+const plot = groupedBars(
+  "dp-fidelity",
+  "Fidelity against the ceiling, by privacy budget",
+  ceilingRows.map((c) => (c.name === "tstr" ? "TSTR" : c.name)),
+  [
+    { name: "ceiling", color: palette[0], values: ceilingRows.map((c) => Math.max(0, c.ceiling ?? 0)) },
+    ...rows.map((r, k) => ({
+      name: r.name,
+      color: palette[k + 1],
+      values: r.result.ceiling.rows.map((c) => Math.max(0, c.synthetic?.mean ?? 0)),
+    })),
+  ],
+  "table (R², or TSTR mean AUROC)",
+  "value",
+);
+const style =
+  "body{font:14px sans-serif;margin:2em}.plot text{font-size:10px;fill:#333}.plot .title{font-size:12px;font-weight:600}" +
+  ".plot .axes line{stroke:#555}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px}";
+const htmlTable = [header, ...table]
+  .map((cells, i) => `<tr>${cells.map((c) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join("")}</tr>`)
+  .join("");
+writeFileSync(
+  join(out, "dp-benchmark.html"),
+  `<!doctype html><meta charset="utf-8"><title>DP benchmark</title><style>${style}</style><p>${markdown.split("\n")[0]}</p>${plot}<table>${htmlTable}</table>\n`,
+);
+console.error(
+  `written: ${join(out, "dp-benchmark.md")} and dp-benchmark.html (table and plot); reports in ${out}/report-*/report.html`,
+);
