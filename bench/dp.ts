@@ -51,6 +51,7 @@ interface Row {
   result: EvaluationResult;
   steps: number;
   stopped: string;
+  bestStep: number;
   copiesFiltered: number;
   seconds: number;
 }
@@ -85,6 +86,7 @@ for (const s of settings) {
     result,
     steps: trained.step,
     stopped: trained.reason,
+    bestStep: trained.bestStep,
     copiesFiltered: summary.droppedBy["copy of a training record"] ?? 0,
     seconds: (performance.now() - started) / 1000,
   });
@@ -100,7 +102,7 @@ const header = [
   ...rows.map((r) => (r.result.dp ? `${r.name} (spent ${f(r.result.dp.epsilonSpent)})` : r.name)),
 ];
 const table: string[][] = [
-  ["steps (best checkpoint's)", "", ...rows.map((r) => `${r.steps} (${r.result.dp?.steps ?? "-"}), ${r.stopped}`)],
+  ["steps (best checkpoint's), stopped by", "", ...rows.map((r) => `${r.steps} (${r.bestStep}), ${r.stopped}`)],
   [
     "noise multiplier σ / clip C",
     "",
@@ -154,12 +156,21 @@ const markdown = [
 console.log(markdown);
 writeFileSync(join(out, "dp-benchmark.md"), markdown);
 
+const shortNames: Record<string, string> = {
+  recordCode: "rec",
+  visitCode: "visit",
+  recordBigram: "rec bi",
+  visitBigram: "visit bi",
+  recordSequential: "rec seq",
+  visitSequential: "visit seq",
+  tstr: "TSTR",
+};
 // The same fidelity rows as a plot, the ceiling first (R^2 below 0 drawn at 0; the table has the value).
 const palette = ["#777777", COLORS.real, COLORS.synthetic, "#c94f8a", "#3a9a5b"];
 const plot = groupedBars(
   "dp-fidelity",
-  "Fidelity against the ceiling, by privacy budget",
-  ceilingRows.map((c) => (c.name === "tstr" ? "TSTR" : c.name)),
+  "", // the legend takes the title's place; the page heads the plot
+  ceilingRows.map((c) => shortNames[c.name]),
   [
     { name: "ceiling", color: palette[0], values: ceilingRows.map((c) => Math.max(0, c.ceiling ?? 0)) },
     ...rows.map((r, k) => ({
@@ -179,7 +190,7 @@ const htmlTable = [header, ...table]
   .join("");
 writeFileSync(
   join(out, "dp-benchmark.html"),
-  `<!doctype html><meta charset="utf-8"><title>DP benchmark</title><style>${style}</style><p>${markdown.split("\n")[0]}</p>${plot}<table>${htmlTable}</table>\n`,
+  `<!doctype html><meta charset="utf-8"><title>DP benchmark</title><style>${style}</style><p>${markdown.split("\n")[0]}</p><h3>Fidelity against the ceiling, by privacy budget (R² below 0 drawn at 0)</h3>${plot}<table>${htmlTable}</table>\n`,
 );
 console.error(
   `written: ${join(out, "dp-benchmark.md")} and dp-benchmark.html (table and plot); reports in ${out}/report-*/report.html`,
