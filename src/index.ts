@@ -85,6 +85,7 @@ export {
 export type { SourceProfile } from "./ingest/source-profile.ts";
 export type { WriteResult } from "./ingest/table-writer.ts";
 export type { HaloConfig, HaloShape } from "./model/config.ts";
+export type { DpOptions, DpRecord, DpSettings } from "./train/dp.ts";
 export { defaultTrainOptions, type ModelOverrides, type TrainOptions } from "./train/options.ts";
 export type { StopReason, TrainEvent, TrainResult } from "./train/train.ts";
 
@@ -100,6 +101,8 @@ export type TrainArgs = Partial<TrainOptions> & TrainControl;
  * and resolves with reason "interrupted" (so does a first Ctrl-C or SIGTERM to the process while
  * training; a second one ends it); `resume: true` continues the run from `out/last` (limits may
  * change, the model and data may not). A fresh run refuses an `out` holding an earlier run unless `force`.
+ * `dp: { epsilon, delta?, clip?, noise? }` trains with DP-SGD (one patient record as the privacy unit) and
+ * stops before spending more than `epsilon`; each checkpoint's config.json records its `dp` (epsilon spent).
  */
 export async function train(datasetDir: string, args: TrainArgs = {}): Promise<TrainResult> {
   const { force, onProgress, signal, ...options } = args;

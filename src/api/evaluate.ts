@@ -86,6 +86,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   const formats = readFormatChecks(syntheticPath);
   const { train, test } = dataset.splits;
   let likelihoods: { trainLogLikelihood: Float64Array; testLogLikelihood: Float64Array } | undefined;
+  let dp: EvaluationResult["dp"];
   if (opts.model !== undefined) {
     const dir = checkpointDir(opts.model);
     const checkpoint = loadCheckpoint(dir);
@@ -98,6 +99,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       trainLogLikelihood: recordLogLikelihoods(checkpoint.model, train),
       testLogLikelihood: recordLogLikelihoods(checkpoint.model, test),
     };
+    dp = checkpoint.config.dp ?? null;
   }
   const seed = opts.seed ?? 1;
   const result = evaluateSynthetic(
@@ -110,6 +112,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       ...(opts.showRealExamples ? { realExamples: 3 } : {}),
     },
   );
+  if (dp !== undefined) result.dp = dp;
   if (opts.out === undefined) return result;
   const out = opts.out;
   try {
@@ -176,6 +179,11 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
       : `validity: ${failing.map((x) => `${x.description}: ${x.synthetic}`).join("; ")}`,
   );
   const pr = r.privacy;
+  if (r.dp)
+    lines.push(
+      `differential privacy (DP-SGD, one patient record as the unit): epsilon ${r.dp.epsilonSpent.toFixed(3)} spent ` +
+        `of ${r.dp.epsilonTarget} at delta ${r.dp.delta.toExponential(2)} (${r.dp.steps} steps, noise ${r.dp.noiseMultiplier.toFixed(3)}, clip ${r.dp.clip})`,
+    );
   lines.push(
     `membership attack accuracy: ${f(pr.membership?.accuracy)} (distance), ${f(pr.likelihoodMembership?.accuracy)} (likelihood); ` +
       `NNAAE ${f(pr.nnaa?.nnaae)}; exact copies of training records: ${pr.exactCopies?.synthetic ?? "n/a"}`,

@@ -26,7 +26,10 @@ export function defaultRunDir(datasetDir: string): string {
   return join("halo-runs", basename(resolve(datasetDir)));
 }
 
-/** Trains on the dataset in `datasetDir`; resolves when the run stops for any reason (limits, early stop, abort). */
+/**
+ * Trains on the dataset in `datasetDir`; resolves when the run stops for any reason (limits, early stop,
+ * abort, or, with `request.dp`, the privacy budget: DP-SGD, src/train/dp.ts).
+ */
 export async function runTraining(
   datasetDir: string,
   request: TrainRequest,

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { defaultRunDir, runTraining } from "../api/train.ts";
 import { modelKinds } from "../model/generator.ts";
+import type { DpOptions } from "../train/dp.ts";
 import { defaultTrainOptions, parseConfigJson, type TrainOptions } from "../train/options.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
@@ -29,6 +30,10 @@ interface TrainFlags {
   resume?: boolean;
   force?: boolean;
   configJson?: string;
+  dpEpsilon?: number;
+  dpDelta?: number;
+  dpClip?: number;
+  dpNoise?: number;
 }
 
 function number(value: string): number {
@@ -61,6 +66,13 @@ export function trainRequest(datasetDir: string, flags: TrainFlags): TrainReques
   }
   if (flags.nCtx !== undefined) request.model = { ...request.model, nCtx: flags.nCtx };
   if (request.model && Object.keys(request.model).length === 0) delete request.model;
+  const dp = { epsilon: flags.dpEpsilon, delta: flags.dpDelta, clip: flags.dpClip, noise: flags.dpNoise };
+  if (dp.epsilon !== undefined)
+    request.dp = Object.fromEntries(Object.entries(dp).filter(([, v]) => v !== undefined)) as unknown as DpOptions;
+  else if (Object.values(dp).some((v) => v !== undefined))
+    throw new InvalidArgumentError(
+      "--dp-delta, --dp-clip and --dp-noise need --dp-epsilon (the privacy budget training stops at).",
+    );
   return request;
 }
 
@@ -100,6 +112,18 @@ export function registerTrain(program: Command): void {
       number,
     )
     .option("--resume", "continue the run in <out>/last (its settings are kept; limits may change)")
+    .option(
+      "--dp-epsilon <e>",
+      "train with DP-SGD (one patient record as the privacy unit) and stop before spending more than this epsilon",
+      number,
+    )
+    .option("--dp-delta <d>", "DP delta, below 1/N (default: 1/N^1.1 for N training records)", number)
+    .option("--dp-clip <c>", "DP per-record gradient clipping norm (default: 0.1)", number)
+    .option(
+      "--dp-noise <sigma>",
+      "DP noise multiplier (default: the one whose planned steps spend exactly --dp-epsilon)",
+      number,
+    )
     .option("--force", "start afresh in an --out that holds an earlier run, replacing its best/ and last/")
     .option(
       "--config-json <json>",

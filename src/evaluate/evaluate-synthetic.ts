@@ -3,6 +3,7 @@
 // synthetic records for the report. Everything here is plain data, written as metrics.json; it holds
 // no real record or id unless real examples are asked for.
 import type { EncodedRecord, Vocabulary } from "../encode/types.ts";
+import type { DpRecord } from "../train/dp.ts";
 import { type CeilingOptions, type CeilingResult, ceilingComparison } from "./ceiling.ts";
 import { type Distribution, describeCounts } from "./distribution.ts";
 import { countedMask, countedVisits, evaluateFidelity, type FidelityOptions, type FidelityResult } from "./fidelity.ts";
@@ -60,6 +61,8 @@ export interface EvaluationResult {
   examples: { synthetic: DecodedRecord[]; real?: DecodedRecord[] };
   /** Seconds spent in each part. */
   seconds: { ceiling: number; fidelity: number; utility: number; privacy: number };
+  /** The checkpoint's DP-SGD record (its epsilon spent): null for a model trained without DP; absent when no model was given. */
+  dp?: DpRecord | null;
 }
 
 export function decodeRecord(r: EncodedRecord, vocab: Vocabulary): DecodedRecord {

@@ -230,9 +230,31 @@ function attackRow(name: string, a: MembershipAttack | null, missing: string): s
     : `<tr><td>${name}</td><td colspan="5" class="muted">${esc(missing)}</td></tr>`;
 }
 
+/** The model's differential-privacy guarantee, as its checkpoint records it. */
+function dpSection(dp: EvaluationResult["dp"]): string {
+  let s = "<h3>Differential privacy</h3>";
+  if (dp === undefined)
+    return `${s}<p class="muted">n/a: no model given (evaluate --model shows how it was trained)</p>`;
+  if (dp === null)
+    return `${s}<p data-dp="none">The model was trained without differential privacy: nothing bounds what its weights reveal about a training patient beyond the attacks below.</p>`;
+  s += `<p data-dp="epsilon">Trained with DP-SGD, one patient record as the privacy unit: <b>(ε = ${num(dp.epsilonSpent)}, δ = ${esc(dp.delta.toExponential(2))})</b>-differentially private with respect to the training split. The validation split, used to pick this checkpoint and to initialise the output biases, and the vocabulary are outside the guarantee.</p>`;
+  s += "<table><tr><th>setting</th><th>value</th></tr>";
+  const rows: [string, string][] = [
+    ["epsilon spent (target)", `${num(dp.epsilonSpent)} (${num(dp.epsilonTarget)})`],
+    ["delta", esc(dp.delta.toExponential(3))],
+    ["per-record clipping norm C", num(dp.clip)],
+    ["noise multiplier σ (noise sd σC)", num(dp.noiseMultiplier)],
+    ["Poisson sampling rate q", num(dp.samplingRate, 4)],
+    ["steps", String(dp.steps)],
+    ["accountant", esc(dp.accountant)],
+  ];
+  for (const [k, v] of rows) s += `<tr><td>${k}</td><td>${v}</td></tr>`;
+  return `${s}</table>`;
+}
+
 function privacySection(r: EvaluationResult): string {
   const p = r.privacy;
-  let s = "<h2>Privacy</h2>";
+  let s = `<h2>Privacy</h2>${dpSection(r.dp)}`;
   if (p.note) s += `<p class="muted">${esc(p.note)}</p>`;
   s +=
     "<h3>Membership inference</h3><p>Accuracy near 0.5 means the attack cannot tell training records from unseen ones.</p>";

@@ -18,6 +18,7 @@ import { createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import type { RngState } from "../tensor/rng.ts";
+import type { DpRecord } from "./dp.ts";
 import type { TrainOptions } from "./options.ts";
 import { SafetensorsReader, type TensorSource, writeSafetensors } from "./safetensors.ts";
 
@@ -54,6 +55,8 @@ export interface CheckpointConfig {
   baselineValLoss: number;
   /** Which kernels trained it ("native" or "typescript"). */
   kernels: string;
+  /** DP-SGD runs only: the privacy these weights were trained under (epsilon spent by their steps). */
+  dp?: DpRecord;
   /** Written by saveCheckpoint (callers leave it out) and checked by loadCheckpoint. */
   integrity?: CheckpointIntegrity;
 }

@@ -3,6 +3,7 @@
 
 import { type HaloShape, type PresetName, presets } from "../model/config.ts";
 import { type ModelKind, modelKinds } from "../model/generator.ts";
+import { type DpOptions, validateDpOptions } from "./dp.ts";
 
 /** Model sizes a user may override on top of a preset (vocabulary sizes come from the data). */
 export type ModelOverrides = Partial<HaloShape>;
@@ -27,6 +28,7 @@ export interface TrainOptions {
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
+  dp?: DpOptions; // DP-SGD with a target epsilon (src/train/dp.ts); resolved settings once training starts (default: off)
 }
 
 /**
@@ -224,6 +226,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   );
   check(isInt(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, "seed (--seed)", "an integer in [0, 2^32)", o.seed);
   check(typeof o.resume === "boolean", "resume", "true or false", o.resume);
+  if (o.dp !== undefined) validateDpOptions(o.dp);
   return o;
 }
 

@@ -2,6 +2,7 @@
 // evaluations logged above it; plain, timestamp-free log lines when the output is not a terminal
 // (CI, files), at most one step line every `logSeconds` so logs stay short.
 import cliProgress from "cli-progress";
+import type { DpOptions, DpSettings } from "./dp.ts";
 import type { TrainEvent, TrainResult } from "./train.ts";
 
 const modelNames = { halo: "HALO", "halo-coarse": "HALO-Coarse", gpt: "GPT", lstm: "LSTM" } as const;
@@ -24,6 +25,14 @@ const count = (n: number) =>
   n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "-");
 
+function dpLine(dp: DpOptions): string {
+  const s = dp as DpSettings;
+  return (
+    `DP-SGD: target epsilon ${s.epsilon} at delta ${s.delta.toExponential(2)}, per-record clip ${s.clip}, ` +
+    `noise multiplier ${s.noise.toFixed(4)}, Poisson sampling rate ${s.samplingRate.toFixed(4)}.`
+  );
+}
+
 export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, logSeconds = 10): ProgressDisplay {
   const tty = stream.isTTY === true;
   const log = (line: string) => (multi ? multi.log(`${line}\n`) : stream.write(`${line}\n`));
@@ -32,6 +41,7 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
   let firstStep = 0;
   let lastLine = Number.NEGATIVE_INFINITY;
   let val = Number.NaN;
+  let epsilon: number | undefined;
 
   return {
     onEvent(e) {
@@ -49,7 +59,8 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
                 ? ""
                 : `${e.truncated.records} of ${e.trainRecords} training records are longer than ` +
                   `${gpt ? `${c.nCtx} tokens` : `${c.nCtx - 2} visits`} and are cut there ` +
-                  `(${e.truncated.visits} visits left out); --n-ctx raises the limit.\n`),
+                  `(${e.truncated.visits} visits left out); --n-ctx raises the limit.\n`) +
+              (e.options.dp ? `${dpLine(e.options.dp)}\n` : ""),
           );
           firstStep = e.step;
           if (tty) {
@@ -57,13 +68,20 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
               {
                 stream,
                 format:
-                  "{bar} {value}/{total} steps | epoch {epoch} | loss {loss} | val {val} | {rate} rec/s | ETA {eta}",
+                  "{bar} {value}/{total} steps | epoch {epoch} | loss {loss}{eps} | val {val} | {rate} rec/s | ETA {eta}",
                 hideCursor: true,
                 barsize: 24,
               },
               cliProgress.Presets.shades_classic,
             );
-            bar = multi.create(e.totalSteps, 0, { epoch: e.epoch + 1, loss: "-", val: "-", rate: "-", eta: "?" });
+            bar = multi.create(e.totalSteps, 0, {
+              epoch: e.epoch + 1,
+              loss: "-",
+              eps: "",
+              val: "-",
+              rate: "-",
+              eta: "?",
+            });
           }
           break;
         }
@@ -74,12 +92,14 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
             val: fmt(val),
             rate: e.recordsPerSecond.toFixed(1),
             eta: duration(e.etaSeconds),
+            eps: e.epsilon === undefined ? "" : ` | eps ${e.epsilon.toFixed(3)}`,
           };
+          epsilon = e.epsilon;
           if (bar) bar.update(e.step - firstStep, payload);
           else if (performance.now() - lastLine > logSeconds * 1000) {
             lastLine = performance.now();
             stream.write(
-              `step ${e.step} epoch ${payload.epoch} loss ${payload.loss} | ${payload.rate} rec/s | ETA ${payload.eta}\n`,
+              `step ${e.step} epoch ${payload.epoch} loss ${payload.loss}${payload.eps} | ${payload.rate} rec/s | ETA ${payload.eta}\n`,
             );
           }
           break;
@@ -104,12 +124,16 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
         time: "reached the time limit",
         "early-stop": "stopped early: the validation loss stopped improving",
         interrupted: "interrupted; resume with --resume",
+        "privacy-budget": "another step would spend more than the target epsilon",
       }[r.reason];
       const best = Number.isFinite(r.bestValLoss)
         ? `Best validation loss ${fmt(r.bestValLoss)} at step ${r.bestStep} (in ${r.out}/best)`
         : "No validation yet";
       stream.write(
         `Stopped at step ${r.step} (${why}). ${best}; independent-Bernoulli baseline ${fmt(r.baselineValLoss)}.\n` +
+          (epsilon === undefined
+            ? ""
+            : `Privacy spent: epsilon ${epsilon.toFixed(3)} (each checkpoint records its own).\n`) +
           (r.step > 0 ? `Latest state for --resume: ${r.out}/last.\n` : ""),
       );
     },

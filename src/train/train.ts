@@ -16,6 +16,7 @@ import { Rng } from "../tensor/rng.ts";
 import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
 import { type CheckpointConfig, loadCheckpoint, loadMoments, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { checkDpResume, DpTrainer, resolveDp } from "./dp.ts";
 import { initOutputBias } from "./init-output-bias.ts";
 import {
   defaultTrainOptions,
@@ -53,11 +54,13 @@ export type TrainEvent =
       recordsPerSecond: number;
       /** Seconds to the nearest limit at the current speed (evaluations not counted). */
       etaSeconds: number;
+      /** Epsilon spent so far (DP runs only). */
+      epsilon?: number;
     }
   | { type: "eval"; step: number; epoch: number; valLoss: number; bestValLoss: number; improved: boolean }
   | { type: "checkpoint"; which: "best" | "last"; dir: string; step: number };
 
-export type StopReason = "epochs" | "steps" | "time" | "early-stop" | "interrupted";
+export type StopReason = "epochs" | "steps" | "time" | "early-stop" | "interrupted" | "privacy-budget";
 
 export interface TrainResult {
   reason: StopReason;
@@ -118,6 +121,7 @@ export function trainLoop(
     const checkpoint = loadCheckpoint(lastDir, kernels);
     checkpoint.config.training.modelKind ??= "halo"; // checkpoints from before the seam are HALO
     checkResumable(checkpoint.config, checkpoint.vocab, dataset, request);
+    checkDpResume(request.dp, checkpoint.config.training.dp, request.out);
     options = validateTrainOptions({
       ...checkpoint.config.training,
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
@@ -140,7 +144,9 @@ export function trainLoop(
     });
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
     model = createModel({ ...config, kind: options.modelKind }, { seed: options.seed, kernels });
-    initOutputBias(model, train);
+    // Under DP the biases start from the validation split's frequencies: the training records' would
+    // leak outside the accountant (the validation split is outside the privacy unit; docs/ARCHITECTURE.md).
+    initOutputBias(model, options.dp ? validation : train);
     m = new Float32Array(model.params.length);
     v = new Float32Array(model.params.length);
     state = {
@@ -182,6 +188,9 @@ export function trainLoop(
     Math.max(0, options.maxEpochs * stepsPerEpoch - (state.epoch * stepsPerEpoch + state.batchInEpoch)),
     options.maxSteps > 0 ? Math.max(0, options.maxSteps - state.step) : Number.POSITIVE_INFINITY,
   );
+  // DP-SGD: without --dp-noise, the noise is set so that the planned steps spend exactly the target epsilon.
+  const dp = options.dp && new DpTrainer(resolveDp(options.dp, train.length, options.batchSize, sessionSteps));
+  if (dp) options.dp = dp.settings;
   emit({
     type: "start",
     config,
@@ -210,6 +219,7 @@ export function trainLoop(
     dataset: { ...dataset.source, dir: resolve(datasetDir) },
     baselineValLoss,
     kernels: kernels.name,
+    ...(dp ? { dp: dp.budget.record(state.step) } : {}),
   });
   const saveLast = () => {
     saveCheckpoint(lastDir, model, dataset.vocab, checkpointConfig(), { m, v });
@@ -252,17 +262,32 @@ export function trainLoop(
     else if (options.maxSteps > 0 && state.step >= options.maxSteps) reason = "steps";
     else if (options.maxMinutes > 0 && sessionMinutes >= options.maxMinutes) reason = "time";
     else if (shouldStop()) reason = "interrupted";
+    else if (dp && !dp.budget.allowsStep(state.step)) reason = "privacy-budget";
     if (reason !== undefined) break;
 
     // one step: batch -> forward -> backward -> Adam
     const t0 = performance.now();
-    const records = batches[state.batchInEpoch].map((i) => train[i]);
-    model.zeroGrad();
     // dropout masks from a stream per step, so a resumed run draws the same ones
     const dropout =
       options.dropout > 0 ? { p: options.dropout, rng: new Rng(options.seed, 2 ** 31 + state.step) } : undefined;
-    const loss = model.forward(model.makeBatch(records), gradScale, dropout);
-    model.backward();
+    let loss: number;
+    let stepRecords: number;
+    if (dp) {
+      // a Poisson sample, one record per forward/backward; a record's loss sums its positions' means (over V for the per-code models)
+      ({ loss, records: stepRecords } = dp.step(
+        model,
+        train,
+        (r) => model.makeBatch([r]),
+        1 / model.unitsPerPosition,
+        dropout,
+      ));
+    } else {
+      const records = batches[state.batchInEpoch].map((i) => train[i]);
+      model.zeroGrad();
+      loss = model.forward(model.makeBatch(records), gradScale, dropout);
+      model.backward();
+      stepRecords = records.length;
+    }
     state.step++;
     const { beta1, beta2, eps, weightDecay } = options;
     const lr = learningRate(options, state, batches.length, sessionMinutes);
@@ -276,11 +301,12 @@ export function trainLoop(
 
     const ms = performance.now() - t0;
     state.trainMs += ms;
-    const rate = (records.length * 1000) / ms;
+    const rate = (stepRecords * 1000) / ms;
     recordsPerSecond = recordsPerSecond === 0 ? rate : 0.9 * recordsPerSecond + 0.1 * rate;
     let etaSeconds = ((sessionSteps - losses.length) * options.batchSize) / recordsPerSecond;
     if (options.maxMinutes > 0) etaSeconds = Math.min(etaSeconds, (options.maxMinutes - sessionMinutes) * 60);
-    emit({ type: "step", step: state.step, epoch: state.epoch, loss, recordsPerSecond, etaSeconds });
+    const epsilon = dp?.budget.spent(state.step);
+    emit({ type: "step", step: state.step, epoch: state.epoch, loss, recordsPerSecond, etaSeconds, epsilon });
 
     // evaluate, keep best/, refresh last/ (a kill loses at most this interval), maybe stop early
     const epochDone = state.batchInEpoch === batches.length;
