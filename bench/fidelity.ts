@@ -125,7 +125,7 @@ async function runOne(name: string, seed: number): Promise<RunFigures> {
     shape: { visits: [realVisits, synVisits, trainVisits], codes: [realCodes, synCodes, trainCodes] },
     trainCpuSeconds,
     validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}`,
-    stop: `${result.reason} at epoch ${result.epoch} (best step ${result.bestStep} of ${result.step})`,
+    stop: `${result.reason} at epoch ${result.epoch} (kept step ${result.keptStep}, best validation step ${result.bestStep}, of ${result.step})`,
   };
 }
 

@@ -23,6 +23,7 @@ export interface TrainOptions {
   dropout: number; // training-only dropout on visit embeddings and on h_t into the head, 0 = none as the paper (default: sized, 0.1)
   evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default: sized)
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
+  keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the latest evaluation (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
 }
@@ -47,12 +48,22 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   dropout: 0,
   evalEvery: 0,
   patience: 5,
+  keep: "best",
   seed: 1,
   resume: false,
 };
 
 /** Options chosen from the size of the data unless given; see sizedDefaults. */
-export const sizedOptions = ["maxEpochs", "batchSize", "lr", "lrSchedule", "dropout", "evalEvery", "patience"] as const;
+export const sizedOptions = [
+  "maxEpochs",
+  "batchSize",
+  "lr",
+  "lrSchedule",
+  "dropout",
+  "evalEvery",
+  "patience",
+  "keep",
+] as const;
 export type SizedOptions = Pick<TrainOptions, (typeof sizedOptions)[number]>;
 
 /** The training split as sizedDefaults sees it. */
@@ -61,6 +72,8 @@ export interface DataSize {
   visitCounts: readonly number[];
   /** V: codes + labels + start, end, pad. */
   nVocab: number;
+  /** Records of the validation split. */
+  validationRecords: number;
 }
 
 /**
@@ -77,6 +90,12 @@ const DROPOUT = 0.1;
 /** Fewest steps between validation evaluations, and how many evaluations may pass without improvement. */
 const EVAL_STEPS = 50;
 const PATIENCE = 10;
+/**
+ * Fewest validation records whose loss may pick the checkpoint. Below it the minimum over tens of
+ * evaluations is mostly noise (OMOP Eunomia's 2 validation patients picked step 51 of 102, far worse
+ * than the last), so best/ holds the latest evaluation; the loss still drives early stopping.
+ */
+const MIN_SELECTING_VALIDATION = 50;
 /** Records longer than this many visits are still truncated: attention and positions grow with nCtx. */
 const MAX_SIZED_CTX = 256;
 
@@ -100,7 +119,8 @@ function quantile(sorted: readonly number[], q: number): number {
  *   budget ends, and need both a fine interval and the stop. The best validation checkpoint is
  *   kept: the held-out likelihood is a proper score of the whole record distribution (codes,
  *   labels, visit ends), so the best one generalises best, while the fidelity tables, scored
- *   against the training split, would reward a model that copies it.
+ *   against the training split, would reward a model that copies it. Under 50 validation records
+ *   the latest evaluation is kept instead (MIN_SELECTING_VALIDATION).
  */
 export function sizedDefaults(
   size: DataSize,
@@ -129,6 +149,7 @@ export function sizedDefaults(
       dropout: DROPOUT,
       evalEvery: stepsPerEpoch * Math.ceil(EVAL_STEPS / stepsPerEpoch),
       patience: PATIENCE,
+      keep: size.validationRecords >= MIN_SELECTING_VALIDATION ? "best" : "last",
     },
   };
 }
@@ -212,6 +233,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
     "an integer >= 0 (0 = no early stopping)",
     o.patience,
   );
+  check(["best", "last"].includes(o.keep), "keep", "best or last", o.keep);
   check(isInt(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, "seed (--seed)", "an integer in [0, 2^32)", o.seed);
   check(typeof o.resume === "boolean", "resume", "true or false", o.resume);
   return o;
@@ -244,7 +266,7 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
     throw new Error(`Expected a JSON object for --config-json but received ${describe(parsed)}.`);
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
-  const textKeys = ["preset", "lrSchedule"];
+  const textKeys = ["preset", "lrSchedule", "keep"];
   const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
     if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;

@@ -62,6 +62,8 @@ export interface TrainResult {
   epoch: number;
   bestValLoss: number;
   bestStep: number;
+  /** Step of the checkpoint in best/: bestStep, or the latest evaluation with keep "last". */
+  keptStep: number;
   baselineValLoss: number;
   /** Training loss of every step taken in this session, in order. */
   losses: number[];
@@ -117,6 +119,7 @@ export function trainLoop(
     options = validateTrainOptions({
       ...checkpoint.config.training,
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
+      keep: checkpoint.config.training.keep ?? "best", // and kept the best validation loss
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,
@@ -126,7 +129,10 @@ export function trainLoop(
     state = checkpoint.state;
   } else {
     const { C, L } = vocabSizes(dataset.vocab);
-    const sized = sizedDefaults({ visitCounts: train.map((r) => r.visits.length), nVocab: C + L + 3 }, request);
+    const sized = sizedDefaults(
+      { visitCounts: train.map((r) => r.visits.length), nVocab: C + L + 3, validationRecords: validation.length },
+      request,
+    );
     options = validateTrainOptions({
       ...defaultTrainOptions,
       ...sized.options,
@@ -187,6 +193,7 @@ export function trainLoop(
 
   let stepsSinceEval = 0;
   let stepsSinceSave = 0;
+  let keptStep = state.bestStep;
   const checkpointConfig = (): CheckpointConfig => ({
     format: "halo-ehr-checkpoint",
     version: 1,
@@ -214,7 +221,8 @@ export function trainLoop(
     }
     stepsSinceEval = 0;
     emit({ type: "eval", step: state.step, epoch: state.epoch, valLoss, bestValLoss: state.bestValLoss, improved });
-    if (improved) {
+    if (improved || options.keep === "last") {
+      keptStep = state.step;
       saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
       emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
     }
@@ -286,6 +294,7 @@ export function trainLoop(
     epoch: state.epoch,
     bestValLoss: state.bestValLoss,
     bestStep: state.bestStep,
+    keptStep,
     baselineValLoss,
     losses,
     out: request.out,
