@@ -96,6 +96,7 @@ const PATIENCE = 10;
  * than the last), so best/ holds the latest evaluation; the loss still drives early stopping.
  */
 const MIN_SELECTING_VALIDATION = 50;
+const MIN_EPOCHS = 3;
 /** Records longer than this many visits are still truncated: attention and positions grow with nCtx. */
 const MAX_SIZED_CTX = 256;
 
@@ -113,7 +114,9 @@ function quantile(sorted: readonly number[], q: number): number {
  * - lr: 1e-3 at d <= 256, falling as 1/d above (the paper's 1e-4 is at d = 768 on 46k records),
  *   decayed by a cosine to lr/10 over the epochs.
  * - dropout 0.1 (training only) on the visit embeddings and on h_t where it enters the head.
- * - epochs: as many as the CPU budget allows (cost model above), at least 20 and at most 2,000.
+ * - epochs: as many as the CPU budget allows (cost model above), at least 3 and at most 2,000. The
+ *   floor was 20, which broke the budget from about 3,000 training records on (7,200 generated
+ *   records: 20 epochs at 34 CPU-s each); a larger set learns more per epoch, and --epochs asks for more.
  * - validation every whole number of epochs holding at least 50 steps, stopping after 10
  *   evaluations without improvement: small sets overfit within tens of epochs, long before the
  *   budget ends, and need both a fine interval and the stop. The best validation checkpoint is
@@ -135,7 +138,7 @@ export function sizedDefaults(
   const d = shape.nEmbd;
   const flopsPerRow = 6 * (12 * shape.nLayer * d * d + (d + size.nVocab) ** 2);
   const budgetEpochs = Math.floor((FLOPS_PER_CPU_SECOND * TRAIN_CPU_SECONDS) / (flopsPerRow * Math.max(1, rows)));
-  const maxEpochs = request.maxEpochs ?? Math.min(2000, Math.max(20, budgetEpochs));
+  const maxEpochs = request.maxEpochs ?? Math.min(2000, Math.max(MIN_EPOCHS, budgetEpochs));
   const batchSize =
     request.batchSize ?? Math.min(48, Math.max(8, 2 ** Math.round(Math.log2(Math.max(1, records / 64)))));
   const stepsPerEpoch = Math.max(1, Math.ceil(records / batchSize));

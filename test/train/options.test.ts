@@ -56,7 +56,10 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
     },
   });
   // what the request sets is kept, and what depends on it follows it
-  const given = sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 116 }, { batchSize: 8, maxEpochs: 200, model: { nCtx: 48 } });
+  const given = sizedDefaults(
+    { visitCounts, nVocab: 324, validationRecords: 116 },
+    { batchSize: 8, maxEpochs: 200, model: { nCtx: 48 } },
+  );
   assert.equal(given.nCtx, 48);
   assert.equal(given.options.batchSize, 8);
   assert.equal(given.options.maxEpochs, 200);
@@ -69,9 +72,12 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 50 }, {}).options.keep, "best");
-  const large = sizedDefaults({ visitCounts: Array(46000).fill(1), nVocab: 6900, validationRecords: 5000 }, { preset: "paper" });
+  const large = sizedDefaults(
+    { visitCounts: Array(46000).fill(1), nVocab: 6900, validationRecords: 5000 },
+    { preset: "paper" },
+  );
   assert.equal(large.options.batchSize, 48);
-  assert.equal(large.options.maxEpochs, 20);
+  assert.equal(large.options.maxEpochs, 3); // the budget allows less than one epoch: the floor
   assert.ok(Math.abs(large.options.lr - 1e-3 / 3) < 1e-12);
   // long records are kept whole up to 256 rows, never cut below the preset's nCtx
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50, validationRecords: 5 }, {}).nCtx, 256);
