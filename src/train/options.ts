@@ -115,8 +115,9 @@ function quantile(sorted: readonly number[], q: number): number {
  *   decayed by a cosine to lr/10 over the epochs.
  * - dropout 0.1 (training only) on the visit embeddings and on h_t where it enters the head.
  * - epochs: as many as the CPU budget allows (cost model above), at least 3 and at most 2,000. The
- *   floor was 20, which broke the budget from about 3,000 training records on (7,200 generated
- *   records: 20 epochs at 34 CPU-s each); a larger set learns more per epoch, and --epochs asks for more.
+ *   floor was 20, which by this cost model breaks the budget from about 3,000 training records of
+ *   demo-like size on (7,200 records: 34 CPU-s an epoch); a larger set learns more per epoch, and
+ *   --epochs asks for more.
  * - validation every whole number of epochs holding at least 50 steps, stopping after 10
  *   evaluations without improvement: small sets overfit within tens of epochs, long before the
  *   budget ends, and need both a fine interval and the stop. The best validation checkpoint is
