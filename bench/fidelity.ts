@@ -5,8 +5,10 @@
 // disjoint chunks of the test split's size and averaged, so both sides carry the same sampling noise;
 // TSTR trains on as many synthetic records as the training split holds.
 // Prints a markdown table of mean +- sd across seeds. Not a timed benchmark: CPU time is printed.
+// --checkpoints best,last scores both of each run's checkpoints from one training (best/ is what
+// `train` keeps, last/ the final state): the same run compares checkpoint selections.
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3] [--seeds 1,2] [--chunks 4]
-//        [--train '{"maxMinutes": 2}'] [--work /tmp/halo-fidelity]
+//        [--train '{"maxMinutes": 2}'] [--checkpoints best] [--work /tmp/halo-fidelity]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "1,2" },
     chunks: { type: "string", default: "4" },
     train: { type: "string", default: "{}" },
+    checkpoints: { type: "string", default: "best" },
     work: { type: "string", default: "/tmp/halo-fidelity" },
     verbose: { type: "boolean", default: false },
   },
@@ -81,14 +84,12 @@ function oneSex(records: readonly EncodedRecord[], vocab: Parameters<typeof sexC
   return sex.labels === 0 ? "no sex labels" : `records without exactly one sex ${records.length - sex.one}`;
 }
 
-async function runOne(name: string, seed: number): Promise<RunFigures> {
+async function runOne(name: string, seed: number, checkpoints: string[]): Promise<RunFigures[]> {
   const dir = join(values.work, `${name}-s${seed}`);
   rmSync(dir, { recursive: true, force: true });
   const set = SETS[name];
   await runIngest(set.path, { out: join(dir, "dataset"), labels: set.labels, seed, quiet: true });
   const dataset = await loadDataset(join(dir, "dataset"));
-  const { train, test } = dataset.splits;
-  const vocab = dataset.vocab;
 
   const cpu0 = cpuSeconds();
   const evals: string[] = [];
@@ -100,7 +101,22 @@ async function runOne(name: string, seed: number): Promise<RunFigures> {
   const result = trainLoop(dataset, join(dir, "dataset"), request, { onEvent });
   if (values.verbose) console.error(`${name} validation (epoch:loss, * = best so far): ${evals.join(" ")}`);
   const trainCpuSeconds = cpuSeconds() - cpu0;
-  const { model } = loadCheckpoint(join(dir, "run", "best"));
+  const stop = `${result.reason} at epoch ${result.epoch} (kept step ${result.keptStep}, best validation step ${result.bestStep}, of ${result.step})`;
+  const figures: RunFigures[] = [];
+  for (const which of checkpoints) {
+    const { model } = loadCheckpoint(join(dir, "run", which));
+    figures.push({ ...(await score(model, dataset, seed)), trainCpuSeconds, stop: `${which}/: ${stop}` });
+  }
+  return figures;
+}
+
+async function score(
+  model: ReturnType<typeof loadCheckpoint>["model"],
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
+  seed: number,
+): Promise<Omit<RunFigures, "trainCpuSeconds" | "stop">> {
+  const { train, test } = dataset.splits;
+  const vocab = dataset.vocab;
   // as `halo-ehr generate` samples by default: structured (src/sample/structure.ts)
   const count = Math.max(train.length, chunks * test.length);
   const structure = samplingStructure(vocab);
@@ -123,43 +139,49 @@ async function runOne(name: string, seed: number): Promise<RunFigures> {
     ceiling,
     synthetic: synth,
     shape: { visits: [realVisits, synVisits, trainVisits], codes: [realCodes, synCodes, trainCodes] },
-    trainCpuSeconds,
     validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}`,
-    stop: `${result.reason} at epoch ${result.epoch} (best step ${result.bestStep} of ${result.step})`,
   };
 }
 
 const fmt = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${sd(xs).toFixed(3)}`;
 const lines: string[] = [];
+const checkpoints = values.checkpoints.split(",");
 for (const name of values.data.split(",")) {
-  const runs: RunFigures[] = [];
+  const byCheckpoint: RunFigures[][] = checkpoints.map(() => []);
   for (const seed of seeds) {
-    const run = await runOne(name, seed);
-    runs.push(run);
-    console.error(
-      `${name} seed ${seed}: train ${run.trainCpuSeconds.toFixed(0)} CPU s, ${run.stop}; ` +
-        `visits/record real test ${run.shape.visits[0].toFixed(2)} train ${run.shape.visits[2].toFixed(2)} synthetic ${run.shape.visits[1].toFixed(2)}; ` +
-        `codes/visit real test ${run.shape.codes[0].toFixed(2)} train ${run.shape.codes[2].toFixed(2)} synthetic ${run.shape.codes[1].toFixed(2)}; ` +
-        `${run.validity}; ` +
-        ROWS.map((r) => `${r} ${run.ceiling[r].toFixed(3)}/${run.synthetic[r].toFixed(3)}`).join(", "),
+    const figures = await runOne(name, seed, checkpoints);
+    for (const [k, run] of figures.entries()) {
+      byCheckpoint[k].push(run);
+      console.error(
+        `${name} seed ${seed}: train ${run.trainCpuSeconds.toFixed(0)} CPU s, ${run.stop}; ` +
+          `visits/record real test ${run.shape.visits[0].toFixed(2)} train ${run.shape.visits[2].toFixed(2)} synthetic ${run.shape.visits[1].toFixed(2)}; ` +
+          `codes/visit real test ${run.shape.codes[0].toFixed(2)} train ${run.shape.codes[2].toFixed(2)} synthetic ${run.shape.codes[1].toFixed(2)}; ` +
+          `${run.validity}; ` +
+          ROWS.map((r) => `${r} ${run.ceiling[r].toFixed(3)}/${run.synthetic[r].toFixed(3)}`).join(", "),
+      );
+    }
+  }
+  for (const [k, runs] of byCheckpoint.entries()) {
+    const which = checkpoints.length > 1 ? `, ${checkpoints[k]}/` : "";
+    lines.push(
+      `\n### ${name} (seeds ${seeds.join(", ")}${which}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))})\n`,
     );
-  }
-  lines.push(`\n### ${name} (seeds ${seeds.join(", ")}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))})\n`);
-  lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling |");
-  lines.push("| --- | --- | --- | --- |");
-  for (const row of ROWS) {
-    const title = row === "tstr" ? "TSTR mean AUROC (ceiling: TRTR)" : TABLE_TITLES[row];
-    const c = runs.map((r) => r.ceiling[row]);
-    const s = runs.map((r) => r.synthetic[row]);
-    lines.push(`| ${title} | ${fmt(c)} | ${fmt(s)} | ${fmt(s.map((x, i) => x - c[i]))} |`);
-  }
-  const shapeOf = (k: "visits" | "codes", i: 0 | 1 | 2) => fmt(runs.map((r) => r.shape[k][i]));
-  for (const [k, title] of [
-    ["visits", "visits per record"],
-    ["codes", "codes per visit"],
-  ] as const) {
-    lines.push(`| ${title} (real: test split) | ${shapeOf(k, 0)} | ${shapeOf(k, 1)} | |`);
-    lines.push(`| ${title} (real: training split) | ${shapeOf(k, 2)} | ${shapeOf(k, 1)} | |`);
+    lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling |");
+    lines.push("| --- | --- | --- | --- |");
+    for (const row of ROWS) {
+      const title = row === "tstr" ? "TSTR mean AUROC (ceiling: TRTR)" : TABLE_TITLES[row];
+      const c = runs.map((r) => r.ceiling[row]);
+      const s = runs.map((r) => r.synthetic[row]);
+      lines.push(`| ${title} | ${fmt(c)} | ${fmt(s)} | ${fmt(s.map((x, i) => x - c[i]))} |`);
+    }
+    const shapeOf = (k: "visits" | "codes", i: 0 | 1 | 2) => fmt(runs.map((r) => r.shape[k][i]));
+    for (const [k, title] of [
+      ["visits", "visits per record"],
+      ["codes", "codes per visit"],
+    ] as const) {
+      lines.push(`| ${title} (real: test split) | ${shapeOf(k, 0)} | ${shapeOf(k, 1)} | |`);
+      lines.push(`| ${title} (real: training split) | ${shapeOf(k, 2)} | ${shapeOf(k, 1)} | |`);
+    }
   }
   console.log(lines.join("\n"));
   lines.length = 0;

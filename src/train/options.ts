@@ -26,6 +26,7 @@ export interface TrainOptions {
   dropout: number; // training-only dropout on visit embeddings and on h_t into the head, 0 = none as the paper (default: sized, 0.1)
   evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default: sized)
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
+  keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the latest evaluation (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
   dp?: DpOptions; // DP-SGD with a target epsilon (src/train/dp.ts); resolved settings once training starts (default: off)
@@ -52,12 +53,22 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   dropout: 0,
   evalEvery: 0,
   patience: 5,
+  keep: "best",
   seed: 1,
   resume: false,
 };
 
 /** Options chosen from the size of the data unless given; see sizedDefaults. */
-export const sizedOptions = ["maxEpochs", "batchSize", "lr", "lrSchedule", "dropout", "evalEvery", "patience"] as const;
+export const sizedOptions = [
+  "maxEpochs",
+  "batchSize",
+  "lr",
+  "lrSchedule",
+  "dropout",
+  "evalEvery",
+  "patience",
+  "keep",
+] as const;
 export type SizedOptions = Pick<TrainOptions, (typeof sizedOptions)[number]>;
 
 /** The training split as sizedDefaults sees it. */
@@ -66,6 +77,8 @@ export interface DataSize {
   visitCounts: readonly number[];
   /** V: codes + labels + start, end, pad. */
   nVocab: number;
+  /** Records of the validation split. */
+  validationRecords: number;
 }
 
 /**
@@ -82,6 +95,13 @@ const DROPOUT = 0.1;
 /** Fewest steps between validation evaluations, and how many evaluations may pass without improvement. */
 const EVAL_STEPS = 50;
 const PATIENCE = 10;
+/**
+ * Fewest validation records whose loss may pick the checkpoint. Below it the minimum over tens of
+ * evaluations is mostly noise (OMOP Eunomia's 2 validation patients picked step 51 of 102, far worse
+ * than the last), so best/ holds the latest evaluation; the loss still drives early stopping.
+ */
+const MIN_SELECTING_VALIDATION = 50;
+const MIN_EPOCHS = 3;
 /** Records longer than this many visits are still truncated: attention and positions grow with nCtx. */
 const MAX_SIZED_CTX = 256;
 
@@ -99,13 +119,17 @@ function quantile(sorted: readonly number[], q: number): number {
  * - lr: 1e-3 at d <= 256, falling as 1/d above (the paper's 1e-4 is at d = 768 on 46k records),
  *   decayed by a cosine to lr/10 over the epochs.
  * - dropout 0.1 (training only) on the visit embeddings and on h_t where it enters the head.
- * - epochs: as many as the CPU budget allows (cost model above), at least 20 and at most 2,000.
+ * - epochs: as many as the CPU budget allows (cost model above), at least 3 and at most 2,000. The
+ *   floor was 20, which by this cost model breaks the budget from about 3,000 training records of
+ *   demo-like size on (7,200 records: 34 CPU-s an epoch); a larger set learns more per epoch, and
+ *   --epochs asks for more.
  * - validation every whole number of epochs holding at least 50 steps, stopping after 10
  *   evaluations without improvement: small sets overfit within tens of epochs, long before the
  *   budget ends, and need both a fine interval and the stop. The best validation checkpoint is
  *   kept: the held-out likelihood is a proper score of the whole record distribution (codes,
  *   labels, visit ends), so the best one generalises best, while the fidelity tables, scored
- *   against the training split, would reward a model that copies it.
+ *   against the training split, would reward a model that copies it. Under 50 validation records
+ *   the latest evaluation is kept instead (MIN_SELECTING_VALIDATION).
  */
 export function sizedDefaults(
   size: DataSize,
@@ -120,7 +144,7 @@ export function sizedDefaults(
   const d = shape.nEmbd;
   const flopsPerRow = 6 * (12 * shape.nLayer * d * d + (d + size.nVocab) ** 2);
   const budgetEpochs = Math.floor((FLOPS_PER_CPU_SECOND * TRAIN_CPU_SECONDS) / (flopsPerRow * Math.max(1, rows)));
-  const maxEpochs = request.maxEpochs ?? Math.min(2000, Math.max(20, budgetEpochs));
+  const maxEpochs = request.maxEpochs ?? Math.min(2000, Math.max(MIN_EPOCHS, budgetEpochs));
   const batchSize =
     request.batchSize ?? Math.min(48, Math.max(8, 2 ** Math.round(Math.log2(Math.max(1, records / 64)))));
   const stepsPerEpoch = Math.max(1, Math.ceil(records / batchSize));
@@ -134,6 +158,7 @@ export function sizedDefaults(
       dropout: DROPOUT,
       evalEvery: stepsPerEpoch * Math.ceil(EVAL_STEPS / stepsPerEpoch),
       patience: PATIENCE,
+      keep: size.validationRecords >= MIN_SELECTING_VALIDATION ? "best" : "last",
     },
   };
 }
@@ -224,6 +249,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
     "an integer >= 0 (0 = no early stopping)",
     o.patience,
   );
+  check(["best", "last"].includes(o.keep), "keep", "best or last", o.keep);
   check(isInt(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, "seed (--seed)", "an integer in [0, 2^32)", o.seed);
   check(typeof o.resume === "boolean", "resume", "true or false", o.resume);
   if (o.dp !== undefined) validateDpOptions(o.dp);
@@ -257,7 +283,7 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
     throw new Error(`Expected a JSON object for --config-json but received ${describe(parsed)}.`);
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
-  const textKeys = ["modelKind", "preset", "lrSchedule"];
+  const textKeys = ["modelKind", "preset", "lrSchedule", "keep"];
   const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
     if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;

@@ -127,7 +127,9 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
         "privacy-budget": "another step would spend more than the target epsilon",
       }[r.reason];
       const best = Number.isFinite(r.bestValLoss)
-        ? `Best validation loss ${fmt(r.bestValLoss)} at step ${r.bestStep} (in ${r.out}/best)`
+        ? r.keptStep === r.bestStep
+          ? `Best validation loss ${fmt(r.bestValLoss)} at step ${r.bestStep} (in ${r.out}/best)`
+          : `Kept step ${r.keptStep}, the latest evaluation (too few validation records to select on), in ${r.out}/best; best validation loss ${fmt(r.bestValLoss)} at step ${r.bestStep}`
         : "No validation yet";
       stream.write(
         `Stopped at step ${r.step} (${why}). ${best}; independent-Bernoulli baseline ${fmt(r.baselineValLoss)}.\n` +

@@ -68,6 +68,8 @@ export interface TrainResult {
   epoch: number;
   bestValLoss: number;
   bestStep: number;
+  /** Step of the checkpoint in best/: bestStep, or the latest evaluation with keep "last". */
+  keptStep: number;
   baselineValLoss: number;
   /** Training loss of every step taken in this session, in order. */
   losses: number[];
@@ -125,6 +127,7 @@ export function trainLoop(
     options = validateTrainOptions({
       ...checkpoint.config.training,
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
+      keep: checkpoint.config.training.keep ?? "best", // and kept the best validation loss
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,
@@ -135,7 +138,14 @@ export function trainLoop(
   } else {
     const { C, L } = vocabSizes(dataset.vocab);
     const kind = request.modelKind ?? defaultTrainOptions.modelKind;
-    const sized = sizedDefaults({ visitCounts: train.map((r) => contextLength(kind, r)), nVocab: C + L + 3 }, request);
+    const sized = sizedDefaults(
+      {
+        visitCounts: train.map((r) => contextLength(kind, r)),
+        nVocab: C + L + 3,
+        validationRecords: validation.length,
+      },
+      request,
+    );
     options = validateTrainOptions({
       ...defaultTrainOptions,
       ...sized.options,
@@ -210,6 +220,7 @@ export function trainLoop(
 
   let stepsSinceEval = 0;
   let stepsSinceSave = 0;
+  let keptStep = state.bestStep;
   const checkpointConfig = (): CheckpointConfig => ({
     format: "halo-ehr-checkpoint",
     version: 1,
@@ -238,7 +249,8 @@ export function trainLoop(
     }
     stepsSinceEval = 0;
     emit({ type: "eval", step: state.step, epoch: state.epoch, valLoss, bestValLoss: state.bestValLoss, improved });
-    if (improved) {
+    if (improved || options.keep === "last") {
+      keptStep = state.step;
       saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
       emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
     }
@@ -326,6 +338,7 @@ export function trainLoop(
     epoch: state.epoch,
     bestValLoss: state.bestValLoss,
     bestStep: state.bestStep,
+    keptStep,
     baselineValLoss,
     losses,
     out: request.out,

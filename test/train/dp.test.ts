@@ -258,6 +258,7 @@ test("the progress shows the DP settings, the epsilon spent at each step line an
     epoch: 0,
     bestValLoss: 0.25,
     bestStep: 1,
+    keptStep: 1,
     baselineValLoss: 0.5,
     losses: [0.5],
     out: "runs/x",

@@ -40,7 +40,7 @@ test("validation says what was expected and what was received", () => {
 test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget, evaluations, schedule", () => {
   // 1,000 records of 7 visits and 20 of 100 (the 99th percentile), V = 324, the small preset.
   const visitCounts = [...Array(1000).fill(7), ...Array(20).fill(100)];
-  const demoLike = sizedDefaults({ visitCounts, nVocab: 324 }, {});
+  const demoLike = sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 116 }, {});
   // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 300 flops
   assert.deepEqual(demoLike, {
     nCtx: 102,
@@ -52,24 +52,34 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
       dropout: 0.1,
       evalEvery: 64,
       patience: 10,
+      keep: "best",
     },
   });
   // what the request sets is kept, and what depends on it follows it
-  const given = sizedDefaults({ visitCounts, nVocab: 324 }, { batchSize: 8, maxEpochs: 200, model: { nCtx: 48 } });
+  const given = sizedDefaults(
+    { visitCounts, nVocab: 324, validationRecords: 116 },
+    { batchSize: 8, maxEpochs: 200, model: { nCtx: 48 } },
+  );
   assert.equal(given.nCtx, 48);
   assert.equal(given.options.batchSize, 8);
   assert.equal(given.options.maxEpochs, 200);
   assert.equal(given.options.evalEvery, 128); // every epoch: it holds 128 steps, at least 50
   // a tiny set: the smallest batch, many epochs; a MIMIC-III-sized one: the paper's batch, the fewest
-  const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211 }, {});
+  const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211, validationRecords: 2 }, {});
   assert.equal(tiny.options.batchSize, 8);
   assert.equal(tiny.options.maxEpochs, 958); // 6 * (12 * 4 * 256^2 + 467^2) flops per row, 620 rows
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
-  const large = sizedDefaults({ visitCounts: Array(46000).fill(1), nVocab: 6900 }, { preset: "paper" });
+  assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
+  assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
+  assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 50 }, {}).options.keep, "best");
+  const large = sizedDefaults(
+    { visitCounts: Array(46000).fill(1), nVocab: 6900, validationRecords: 5000 },
+    { preset: "paper" },
+  );
   assert.equal(large.options.batchSize, 48);
-  assert.equal(large.options.maxEpochs, 20);
+  assert.equal(large.options.maxEpochs, 3); // the budget allows less than one epoch: the floor
   assert.ok(Math.abs(large.options.lr - 1e-3 / 3) < 1e-12);
   // long records are kept whole up to 256 rows, never cut below the preset's nCtx
-  assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50 }, {}).nCtx, 256);
-  assert.equal(sizedDefaults({ visitCounts: Array(50).fill(2), nVocab: 50 }, {}).nCtx, 48);
+  assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50, validationRecords: 5 }, {}).nCtx, 256);
+  assert.equal(sizedDefaults({ visitCounts: Array(50).fill(2), nVocab: 50, validationRecords: 5 }, {}).nCtx, 48);
 });

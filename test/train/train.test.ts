@@ -138,6 +138,24 @@ test("early stopping after `patience` evaluations without improvement", () => {
   rmSync(out, { recursive: true });
 });
 
+test('keep "last": best/ holds the latest evaluation while early stopping still follows the best loss', () => {
+  const out = tempRun();
+  const r = trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out, lr: 0.5, evalEvery: 2, patience: 2, maxEpochs: 50, keep: "last" },
+    hooks,
+  );
+  assert.equal(r.reason, "early-stop");
+  assert.ok(r.bestStep < r.step, "the loss stalled after its best evaluation");
+  assert.equal(r.keptStep, r.step);
+  const kept = loadCheckpoint(join(out, "best"), tsKernels);
+  assert.equal(kept.state.step, r.step);
+  assert.equal(kept.state.bestStep, r.bestStep);
+  assert.deepEqual(kept.model.params, loadCheckpoint(join(out, "last"), tsKernels).model.params);
+  rmSync(out, { recursive: true });
+});
+
 test("the cosine schedule runs from lr to lr/10 over the tightest limit; constant stays put", () => {
   const o = { ...defaultTrainOptions, out: "x", lr: 1e-3, maxEpochs: 10, maxMinutes: 4 };
   const at = (epoch: number, batchInEpoch: number, minutes: number, schedule: "constant" | "cosine") =>
