@@ -98,6 +98,14 @@ function headlineSection(r: EvaluationResult): string {
   return s;
 }
 
+function perplexitySection(r: EvaluationResult): string {
+  const p = r.perplexity;
+  const value = p
+    ? `<p data-perplexity="${p.perplexity}"><b>${num(p.perplexity)}</b> per code position: exp(−log-likelihood ÷ positions), over the ${p.records} real test records (log-likelihood ${num(p.logLikelihood, 1)}, ${p.positions} code positions: the labels, codes and end tokens the model predicts).</p>`
+    : '<p class="muted">n/a (no model given: pass the checkpoint with --model)</p>';
+  return `<h2>Test-set perplexity</h2><p>How well the model predicts real records it never saw, as the HALO paper measures it; lower is better, and it compares models of different shapes on the same positions.</p>${value}`;
+}
+
 function shapeSection(r: EvaluationResult): string {
   const d = (x: Distribution) => `${num(x.mean, 2)} <span class="muted">sd ${num(x.sd, 2)}</span>`;
   let s =
@@ -226,8 +234,8 @@ function utilitySection(r: EvaluationResult): string {
 
 function attackRow(name: string, a: MembershipAttack | null, missing: string): string {
   return a
-    ? `<tr><td>${name}</td><td>${num(a.accuracy)}</td><td>${num(a.precision)}</td><td>${num(a.recall)}</td><td>${num(a.f1)}</td><td>${a.members} / ${a.nonMembers}</td></tr>`
-    : `<tr><td>${name}</td><td colspan="5" class="muted">${esc(missing)}</td></tr>`;
+    ? `<tr><td>${name}</td><td>${num(a.accuracy)}</td><td>${num(a.precision)}</td><td>${num(a.recall)}</td><td>${num(a.f1)}</td><td>${num(a.auroc)}</td><td>${a.members} / ${a.nonMembers}</td></tr>`
+    : `<tr><td>${name}</td><td colspan="6" class="muted">${esc(missing)}</td></tr>`;
 }
 
 function privacySection(r: EvaluationResult): string {
@@ -235,9 +243,9 @@ function privacySection(r: EvaluationResult): string {
   let s = "<h2>Privacy</h2>";
   if (p.note) s += `<p class="muted">${esc(p.note)}</p>`;
   s +=
-    "<h3>Membership inference</h3><p>Accuracy near 0.5 means the attack cannot tell training records from unseen ones.</p>";
+    "<h3>Membership inference</h3><p>Accuracy and AUROC near 0.5 mean the attack cannot tell training records from unseen ones.</p>";
   s +=
-    "<table><tr><th>attack</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>members / non-members</th></tr>";
+    "<table><tr><th>attack</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUROC</th><th>members / non-members</th></tr>";
   s += attackRow("distance to nearest synthetic record", p.membership, "n/a");
   s += attackRow("model log-likelihood", p.likelihoodMembership, "n/a (no model given)");
   s += "</table><h3>Attribute inference</h3>";
@@ -386,6 +394,7 @@ export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string 
   const body = [
     head,
     headlineSection(r),
+    perplexitySection(r),
     shapeSection(r),
     validitySection(r),
     fidelitySection(r),
