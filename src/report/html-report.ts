@@ -17,7 +17,7 @@ export interface ReportInfo {
   created: string;
 }
 
-const CSS = `
+export const REPORT_CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
@@ -403,5 +403,5 @@ export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string 
     examplesSection(r),
     timing,
   ].join("");
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${CSS}</style></head><body>${body}</body></html>\n`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${REPORT_CSS}</style></head><body>${body}</body></html>\n`;
 }
