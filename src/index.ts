@@ -24,6 +24,7 @@ export {
   type BenchmarkOptions,
   type BenchmarkResult,
   type BenchmarkRow,
+  type BenchmarkTable,
   type BenchmarkRun,
   formatBenchmark,
   runBenchmark as benchmark,

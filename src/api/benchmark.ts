@@ -12,16 +12,24 @@ import { rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDatasetHeader } from "../encode/dataset-file.ts";
-import { type Spread, spread } from "../evaluate/ceiling.ts";
+import { spread } from "../evaluate/ceiling.ts";
 import type { EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
 import { TABLE_NAMES, TABLE_TITLES, type TableName } from "../evaluate/probability-tables.ts";
 import { IngestError } from "../ingest/record.ts";
 import { checkOutputDir, stageDir, writeFileAtomic } from "../io/atomic.ts";
-import { type BenchmarkPlots, renderBenchmarkReport } from "../report/benchmark-report.ts";
+import {
+  type BenchmarkPlots,
+  type BenchmarkRow,
+  type BenchmarkTable,
+  formatBenchmark,
+  renderBenchmarkReport,
+} from "../report/benchmark-report.ts";
 import type { TrainOptions } from "../train/options.ts";
 import type { StageJob, StageReply, TrainStage } from "./benchmark-stage.ts";
 import { runEvaluate } from "./evaluate.ts";
 import type { GenerateSummary } from "./generate.ts";
+
+export { type BenchmarkRow, type BenchmarkTable, formatBenchmark, spreadCell } from "../report/benchmark-report.ts";
 
 /** The models `--models` may name, in the order the table shows them. */
 export const BENCHMARK_MODELS: readonly string[] = ["halo"];
@@ -75,34 +83,11 @@ export interface BenchmarkRun {
   membershipAuroc: { likelihood: number | null; distance: number | null };
 }
 
-/** One figure of the table: the real ceiling where it has one, and each model's spread over seeds. */
-export interface BenchmarkRow {
-  key: string;
-  title: string;
-  /** Which way is better; null where neither is (copies are judged against 0, speed and memory are costs). */
-  better: "higher" | "lower" | null;
-  /** Real test split against train (TRTR for TSTR); null where there is none. */
-  ceiling: number | null;
-  /** Per model (in the result's model order): mean and sd over seeds; null where no seed could score it. */
-  values: (Spread | null)[];
-}
-
-export interface BenchmarkResult {
-  dataset: string;
+export interface BenchmarkResult extends BenchmarkTable {
   /** The output folder. */
   out: string;
-  models: string[];
-  seeds: number[];
-  minutesPerRun: number;
-  /** Synthetic records requested per run. */
-  count: number;
-  records: { train: number; test: number };
-  /** How peak memory was measured. */
-  memory: string;
-  rows: BenchmarkRow[];
   runs: BenchmarkRun[];
   seconds: number;
-  created: string;
 }
 
 export const MEMORY_NOTE =
@@ -316,45 +301,4 @@ function tableRows(models: string[], runs: BenchmarkRun[], evaluations: Evaluati
     row("train.memory", "peak memory, training (MiB)", null, null, (r) => r.training.peakRssMiB),
     row("sample.memory", "peak memory, sampling (MiB)", null, null, (r) => r.sampling.peakRssMiB),
   ];
-}
-
-/** Decimals for a figure of this size: 3 below 10, 1 below 100, none above. */
-function decimals(v: number): number {
-  const a = Math.abs(v);
-  return a >= 100 ? 0 : a >= 10 ? 1 : 3;
-}
-
-function figure(v: number): string {
-  return v.toFixed(decimals(v));
-}
-
-/** "mean ± sd" (sd over seeds, to the mean's decimals), "mean" for one seed, "n/a" where no seed scored. */
-export function spreadCell(s: Spread | null): string {
-  if (s === null) return "n/a";
-  return s.sd === null ? figure(s.mean) : `${figure(s.mean)} ± ${s.sd.toFixed(decimals(s.mean))}`;
-}
-
-/** The table as aligned plain text (the terminal) or as a markdown table, with a line on what it holds. */
-export function formatBenchmark(r: BenchmarkResult, style: "text" | "markdown"): string {
-  const head = ["figure", "ceiling", ...r.models];
-  const rows = r.rows.map((row) => [
-    row.title,
-    row.ceiling === null ? "" : figure(row.ceiling),
-    ...row.values.map(spreadCell),
-  ]);
-  const about =
-    `${basename(r.dataset)}: ${r.records.train} train / ${r.records.test} test records; per model and seed ${r.minutesPerRun} min of training, ` +
-    `${r.count} records sampled; mean ± sd over seeds ${r.seeds.join(", ")}. Peak memory: ${r.memory}.`;
-  if (style === "markdown") {
-    const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-    return `${[about, "", line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n")}\n`;
-  }
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const text = [head, ...rows].map((row) =>
-    row
-      .map((cell, i) => (i === 0 ? cell.padEnd(width[i]) : cell.padStart(width[i])))
-      .join("  ")
-      .trimEnd(),
-  );
-  return [about, ...text].join("\n");
 }

@@ -1,11 +1,80 @@
-// The benchmark page: one self-contained HTML file (the evaluation report's CSS and SVG plots) with the
+// The benchmark's table as text (the terminal), markdown, and a page: one self-contained HTML file (the evaluation report's CSS and SVG plots) with the
 // table of every model against the ceiling, a bar chart of the R^2 and TSTR rows, and each model's
 // scatter plots of real against synthetic probabilities side by side, table by table.
-import { type BenchmarkResult, spreadCell } from "../api/benchmark.ts";
+import { basename } from "node:path";
 import { type Spread, spread } from "../evaluate/ceiling.ts";
 import type { TableFidelity } from "../evaluate/fidelity.ts";
 import { REPORT_CSS } from "./html-report.ts";
 import { COLORS, escapeXml as esc, horizontalBars, scatterPlot } from "./svg-plots.ts";
+
+/** One figure of the table: the real ceiling where it has one, and each model's spread over seeds. */
+export interface BenchmarkRow {
+  key: string;
+  title: string;
+  /** Which way is better; null where neither is (copies are judged against 0, speed and memory are costs). */
+  better: "higher" | "lower" | null;
+  /** Real test split against train (TRTR for TSTR); null where there is none. */
+  ceiling: number | null;
+  /** Per model (in the result's model order): mean and sd over seeds; null where no seed could score it. */
+  values: (Spread | null)[];
+}
+
+/** What the table shows (the benchmark's result, less its runs). */
+export interface BenchmarkTable {
+  /** The dataset folder, absolute. */
+  dataset: string;
+  models: string[];
+  seeds: number[];
+  minutesPerRun: number;
+  /** Synthetic records requested per run. */
+  count: number;
+  records: { train: number; test: number };
+  /** How peak memory was measured. */
+  memory: string;
+  rows: BenchmarkRow[];
+  created: string;
+}
+
+/** Decimals for a figure of this size: 3 below 10, 1 below 100, none above. */
+function decimals(v: number): number {
+  const a = Math.abs(v);
+  return a >= 100 ? 0 : a >= 10 ? 1 : 3;
+}
+
+function figure(v: number): string {
+  return v.toFixed(decimals(v));
+}
+
+/** "mean ± sd" (sd over seeds, to the mean's decimals), "mean" for one seed, "n/a" where no seed scored. */
+export function spreadCell(s: Spread | null): string {
+  if (s === null) return "n/a";
+  return s.sd === null ? figure(s.mean) : `${figure(s.mean)} ± ${s.sd.toFixed(decimals(s.mean))}`;
+}
+
+/** The table as aligned plain text (the terminal) or as a markdown table, with a line on what it holds. */
+export function formatBenchmark(r: BenchmarkTable, style: "text" | "markdown"): string {
+  const head = ["figure", "ceiling", ...r.models];
+  const rows = r.rows.map((row) => [
+    row.title,
+    row.ceiling === null ? "" : figure(row.ceiling),
+    ...row.values.map(spreadCell),
+  ]);
+  const about =
+    `${basename(r.dataset)}: ${r.records.train} train / ${r.records.test} test records; per model and seed ${r.minutesPerRun} min of training, ` +
+    `${r.count} records sampled; mean ± sd over seeds ${r.seeds.join(", ")}. Peak memory: ${r.memory}.`;
+  if (style === "markdown") {
+    const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+    return `${[about, "", line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n")}\n`;
+  }
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const text = [head, ...rows].map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(width[i]) : cell.padStart(width[i])))
+      .join("  ")
+      .trimEnd(),
+  );
+  return [about, ...text].join("\n");
+}
 
 /** What each model's plots are drawn from: its first seed's evaluation. */
 export type BenchmarkPlots = { model: string; tables: TableFidelity[]; run: string }[];
@@ -17,7 +86,7 @@ function cell(s: Spread | null): string {
   return s === null ? '<td class="muted">n/a</td>' : `<td>${esc(spreadCell(s))}</td>`;
 }
 
-export function renderBenchmarkReport(r: BenchmarkResult, plots: BenchmarkPlots): string {
+export function renderBenchmarkReport(r: BenchmarkTable, plots: BenchmarkPlots): string {
   let s = `<h1>HALO benchmark: ${esc(r.models.join(", "))}</h1>`;
   s += `<p>Dataset <code>${esc(r.dataset)}</code> (${r.records.train} train, ${r.records.test} test records). Each model trained ${r.minutesPerRun} min per seed (seeds ${r.seeds.join(", ")}), then sampled ${r.count} records and was evaluated against the real test split (the ceiling). Cells: mean ± sd over seeds. Peak memory: ${esc(r.memory)}. ${esc(r.created)}.</p>`;
   s += `<table><tr><th>figure</th><th>ceiling</th>${r.models.map((m) => `<th>${esc(m)}</th>`).join("")}</tr>`;
