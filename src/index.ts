@@ -24,8 +24,8 @@ export {
   type BenchmarkOptions,
   type BenchmarkResult,
   type BenchmarkRow,
-  type BenchmarkTable,
   type BenchmarkRun,
+  type BenchmarkTable,
   formatBenchmark,
   runBenchmark as benchmark,
 } from "./api/benchmark.ts";
