@@ -98,7 +98,7 @@ export function renderBenchmarkReport(r: BenchmarkTable, plots: BenchmarkPlots):
   s += horizontalBars(
     "ceiling",
     "",
-    againstCeiling.map((row) => row.title),
+    againstCeiling.map((row) => row.title.replace(/^R² /, "").replace(/ probabilities$/, "")),
     [
       { name: "ceiling", color: COLORS.real, values: againstCeiling.map((row) => row.ceiling ?? 0) },
       ...r.models.map((m, i) => ({
