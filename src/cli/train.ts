@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { defaultRunDir, runTraining } from "../api/train.ts";
+import { modelKinds } from "../model/generator.ts";
 import { defaultTrainOptions, parseConfigJson, type TrainOptions } from "../train/options.ts";
 import { progressDisplay } from "../train/progress.ts";
 import { runTrain } from "../train/run-train.ts";
@@ -12,6 +13,7 @@ export { defaultRunDir, runTrain };
 
 /** Options as commander hands them over (unset ones are undefined, so a resume can tell). */
 interface TrainFlags {
+  model?: string;
   preset?: string;
   out?: string;
   epochs?: number;
@@ -39,6 +41,7 @@ function number(value: string): number {
 export function trainRequest(datasetDir: string, flags: TrainFlags): TrainRequest {
   const fromJson = flags.configJson ? parseConfigJson(flags.configJson, (path) => readFileSync(path, "utf8")) : {};
   const fromFlags: Partial<TrainOptions> = {
+    modelKind: flags.model as TrainOptions["modelKind"] | undefined,
     preset: flags.preset as TrainOptions["preset"] | undefined,
     maxEpochs: flags.epochs,
     maxSteps: flags.maxSteps,
@@ -65,6 +68,10 @@ export function registerTrain(program: Command): void {
     .command("train")
     .description("Train HALO on an encoded dataset; Ctrl-C saves the run, --resume continues it.")
     .argument("<dataset>", "dataset directory written by `halo-ehr ingest`")
+    .option(
+      "--model <kind>",
+      `model: ${modelKinds.join(", ")} (HALO, or a baseline of the paper) (default: ${d.modelKind})`,
+    )
     .option("--preset <name>", `model size: tiny, small or paper (default: ${d.preset})`)
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
     .option("--epochs <n>", "maximum epochs (default: as many as about 5 CPU-minutes allow, 20..2000)", number)

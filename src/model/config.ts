@@ -1,5 +1,7 @@
 // HALO model configuration (../../shared/HALO.md section 2), presets, and validation at the door.
 
+import { type ModelConfig, modelKinds } from "./generator.ts";
+
 /** Sizes of one HALO model. Vocabulary order: codes, labels, start, end, pad. */
 export interface HaloConfig {
   /** V = nCodes + nLabels + 3: width of a visit row (multi-hot). */
@@ -33,6 +35,8 @@ export const presets = {
 export type PresetName = keyof typeof presets;
 
 const FIELDS: (keyof HaloConfig)[] = ["nVocab", "nCodes", "nLabels", "nCtx", "nEmbd", "nLayer", "nHead"];
+/** Also allowed: the model kind (src/model/generator.ts); absent means HALO. */
+const KIND = "kind";
 
 /** A full config from a preset (or shape) and the vocabulary sizes, with optional overrides. */
 export function makeConfig(
@@ -54,14 +58,21 @@ export function makeConfig(
 }
 
 /** Checks a config read from outside (a checkpoint, a CLI option); returns it typed. */
-export function validateConfig(value: unknown): HaloConfig {
+export function validateConfig(value: unknown): ModelConfig {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new Error(`Expected a HALO config object but received ${describe(value)}`);
   }
   const obj = value as Record<string, unknown>;
-  const unknown = Object.keys(obj).filter((k) => !FIELDS.includes(k as keyof HaloConfig));
+  const unknown = Object.keys(obj).filter((k) => k !== KIND && !FIELDS.includes(k as keyof HaloConfig));
   if (unknown.length > 0) {
-    throw new Error(`Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${FIELDS.join(", ")}`);
+    throw new Error(
+      `Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${[...FIELDS, KIND].join(", ")}`,
+    );
+  }
+  if (obj.kind !== undefined && !(modelKinds as readonly unknown[]).includes(obj.kind)) {
+    throw new Error(
+      `Expected a model kind (${modelKinds.join(", ")}) for config kind but received ${describe(obj.kind)}`,
+    );
   }
   for (const k of FIELDS) {
     const v = obj[k];
@@ -70,7 +81,7 @@ export function validateConfig(value: unknown): HaloConfig {
       throw new Error(`Expected an integer >= ${min} for HALO config ${k} but received ${describe(v)}`);
     }
   }
-  const c = obj as unknown as HaloConfig;
+  const c = obj as unknown as ModelConfig;
   if (c.nVocab !== c.nCodes + c.nLabels + 3) {
     throw new Error(
       `HALO config nVocab must be nCodes + nLabels + 3 (codes, labels, start, end, pad) = ${c.nCodes + c.nLabels + 3} but is ${c.nVocab}`,

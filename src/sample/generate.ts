@@ -1,17 +1,13 @@
-// Batched HALO sampling (../../shared/HALO.md section 4) with two shortcuts that keep it exact:
-// - the coarse module's attention keys/values are cached, so each new visit row costs one position
-//   per layer instead of re-running the whole prefix;
-// - each row is filled token by token with the masked head updated incrementally
-//   (kernels.madeSampleRow): one column addition per drawn code, the j-th logit from the first j
-//   hidden units, so a row costs about one head pass instead of V.
-// Slots are refilled as records finish (continuous batching), and every record draws from its own
-// random stream Rng(seed, n), so the output depends on the seed only, not on batchSize.
-// With options.structure, sampled records obey what every real record obeys (structure.ts lists the
-// departures from plain HALO this takes); without it, sampling is plain HALO.
+// Batched sampling (../../shared/HALO.md section 4) of any model, one matrix row at a time through its
+// RowSampler (src/model/generator.ts; HALO's caches the coarse module's keys and values and fills a
+// row with the masked head updated incrementally). Slots are refilled as records finish (continuous
+// batching), and every record draws from its own random stream Rng(seed, n), so the output depends
+// on the seed only, not on batchSize. With options.structure, sampled records obey what every real
+// record obeys (structure.ts lists the departures from plain sampling this takes); without it,
+// sampling is the model's own distribution.
 
 import type { EncodedRecord } from "../encode/types.ts";
-import type { HaloModel } from "../model/halo.ts";
-import { linearForward } from "../model/halo.ts";
+import type { Generator, RowSampler } from "../model/generator.ts";
 import { Rng } from "../tensor/rng.ts";
 import type { SamplingStructure } from "./structure.ts";
 
@@ -62,7 +58,7 @@ export interface SampleStats {
  * count), so `records` comes back empty.
  */
 export async function generate(
-  model: HaloModel,
+  model: Generator,
   options: GenerateOptions,
 ): Promise<{ records: EncodedRecord[]; dropped: number; stats: SampleStats }> {
   const records: EncodedRecord[] = [];
@@ -112,7 +108,7 @@ export function decodeRows(raw: RawRecord, C: number, L: number, structure?: Sam
  * about batchSize (the last run may be shorter).
  */
 export async function sampleRows(
-  model: HaloModel,
+  model: Generator,
   options: GenerateOptions,
   onRecords: (records: RawRecord[]) => void | Promise<void>,
 ): Promise<SampleStats> {
@@ -189,62 +185,27 @@ interface SlotState {
   tries: number;
 }
 
-/** KV-cached coarse module plus incremental head over B slots. */
+/** The model's row sampler over B slots, plus what the sampler adds: fixed rows, structure, redraws. */
 class Sampler {
-  private readonly model: HaloModel;
+  private readonly model: Generator;
   private readonly slots: (SlotState | null)[];
-  private readonly kCache: Float32Array[]; // per layer (B, nCtx, d)
-  private readonly vCache: Float32Array[]; // per layer (B, nCtx, d)
-  private readonly w1h: Float32Array; // (D, d) auto1 weight columns that see h_t (masked), dense for matmulNT
-  // per-step scratch, sized for B rows
-  private readonly x: Float32Array; // (B, d) residual stream
-  private readonly ln: Float32Array; // (B, d)
-  private readonly mean: Float32Array; // (B)
-  private readonly rstd: Float32Array; // (B)
-  private readonly qkv: Float32Array; // (B, 3d)
-  private readonly atty: Float32Array; // (B, d)
-  private readonly fch: Float32Array; // (B, 4d)
-  private readonly fchGelu: Float32Array; // (B, 4d)
-  private readonly scores: Float64Array; // (nCtx)
-  private readonly hsel: Float32Array; // (B, d) h_t of the rows the head samples
-  private readonly a1: Float32Array; // (B, D)
+  private readonly rows: RowSampler;
   private readonly xrow: Float32Array; // (B, V) sampled rows, 0/1
-  private readonly uniforms: Float32Array; // (B, V)
   private readonly fixedTok: Int8Array; // (B, V) -1 free, 0/1 forced
 
   readonly stats: SampleStats = { redrawnRows: 0, endedAtEmptyRow: 0, redrawnRecords: 0, conditionMisses: 0 };
 
   constructor(
-    model: HaloModel,
+    model: Generator,
     B: number,
     private readonly labelConstraints?: Int8Array,
     private readonly structure?: SamplingStructure,
   ) {
     this.model = model;
-    const { nEmbd: d, nVocab: V, nCtx, nLayer } = model.config;
-    const D = d + V;
+    const V = model.config.nVocab;
     this.slots = new Array(B).fill(null);
-    this.kCache = Array.from({ length: nLayer }, () => new Float32Array(B * nCtx * d));
-    this.vCache = Array.from({ length: nLayer }, () => new Float32Array(B * nCtx * d));
-    this.w1h = new Float32Array(D * d);
-    const w1 = model.p.w1;
-    for (let o = 0; o < D; o++) {
-      const n = Math.min(o + 1, d);
-      this.w1h.set(w1.subarray((o * (o + 1)) / 2, (o * (o + 1)) / 2 + n), o * d);
-    }
-    this.x = new Float32Array(B * d);
-    this.ln = new Float32Array(B * d);
-    this.mean = new Float32Array(B);
-    this.rstd = new Float32Array(B);
-    this.qkv = new Float32Array(B * 3 * d);
-    this.atty = new Float32Array(B * d);
-    this.fch = new Float32Array(B * 4 * d);
-    this.fchGelu = new Float32Array(B * 4 * d);
-    this.scores = new Float64Array(nCtx);
-    this.hsel = new Float32Array(B * d);
-    this.a1 = new Float32Array(B * D);
+    this.rows = model.rowSampler(B);
     this.xrow = new Float32Array(B * V);
-    this.uniforms = new Float32Array(B * V);
     this.fixedTok = new Int8Array(B * V);
   }
 
@@ -293,52 +254,20 @@ class Sampler {
     };
   }
 
-  /** Feeds every active slot's last row through the coarse module, then produces its next row. */
+  /** Feeds every active slot's last row to the model, then produces its next row. */
   step(): RawRecord[] {
-    const m = this.model;
-    const k = m.kernels;
-    const p = m.p;
-    const { nEmbd: d, nVocab: V, nCtx, nHead: NH, nCodes: C, nLabels: L } = m.config;
+    const { nVocab: V, nCtx, nCodes: C, nLabels: L } = this.model.config;
     const end = C + L + 1;
     const act: number[] = [];
     this.slots.forEach((s, i) => {
       if (s !== null) act.push(i);
     });
     const na = act.length;
-
-    // embedding bag of the rows being fed, plus their positions
-    let nnz = 0;
-    for (const s of act) nnz += this.slotOf(s).rows.at(-1)?.length ?? 0;
-    const idx = new Int32Array(nnz);
-    const off = new Int32Array(na + 1);
-    act.forEach((s, i) => {
-      const row = this.slotOf(s).rows.at(-1) as Int32Array;
-      idx.set(row, off[i]);
-      off[i + 1] = off[i] + row.length;
-    });
-    const x = this.x.subarray(0, na * d);
-    k.embeddingBagForward(x, idx, off, p.wte, na, d, 0);
-    act.forEach((s, i) => {
-      const t = this.slotOf(s).rows.length - 1;
-      k.addInPlace(x.subarray(i * d, i * d + d), p.wpe.subarray(t * d), d);
-    });
-
-    const ln = this.ln.subarray(0, na * d);
-    const mean = this.mean.subarray(0, na);
-    const rstd = this.rstd.subarray(0, na);
-    for (let l = 0; l < m.config.nLayer; l++) {
-      const w = p.h[l];
-      k.layernormForward(ln, mean, rstd, x, w.ln1w, w.ln1b, na, d);
-      const qkv = this.qkv.subarray(0, na * 3 * d);
-      linearForward(k, qkv, ln, w.qkvw, w.qkvb, na, d, 3 * d);
-      this.attendCached(l, act, NH);
-      linearForward(k, x, this.atty.subarray(0, na * d), w.attprojw, w.attprojb, na, d, d, true);
-      k.layernormForward(ln, mean, rstd, x, w.ln2w, w.ln2b, na, d);
-      linearForward(k, this.fch.subarray(0, na * 4 * d), ln, w.fcw, w.fcb, na, d, 4 * d);
-      k.geluForward(this.fchGelu, this.fch, na * 4 * d);
-      linearForward(k, x, this.fchGelu.subarray(0, na * 4 * d), w.fcprojw, w.fcprojb, na, 4 * d, d, true);
-    }
-    k.layernormForward(ln, mean, rstd, x, p.lnfw, p.lnfb, na, d); // ln now holds h_t
+    this.rows.feed(
+      act,
+      act.map((s) => this.slotOf(s).rows.at(-1) as Int32Array),
+      act.map((s) => this.slotOf(s).rows.length - 1),
+    );
 
     // next rows: fixed ones are copied, the others sampled by the head in one batch
     const sampled: number[] = []; // indices into act
@@ -351,15 +280,12 @@ class Sampler {
     });
     const nh = sampled.length;
     if (nh > 0) {
-      const hsel = this.hsel.subarray(0, nh * d);
       const fixedTok = this.fixedTok.subarray(0, nh * V);
       fixedTok.fill(-1);
       let anyFixed = false;
       const st = this.structure;
       sampled.forEach((i, r) => {
-        hsel.set(ln.subarray(i * d, i * d + d), r * d);
         const slot = this.slotOf(act[i]);
-        slot.rng.fillUniform(this.uniforms.subarray(r * V, r * V + V), V);
         const t = slot.rows.length;
         if (st !== undefined) {
           fixedTok.set(t === 1 ? st.labelRow : t === 2 ? st.firstVisit : st.laterVisit, r * V);
@@ -378,9 +304,10 @@ class Sampler {
           }
         }
       });
-      this.drawRows(nh, hsel, this.uniforms.subarray(0, nh * V), anyFixed ? fixedTok : null, this.xrow);
+      const drawn = sampled.map((i) => act[i]);
+      this.drawRows(drawn, anyFixed ? fixedTok : null, this.xrow);
       const rows = sampled.map((_, r) => this.rowOf(this.xrow, r));
-      if (st !== undefined) this.redrawCodeless(sampled, act, rows, hsel, fixedTok);
+      if (st !== undefined) this.redrawCodeless(drawn, rows, fixedTok);
       sampled.forEach((i, r) => {
         next[i] = rows[r];
       });
@@ -437,30 +364,10 @@ class Sampler {
     return Int32Array.from(toks);
   }
 
-  /** Draws n rows through the head from their h_t (n, d) into x (n, V). */
-  private drawRows(n: number, h: Float32Array, uniforms: Float32Array, fixed: Int8Array | null, x: Float32Array): void {
-    const m = this.model;
-    const k = m.kernels;
-    const { nEmbd: d, nVocab: V } = m.config;
-    const D = d + V;
-    const a1 = this.a1.subarray(0, n * D);
-    // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
-    k.matmulNT(a1, h, this.w1h, n, d, D, 0);
-    k.biasAddForward(a1, m.p.b1, n, D);
-    k.madeSampleRow(
-      x.subarray(0, n * V),
-      null,
-      a1,
-      m.p.w1,
-      m.p.w2,
-      m.p.b2,
-      uniforms,
-      fixed,
-      n,
-      d,
-      V,
-      this.structure?.rules,
-    );
+  /** Draws the next rows of the listed slots into x (n, V), each from its record's random stream. */
+  private drawRows(slots: number[], fixed: Int8Array | null, x: Float32Array): void {
+    const rngs = slots.map((s) => this.slotOf(s).rng);
+    this.rows.draw(slots, rngs, fixed, this.structure?.rules, x);
   }
 
   /**
@@ -468,33 +375,26 @@ class Sampler {
    * code (or, with lastVisitRule "redraw", a death token without the end token): the accepted row
    * then follows the head's distribution given that the row is one a real record could hold.
    */
-  private redrawCodeless(
-    sampled: number[],
-    act: number[],
-    rows: Int32Array[],
-    hsel: Float32Array,
-    fixedTok: Int8Array,
-  ): void {
+  private redrawCodeless(drawn: number[], rows: Int32Array[], fixedTok: Int8Array): void {
     const st = this.structure as SamplingStructure;
-    const { nEmbd: d, nVocab: V } = this.model.config;
+    const V = this.model.config.nVocab;
     const end = this.model.config.nCodes + this.model.config.nLabels + 1;
     const rejected = (row: Int32Array) =>
       !row.some((tok) => st.isCode[tok] === 1) ||
       (st.lastVisitRule === "redraw" && !row.includes(end) && row.some((tok) => st.lastVisitOnly[tok] === 1));
-    const codeless = () =>
-      sampled.flatMap((i, r) => (this.slotOf(act[i]).rows.length >= 2 && rejected(rows[r]) ? [r] : []));
+    const codeless = () => drawn.flatMap((s, r) => (this.slotOf(s).rows.length >= 2 && rejected(rows[r]) ? [r] : []));
     for (let tries = 0, redo = codeless(); tries < st.rowTries && redo.length > 0; tries++, redo = codeless()) {
       const n = redo.length;
-      const h = new Float32Array(n * d);
-      const u = new Float32Array(n * V);
       const f = new Int8Array(n * V);
       const x = new Float32Array(n * V);
       redo.forEach((r, q) => {
-        h.set(hsel.subarray(r * d, r * d + d), q * d);
         f.set(fixedTok.subarray(r * V, r * V + V), q * V);
-        this.slotOf(act[sampled[r]]).rng.fillUniform(u.subarray(q * V, q * V + V), V);
       });
-      this.drawRows(n, h, u, f, x);
+      this.drawRows(
+        redo.map((r) => drawn[r]),
+        f,
+        x,
+      );
       redo.forEach((r, q) => {
         rows[r] = this.rowOf(x, q);
       });
@@ -504,47 +404,5 @@ class Sampler {
 
   private slotOf(s: number): SlotState {
     return this.slots[s] as SlotState;
-  }
-
-  // Causal attention of each fed row (slot s at position t) over its cached positions 0..t: appends
-  // this row's key and value to the cache, then one query against t+1 keys. O(t d) per row, small
-  // next to the O(d^2) projections, so it stays here rather than in a kernel.
-  private attendCached(l: number, act: number[], NH: number): void {
-    const { nEmbd: d, nCtx } = this.model.config;
-    const hs = d / NH;
-    const scale = 1 / Math.sqrt(hs);
-    const kc = this.kCache[l];
-    const vc = this.vCache[l];
-    const qkv = this.qkv;
-    const scores = this.scores;
-    act.forEach((s, i) => {
-      const t = this.slotOf(s).rows.length - 1;
-      const base = s * nCtx * d;
-      kc.set(qkv.subarray(i * 3 * d + d, i * 3 * d + 2 * d), base + t * d);
-      vc.set(qkv.subarray(i * 3 * d + 2 * d, i * 3 * d + 3 * d), base + t * d);
-      for (let h = 0; h < NH; h++) {
-        const q = i * 3 * d + h * hs;
-        let max = Number.NEGATIVE_INFINITY;
-        for (let u = 0; u <= t; u++) {
-          const ko = base + u * d + h * hs;
-          let dot = 0;
-          for (let c = 0; c < hs; c++) dot += qkv[q + c] * kc[ko + c];
-          scores[u] = dot * scale;
-          if (scores[u] > max) max = scores[u];
-        }
-        let sum = 0;
-        for (let u = 0; u <= t; u++) {
-          scores[u] = Math.exp(scores[u] - max);
-          sum += scores[u];
-        }
-        const o = i * d + h * hs;
-        this.atty.fill(0, o, o + hs);
-        for (let u = 0; u <= t; u++) {
-          const wgt = scores[u] / sum;
-          const vo = base + u * d + h * hs;
-          for (let c = 0; c < hs; c++) this.atty[o + c] += wgt * vc[vo + c];
-        }
-      }
-    });
   }
 }

@@ -13,8 +13,8 @@ import { type ExpectedVocab, vocabFingerprint } from "../encode/dataset-file.ts"
 import type { Vocabulary } from "../encode/types.ts";
 import { IngestError, type SourceFormat } from "../ingest/record.ts";
 import { committedDir, writeDirAtomicSync } from "../io/atomic.ts";
-import type { HaloConfig } from "../model/config.ts";
-import { HaloModel } from "../model/halo.ts";
+import type { Generator, ModelConfig } from "../model/generator.ts";
+import { createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import type { RngState } from "../tensor/rng.ts";
@@ -45,7 +45,8 @@ export interface TrainState {
 export interface CheckpointConfig {
   format: "halo-ehr-checkpoint";
   version: 1;
-  model: HaloConfig;
+  /** The model's config; its kind (absent in checkpoints from before the seam: HALO) picks the class. */
+  model: ModelConfig;
   training: TrainOptions;
   state: TrainState;
   dataset: { format: SourceFormat; path: string; dir: string };
@@ -68,7 +69,7 @@ export interface CheckpointIntegrity {
 }
 
 export interface Checkpoint {
-  model: HaloModel;
+  model: Generator;
   vocab: Vocabulary;
   config: CheckpointConfig;
   state: TrainState;
@@ -86,7 +87,7 @@ const ROW_CHUNK_FLOATS = 1 << 20;
  * The model's parameters as safetensors sources, in PyTorch's layout: tri views expand to full
  * D x D (zeros above the diagonal), transposed views are written transposed back.
  */
-function modelTensors(model: HaloModel): TensorSource[] {
+function modelTensors(model: Generator): TensorSource[] {
   return model.views.map((view) => {
     const data = model.params.subarray(view.offset, view.offset + view.size);
     if (view.transposed) {
@@ -127,7 +128,7 @@ function* chunked(data: Float32Array): Iterable<Float32Array> {
 }
 
 /** Reads weights into a model of the same config, undoing modelTensors' expansion and transposes. */
-function readModelTensors(reader: SafetensorsReader, model: HaloModel): void {
+function readModelTensors(reader: SafetensorsReader, model: Generator): void {
   for (const view of model.views) {
     const entry = reader.entry(view.name);
     const [rows, cols] = view.shape;
@@ -188,7 +189,7 @@ function writeJson(path: string, value: unknown): void {
 /** Writes a checkpoint directory; with `moments`, also the optimizer state for resuming. */
 export function saveCheckpoint(
   dir: string,
-  model: HaloModel,
+  model: Generator,
   vocab: Vocabulary,
   config: CheckpointConfig,
   moments?: AdamMoments,
@@ -303,7 +304,7 @@ export function loadCheckpoint(dir: string, kernels: Kernels = defaultKernels, e
   const { dir: from, config, vocab } = readCheckpointConfig(dir, expect);
   const path = join(from, "model.safetensors");
   checkSha256(path, config.integrity?.model);
-  const model = new HaloModel(config.model, { seed: config.training.seed, kernels });
+  const model = createModel(config.model, { seed: config.training.seed, kernels });
   const reader = new SafetensorsReader(path);
   try {
     readModelTensors(reader, model);

@@ -2,11 +2,13 @@
 // the door, and the --config-json overrides, where an unknown key is an error rather than ignored.
 
 import { type HaloShape, type PresetName, presets } from "../model/config.ts";
+import { type ModelKind, modelKinds } from "../model/generator.ts";
 
 /** Model sizes a user may override on top of a preset (vocabulary sizes come from the data). */
 export type ModelOverrides = Partial<HaloShape>;
 
 export interface TrainOptions {
+  modelKind: ModelKind; // which model: halo, halo-coarse, gpt or lstm (default "halo")
   preset: PresetName; // model size preset (default "small")
   model: ModelOverrides; // overrides of the preset's sizes (default none)
   out: string; // run directory holding best/ and last/ (default ./halo-runs/<dataset-name>)
@@ -32,6 +34,7 @@ export interface TrainOptions {
  * them with sizedDefaults (chosen from the data) unless the request sets them.
  */
 export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
+  modelKind: "halo",
   preset: "small",
   model: {},
   maxEpochs: 100,
@@ -135,6 +138,7 @@ export function sizedDefaults(
 
 /** Options that define the run: resuming with different values would be a different run. */
 export const runDefiningOptions = [
+  "modelKind",
   "preset",
   "model",
   "batchSize",
@@ -178,6 +182,12 @@ const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFin
 
 /** Checks every option, naming the first bad one with what was expected. */
 export function validateTrainOptions(o: TrainOptions): TrainOptions {
+  check(
+    (modelKinds as readonly string[]).includes(o.modelKind),
+    "modelKind (--model)",
+    `one of ${modelKinds.join(", ")}`,
+    o.modelKind,
+  );
   check(["tiny", "small", "paper"].includes(o.preset), "preset", "one of tiny, small, paper", o.preset);
   for (const key of modelKeys) {
     const v = o.model[key];
@@ -244,7 +254,7 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
     throw new Error(`Expected a JSON object for --config-json but received ${describe(parsed)}.`);
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
-  const textKeys = ["preset", "lrSchedule"];
+  const textKeys = ["modelKind", "preset", "lrSchedule"];
   const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
     if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;

@@ -6,9 +6,9 @@
 import { join, resolve } from "node:path";
 import type { EncodedDataset, EncodedRecord } from "../encode/types.ts";
 import { vocabSizes } from "../encode/types.ts";
-import { makeBatch } from "../model/batch.ts";
 import { type HaloConfig, makeConfig } from "../model/config.ts";
-import { HaloModel } from "../model/halo.ts";
+import type { Generator } from "../model/generator.ts";
+import { createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { Rng } from "../tensor/rng.ts";
@@ -107,12 +107,13 @@ export function trainLoop(
 
   // ---- set up: model, Adam moments and progress, fresh or from last/ ----
   let options: TrainOptions;
-  let model: HaloModel;
+  let model: Generator;
   let m: Float32Array;
   let v: Float32Array;
   let state: TrainState;
   if (request.resume) {
     const checkpoint = loadCheckpoint(lastDir, kernels);
+    checkpoint.config.training.modelKind ??= "halo"; // checkpoints from before the seam are HALO
     checkResumable(checkpoint.config, checkpoint.vocab, dataset, request);
     options = validateTrainOptions({
       ...checkpoint.config.training,
@@ -134,7 +135,7 @@ export function trainLoop(
       model: { nCtx: sized.nCtx, ...request.model },
     });
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
-    model = new HaloModel(config, { seed: options.seed, kernels });
+    model = createModel({ ...config, kind: options.modelKind }, { seed: options.seed, kernels });
     initOutputBias(model, train);
     m = new Float32Array(model.params.length);
     v = new Float32Array(model.params.length);
@@ -151,7 +152,7 @@ export function trainLoop(
   }
   const config = model.config;
   const maxVisits = config.nCtx - 2;
-  const visitCounts = train.map((r) => Math.min(r.visits.length, maxVisits));
+  const visitCounts = train.map((r) => model.positions(r) - 1);
   const baseline = bernoulliBaseline(train, validation, config.nCodes, config.nLabels, maxVisits);
   const baselineValLoss = baseline.sum / (baseline.rows * config.nVocab);
   // Batches group records of similar length, so their row counts differ 20-fold: a per-batch mean
@@ -159,7 +160,7 @@ export function trainLoop(
   // and the model would learn to end records too early. A constant scale weighs every row alike.
   let trainRows = 0;
   for (const n of visitCounts) trainRows += n + 1;
-  const gradScale = train.length / (options.batchSize * trainRows * config.nVocab);
+  const gradScale = train.length / (options.batchSize * trainRows * model.unitsPerPosition);
 
   // The epoch's batch order is a function of the RNG state at its start, so a resumed run rebuilds it.
   const rng = Rng.fromState(state.epochRng);
@@ -247,7 +248,7 @@ export function trainLoop(
     // dropout masks from a stream per step, so a resumed run draws the same ones
     const dropout =
       options.dropout > 0 ? { p: options.dropout, rng: new Rng(options.seed, 2 ** 31 + state.step) } : undefined;
-    const loss = model.forward(makeBatch(records, config), gradScale, dropout);
+    const loss = model.forward(model.makeBatch(records), gradScale, dropout);
     model.backward();
     state.step++;
     const { beta1, beta2, eps, weightDecay } = options;
@@ -307,16 +308,13 @@ export function learningRate(o: TrainOptions, s: TrainState, stepsPerEpoch: numb
 }
 
 /** Mean validation loss, weighting each batch by its scored rows, so it equals one big batch's loss. */
-export function validationLoss(model: HaloModel, records: EncodedRecord[], batchSize: number): number {
+export function validationLoss(model: Generator, records: EncodedRecord[], batchSize: number): number {
   // Sorted by length so batches pad little; the order does not change the mean.
   const order = records.map((_, i) => i).sort((a, b) => records[a].visits.length - records[b].visits.length);
   let sum = 0;
   let rows = 0;
   for (let i = 0; i < order.length; i += batchSize) {
-    const batch = makeBatch(
-      order.slice(i, i + batchSize).map((j) => records[j]),
-      model.config,
-    );
+    const batch = model.makeBatch(order.slice(i, i + batchSize).map((j) => records[j]));
     sum += model.forward(batch) * batch.N;
     rows += batch.N;
   }

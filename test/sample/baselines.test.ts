@@ -1,0 +1,105 @@
+// Sampling of the baselines (src/model/registry.ts) against each model's own exact probabilities.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { batchFromRows } from "../../src/model/batch.ts";
+import { makeConfig } from "../../src/model/config.ts";
+import type { Generator, ModelConfig } from "../../src/model/generator.ts";
+import { HaloCoarseModel } from "../../src/model/halo-coarse.ts";
+import { LstmModel } from "../../src/model/lstm-model.ts";
+import { type RawRecord, sampleRows } from "../../src/sample/generate.ts";
+import { tsKernels } from "../../src/tensor/kernels.ts";
+import { Rng } from "../../src/tensor/rng.ts";
+import { assertFitsExact } from "./chi-square.ts";
+
+type BernoulliModel = Generator & { readonly logits: Float32Array };
+
+/** Output biases spread so the rows vary, end token rarer. */
+function spreadBias(bias: Float32Array, at: number, c: ModelConfig, seed: number): void {
+  const rng = new Rng(seed);
+  for (let j = 0; j < c.nVocab; j++) bias[at + j] = 1.5 * rng.normal();
+  bias[at + c.nCodes + c.nLabels + 1] = -3;
+}
+
+async function collect(m: Generator, options: Parameters<typeof sampleRows>[1]): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  await sampleRows(m, options, (rs) => {
+    out.push(...rs);
+  });
+  return out;
+}
+
+/**
+ * nCtx = 3: every record is start, fixed label row, one sampled row. The exact probability of each
+ * of the 2^V rows is the product of the V Bernoullis the training forward gives; 20,000 draws must fit it.
+ */
+async function assertRowsFitBernoullis(m: BernoulliModel): Promise<void> {
+  const c = m.config;
+  const V = c.nVocab;
+  const label = Int32Array.of(c.nCodes);
+  m.forward(batchFromRows([[Int32Array.of(c.nCodes + c.nLabels), label, Int32Array.of(0)]], c));
+  const p = Array.from(m.logits.subarray(V, 2 * V), (z) => 1 / (1 + Math.exp(-z)));
+  const cells = 1 << V;
+  const prob = Array.from({ length: cells }, (_, mask) => {
+    let pr = 1;
+    for (let j = 0; j < V; j++) pr *= (mask >> j) & 1 ? p[j] : 1 - p[j];
+    return pr;
+  });
+  const n = 20000;
+  const counts = new Float64Array(cells);
+  for (const r of await collect(m, { count: n, batchSize: 256, seed: 1, fixedLabels: Int32Array.of(0) })) {
+    assert.equal(r.rows.length, 3);
+    let mask = 0;
+    for (const j of r.rows[2]) mask |= 1 << j;
+    counts[mask]++;
+  }
+  assertFitsExact(counts, prob, n);
+}
+
+const bernoulliModels: [string, (c: ModelConfig, seed: number) => BernoulliModel][] = [
+  [
+    "HALO-Coarse",
+    (c, seed) => {
+      const m = new HaloCoarseModel(c, { seed, kernels: tsKernels });
+      spreadBias(m.p.bias, 0, c, seed + 100);
+      return m;
+    },
+  ],
+  [
+    "LSTM",
+    (c, seed) => {
+      const m = new LstmModel(c, { seed, kernels: tsKernels });
+      spreadBias(m.p.headb, 0, c, seed + 100);
+      for (let i = 0; i < m.p.headw.length; i++) m.p.headw[i] *= 4; // earlier rows visibly matter
+      return m;
+    },
+  ],
+];
+
+for (const [name, make] of bernoulliModels) {
+  test(`${name} samples each row from its independent Bernoullis (chi-square over all 2^V rows)`, async () => {
+    const c = makeConfig({ nCtx: 3, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 3, nLabels: 1 });
+    await assertRowsFitBernoullis(make(c, 9));
+  });
+
+  test(`${name}: the sampled record's rows follow the forward pass over the rows drawn before`, async () => {
+    // Longer records: each drawn row's probabilities are the training forward's over the same prefix.
+    const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 4, nLabels: 1 });
+    const m = make(c, 3);
+    const V = c.nVocab;
+    const records = await collect(m, { count: 12, batchSize: 5, seed: 2 });
+    let rows = 0;
+    for (const r of records) {
+      const rng = new Rng(2, r.n);
+      m.forward(batchFromRows([r.rows.length > 1 ? r.rows : [...r.rows, Int32Array.of()]], c));
+      const u = new Float32Array(V);
+      for (let t = 1; t < r.rows.length; t++) {
+        rng.fillUniform(u, V);
+        const want: number[] = [];
+        for (let j = 0; j < V; j++) if (u[j] < 1 / (1 + Math.exp(-m.logits[(t - 1) * V + j]))) want.push(j);
+        assert.deepEqual([...r.rows[t]], want, `record ${r.n} row ${t}`);
+        rows++;
+      }
+    }
+    assert.ok(rows > 3 * records.length, "records should have several rows for the test to mean anything");
+  });
+}
