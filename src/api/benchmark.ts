@@ -24,6 +24,7 @@ import {
   formatBenchmark,
   renderBenchmarkReport,
 } from "../report/benchmark-report.ts";
+import { type ModelKind, modelKinds } from "../model/generator.ts";
 import type { TrainOptions } from "../train/options.ts";
 import type { StageJob, StageReply, TrainStage } from "./benchmark-stage.ts";
 import { runEvaluate } from "./evaluate.ts";
@@ -31,8 +32,8 @@ import type { GenerateSummary } from "./generate.ts";
 
 export { type BenchmarkRow, type BenchmarkTable, formatBenchmark, spreadCell } from "../report/benchmark-report.ts";
 
-/** The models `--models` may name, in the order the table shows them. */
-export const BENCHMARK_MODELS: readonly string[] = ["halo"];
+/** The models `--models` may name (every kind the trainer knows), in the default order. */
+export const BENCHMARK_MODELS: readonly ModelKind[] = modelKinds;
 
 export interface BenchmarkOptions {
   /** Models to compare (default: every one of BENCHMARK_MODELS). */
@@ -94,16 +95,16 @@ export const MEMORY_NOTE =
   "peak resident set size (process.resourceUsage().maxRSS) of the child process that ran only that stage, Node's own baseline included";
 
 /** Checks the model names against the models there are; returns them in the order given. */
-export function parseModels(models: readonly string[]): string[] {
+export function parseModels(models: readonly string[]): ModelKind[] {
   if (models.length === 0) throw new Error(`--models: expected one or more of ${BENCHMARK_MODELS.join(", ")}`);
-  const unknown = models.filter((m) => !BENCHMARK_MODELS.includes(m));
+  const unknown = models.filter((m) => !(BENCHMARK_MODELS as readonly string[]).includes(m));
   if (unknown.length > 0)
     throw new Error(
       `--models: unknown model ${unknown.map((m) => `"${m}"`).join(", ")}; expected one or more of ${BENCHMARK_MODELS.join(", ")}, comma-separated`,
     );
   const twice = models.filter((m, i) => models.indexOf(m) !== i);
   if (twice.length > 0) throw new Error(`--models: "${twice[0]}" is named twice`);
-  return [...models];
+  return models as ModelKind[];
 }
 
 const STAGE_ENTRY = fileURLToPath(new URL("./benchmark-stage-entry.js", import.meta.url));
@@ -170,6 +171,7 @@ export async function runBenchmark(dataset: string, opts: BenchmarkOptions = {})
           dataset: resolve(dataset),
           request: {
             ...opts.training,
+            modelKind: model,
             // The minutes are the budget: no epoch limit stops a model first (early stopping still may).
             maxEpochs: 1_000_000,
             maxMinutes: minutes,

@@ -100,7 +100,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       trainLogLikelihood: recordLogLikelihoods(checkpoint.model, train),
       testLogLikelihood: recordLogLikelihoods(checkpoint.model, test),
     };
-    if (test.length > 0) perplexity = testPerplexity(checkpoint.model, test, likelihoods.testLogLikelihood);
+    if (test.length > 0) perplexity = testPerplexity(checkpoint.model, test);
   }
   const seed = opts.seed ?? 1;
   const result = evaluateSynthetic(
@@ -182,7 +182,7 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
   const pp = r.perplexity;
   lines.push(
     pp
-      ? `test-set perplexity: ${pp.perplexity.toFixed(3)} per code position (${pp.positions} positions in ${pp.records} test records)`
+      ? `test-set perplexity: ${pp.perplexity.toFixed(5)} per code position (${pp.positions} positions in ${pp.records} test records)`
       : "test-set perplexity: n/a (pass --model <checkpoint>)",
   );
   const pr = r.privacy;

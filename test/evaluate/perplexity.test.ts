@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { formatEvaluation, runEvaluate } from "../../src/api/evaluate.ts";
 import { saveDataset, saveRecords } from "../../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../../src/encode/types.ts";
-import { codePositions, perplexityOf, testPerplexity } from "../../src/evaluate/perplexity.ts";
+import { perplexityOf, testPerplexity } from "../../src/evaluate/perplexity.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { saveCheckpoint } from "../../src/train/checkpoint.ts";
@@ -33,24 +33,21 @@ function constantModel(nCodes: number, nLabels: number, p: number): HaloModel {
 // Two records over 3 codes and 1 label (V = 3 + 1 + 3 = 7). Predicted rows and their tokens:
 //   a: label row {label 0}, visit {0, 2, end}          -> 2 rows, 1 + 3 = 4 positions
 //   b: label row {},        visit {1}, visit {0, 1, end} -> 3 rows, 0 + 1 + 3 = 4 positions
-// 5 rows x 7 entries = 35 Bernoullis, 8 of them present.
+// 5 rows x 7 entries = 35 code positions (Bernoullis), 8 of them present.
 const records = [rec("a", [0], [[0, 2]]), rec("b", [], [[1], [0, 1]])];
 
-test("code positions: the tokens present in every predicted row (labels, codes, end tokens)", () => {
-  assert.equal(codePositions(records, makeConfig("tiny", { nCodes: 3, nLabels: 1 })), 8);
-});
-
 test("test perplexity against a hand-computed value: every probability 1/2, then 1/4", () => {
-  // p = 1/2: log-likelihood 35 ln(1/2), perplexity exp(35 ln 2 / 8) = 2^(35/8).
+  // p = 1/2: log-likelihood 35 ln(1/2) over 35 positions: perplexity exactly 2.
   const half = testPerplexity(constantModel(3, 1, 0.5), records);
-  assert.equal(half.positions, 8);
+  assert.equal(half.positions, 35);
   assert.equal(half.records, 2);
   assert.ok(Math.abs(half.logLikelihood - 35 * Math.log(0.5)) < 1e-4, `${half.logLikelihood}`);
-  assert.ok(Math.abs(half.perplexity - 2 ** (35 / 8)) < 1e-4, `${half.perplexity}`);
-  // p = 1/4: 8 present entries at ln(1/4), 27 absent at ln(3/4); perplexity 4 (4/3)^(27/8) = 10.5617...
+  assert.ok(Math.abs(half.perplexity - 2) < 1e-6, `${half.perplexity}`);
+  // p = 1/4: the 8 present entries at ln(1/4), the 27 absent at ln(3/4); perplexity 4^(8/35) (4/3)^(27/35).
   const quarter = testPerplexity(constantModel(3, 1, 0.25), records);
   assert.ok(Math.abs(quarter.logLikelihood - (8 * Math.log(0.25) + 27 * Math.log(0.75))) < 1e-4);
-  assert.ok(Math.abs(quarter.perplexity - 4 * (4 / 3) ** (27 / 8)) < 1e-4, `${quarter.perplexity}`);
+  const expected = 4 ** (8 / 35) * (4 / 3) ** (27 / 35); // 1.7244...
+  assert.ok(Math.abs(quarter.perplexity - expected) < 1e-6, `${quarter.perplexity} vs ${expected}`);
 });
 
 test("perplexity refuses a set without code positions", () => {
@@ -63,7 +60,7 @@ test("evaluate --model puts the test perplexity in metrics.json, the report and 
   try {
     const vocab = syntheaLikeVocabulary(120, 2); // V = 120 + 2 + 3 = 125
     const train = [rec("t1", [0], [[100, 101]]), rec("t2", [1], [[102], [103]])];
-    // Test split: 2 + 3 = 5 predicted rows; positions (1 + 3) + (2 + 1 + 2) = 9.
+    // Test split: 2 + 3 = 5 predicted rows of 125 entries: 625 code positions, (1 + 3) + (2 + 1 + 2) = 9 of them present.
     const testSplit = [rec("s1", [1], [[104, 105]]), rec("s2", [0, 1], [[106], [100]])];
     await saveDataset(join(dir, "data"), {
       vocab,
@@ -71,7 +68,7 @@ test("evaluate --model puts the test perplexity in metrics.json, the report and 
       source: { format: "fhir", path: "x" },
     });
     await saveRecords(join(dir, "synthetic.records"), train, vocab);
-    const model = constantModel(120, 2, 0.5);
+    const model = constantModel(120, 2, 0.25);
     saveCheckpoint(join(dir, "ckpt"), model, vocab, {
       format: "halo-ehr-checkpoint",
       version: 1,
@@ -93,8 +90,8 @@ test("evaluate --model puts the test perplexity in metrics.json, the report and 
     });
     const out = join(dir, "eval");
     const r = await runEvaluate({ real: join(dir, "data"), synthetic: dir, model: join(dir, "ckpt"), out });
-    const expected = 2 ** ((5 * 125) / 9);
-    assert.equal(r.perplexity?.positions, 9);
+    const expected = 4 ** (9 / 625) * (4 / 3) ** (616 / 625);
+    assert.equal(r.perplexity?.positions, 625);
     assert.ok(Math.abs(r.perplexity!.perplexity / expected - 1) < 1e-5, `${r.perplexity?.perplexity} vs ${expected}`);
     const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
     assert.equal(metrics.perplexity.perplexity, r.perplexity!.perplexity);
@@ -102,7 +99,7 @@ test("evaluate --model puts the test perplexity in metrics.json, the report and 
     assert.match(html, new RegExp(`data-perplexity="${r.perplexity!.perplexity}"`));
     assert.match(
       formatEvaluation(r, out),
-      /test-set perplexity: \S+ per code position \(9 positions in 2 test records\)/,
+      /test-set perplexity: 1\.\d{5} per code position \(625 positions in 2 test records\)/,
     );
     // Without a model there is no perplexity, and the report says what to pass.
     const none = await runEvaluate({ real: join(dir, "data"), synthetic: dir, out: join(dir, "eval2") });
