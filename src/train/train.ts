@@ -8,7 +8,7 @@ import type { EncodedDataset, EncodedRecord } from "../encode/types.ts";
 import { vocabSizes } from "../encode/types.ts";
 import { type HaloConfig, makeConfig } from "../model/config.ts";
 import type { Generator } from "../model/generator.ts";
-import { createModel } from "../model/registry.ts";
+import { contextLength, createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { Rng } from "../tensor/rng.ts";
@@ -127,7 +127,8 @@ export function trainLoop(
     state = checkpoint.state;
   } else {
     const { C, L } = vocabSizes(dataset.vocab);
-    const sized = sizedDefaults({ visitCounts: train.map((r) => r.visits.length), nVocab: C + L + 3 }, request);
+    const kind = request.modelKind ?? defaultTrainOptions.modelKind;
+    const sized = sizedDefaults({ visitCounts: train.map((r) => contextLength(kind, r)), nVocab: C + L + 3 }, request);
     options = validateTrainOptions({
       ...defaultTrainOptions,
       ...sized.options,

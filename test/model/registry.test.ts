@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { makeConfig, validateConfig } from "../../src/model/config.ts";
-import type { ModelKind } from "../../src/model/generator.ts";
+import { type ModelKind, modelKinds } from "../../src/model/generator.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { createModel } from "../../src/model/registry.ts";
 import { tsKernels } from "../../src/tensor/kernels.ts";
@@ -41,7 +41,7 @@ function save(dir: string, kind: ModelKind | undefined) {
   return model;
 }
 
-for (const kind of ["halo", "halo-coarse", "lstm"] as ModelKind[])
+for (const kind of modelKinds)
   test(`a ${kind} checkpoint stores its kind and loads as the same model`, () => {
     let model: ReturnType<typeof createModel>;
     const dir = join(mkdtempSync(join(tmpdir(), "kind-")), "best");

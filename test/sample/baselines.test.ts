@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { batchFromRows } from "../../src/model/batch.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import type { Generator, ModelConfig } from "../../src/model/generator.ts";
+import { GptModel } from "../../src/model/gpt.ts";
 import { HaloCoarseModel } from "../../src/model/halo-coarse.ts";
 import { LstmModel } from "../../src/model/lstm-model.ts";
 import { type RawRecord, sampleRows } from "../../src/sample/generate.ts";
@@ -103,3 +104,60 @@ for (const [name, make] of bernoulliModels) {
     assert.ok(rows > 3 * records.length, "records should have several rows for the test to mean anything");
   });
 }
+
+/**
+ * GPT's exact record distribution by enumeration: every token sequence after the fixed label row,
+ * each token's probability from the training forward over the prefix (a row is fed back as its sorted
+ * token set and SEP, as the sampler feeds it), END forced once the context is full.
+ */
+function gptRecordProbabilities(m: GptModel, labelRow: number[]): Map<string, number> {
+  const { nCodes: C, nLabels: L, nVocab: V, nCtx } = m.config;
+  const [start, end, sep] = [C + L, C + L + 1, C + L + 2];
+  const out = new Map<string, number>();
+  const add = (rows: number[][], p: number) => {
+    const key = JSON.stringify(rows);
+    out.set(key, (out.get(key) ?? 0) + p);
+  };
+  const set = (row: number[]) => [...new Set(row)].sort((a, b) => a - b);
+  const walk = (fed: number[], row: number[], rows: number[][], p: number) => {
+    if (fed.length + row.length >= nCtx - 1) return add([...rows, set([...row, end])], p);
+    const seq = [...fed, ...row, sep]; // the trailing token only gives the last real one a head row
+    m.forward(batchFromRows([seq.map((t) => Int32Array.of(t))], m.config));
+    const probs = m.probs.slice((seq.length - 2) * V, (seq.length - 1) * V);
+    for (let j = 0; j < V; j++) {
+      if (j === start) continue;
+      const pj = p * probs[j];
+      if (j === end) add([...rows, set([...row, end])], pj);
+      else if (j === sep) walk([...fed, ...set(row), sep], [], [...rows, set(row)], pj);
+      else walk(fed, [...row, j], rows, pj);
+    }
+  };
+  walk([start, ...labelRow, sep], [], [], 1);
+  return out;
+}
+
+test("GPT samples records from its own token probabilities (chi-square over every record a small context holds)", async () => {
+  // C = 2, L = 1 (V = 6: start 3, end 4, SEP 5); 8 positions: start, label, SEP, then at most 4 tokens before END
+  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 2, nLabels: 1 });
+  const m = new GptModel(c, { seed: 5, kernels: tsKernels });
+  spreadBias(m.p.bias, 0, c, 105);
+  for (let i = 0; i < m.p.wte.length; i++) m.p.wte[i] *= 4; // earlier tokens visibly matter
+  const exact = gptRecordProbabilities(m, [c.nCodes]);
+  const keys = [...exact.keys()];
+  const total = [...exact.values()].reduce((a, b) => a + b);
+  assert.ok(Math.abs(total - 1) < 1e-6, `probabilities sum to ${total}`);
+  const n = 20000;
+  const counts = new Float64Array(keys.length);
+  const index = new Map(keys.map((k, i) => [k, i]));
+  for (const r of await collect(m, { count: n, batchSize: 256, seed: 1, fixedLabels: Int32Array.of(0) })) {
+    assert.deepEqual([...r.rows[1]], [c.nCodes]);
+    const at = index.get(JSON.stringify(r.rows.slice(2).map((row) => [...row])));
+    assert.ok(at !== undefined, `record ${r.n} has rows the model cannot give: ${JSON.stringify(r.rows)}`);
+    counts[at]++;
+  }
+  assertFitsExact(
+    counts,
+    keys.map((k) => exact.get(k) as number),
+    n,
+  );
+});
