@@ -31,18 +31,21 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
     const lines: string[] = [];
     // A step limit as well as the minutes, so the figures do not depend on the machine's speed.
     const r = await runBenchmark(data, {
-      models: ["halo"],
+      models: ["gpt", "halo"],
       minutes: 1,
       seeds: 2,
       out,
       training: { preset: "tiny", maxSteps: 20 },
       onProgress: (line) => lines.push(line),
     });
-    assert.deepEqual(r.models, ["halo"]);
+    assert.deepEqual(r.models, ["gpt", "halo"], "in the order given");
     assert.deepEqual(r.seeds, [1, 2]);
     // 60 train / 8 test records: enough test-sized chunks to cover the training split once, for TSTR.
     assert.equal(r.count, 8 * 9);
-    assert.equal(r.runs.length, 2);
+    assert.deepEqual(
+      r.runs.map((run) => `${run.model}/${run.seed}`),
+      ["gpt/1", "gpt/2", "halo/1", "halo/2"],
+    );
     for (const run of r.runs) {
       assert.equal(run.training.steps, 20);
       assert.equal(run.sampling.requested, 72);
@@ -68,53 +71,50 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
       "sample.memory",
     ]);
     for (const row of r.rows) {
-      assert.equal(row.values.length, 1, row.key);
-      const v = row.values[0];
-      assert.ok(v !== null && Number.isFinite(v.mean) && v.sd !== null && Number.isFinite(v.sd), row.key);
-      assert.equal(v.values.length, 2, row.key);
+      assert.equal(row.values.length, 2, row.key);
+      for (const v of row.values) {
+        assert.ok(v !== null && Number.isFinite(v.mean) && v.sd !== null && Number.isFinite(v.sd), row.key);
+        assert.equal(v.values.length, 2, row.key);
+      }
       // Against-the-ceiling rows carry the real ceiling; the others none.
       assert.equal(row.ceiling !== null, row.key.startsWith("r2.") || row.key === "tstr", row.key);
     }
-    const perplexity = r.rows.find((row) => row.key === "perplexity")!.values[0]!;
+    const perplexity = r.rows.find((row) => row.key === "perplexity")!;
     assert.deepEqual(
-      perplexity.values,
+      perplexity.values.flatMap((v) => v!.values),
       r.runs.map((run) => run.perplexity),
     );
-    assert.ok(perplexity.mean > 1, "a perplexity is at least 1");
+    for (const v of perplexity.values) assert.ok(v!.mean > 1, "a perplexity is above 1");
     assert.deepEqual(lines.slice(0, 3), [
-      "halo seed 1: training for 1 min",
-      "halo seed 1: sampling 72 records",
-      "halo seed 1: evaluating",
+      "gpt seed 1: training for 1 min",
+      "gpt seed 1: sampling 72 records",
+      "gpt seed 1: evaluating",
     ]);
 
     // The folder: the three tables and each run's checkpoint, synthetic set and report; no temporaries.
     assert.deepEqual(readdirSync(dir).sort(), ["bench", "data"]);
     assert.deepEqual(readdirSync(out).sort(), ["benchmark.html", "benchmark.json", "benchmark.md", "runs"]);
-    for (const seed of [1, 2])
-      assert.deepEqual(readdirSync(join(out, "runs", "halo", `seed-${seed}`)).sort(), [
-        "evaluation",
-        "model",
-        "synthetic",
-      ]);
+    for (const run of ["gpt/seed-1", "gpt/seed-2", "halo/seed-1", "halo/seed-2"])
+      assert.deepEqual(readdirSync(join(out, "runs", run)).sort(), ["evaluation", "model", "synthetic"]);
     assert.deepEqual(
       JSON.parse(readFileSync(join(out, "benchmark.json"), "utf8")).rows,
       JSON.parse(JSON.stringify(r.rows)),
     );
     const md = readFileSync(join(out, "benchmark.md"), "utf8").trim().split("\n");
-    assert.equal(md[2], "| figure | ceiling | halo |");
-    assert.equal(md[3], "| --- | --- | --- |");
+    assert.equal(md[2], "| figure | ceiling | gpt | halo |");
+    assert.equal(md[3], "| --- | --- | --- | --- |");
     assert.equal(md.length, 4 + 15);
-    assert.match(md[4], /^\| R² Per-record code probabilities \| -?\d+\.\d{3} \| -?\d+\.\d{3} ± \d+\.\d{3} \|$/);
+    assert.match(md[4], /^\| R² Per-record code probabilities \| -?\d+\.\d{3}( \| -?\d+\.\d{3} ± \d+\.\d{3}){2} \|$/);
     const html = readFileSync(join(out, "benchmark.html"), "utf8");
     assert.match(html, /^<!doctype html>/);
     for (const key of keys) assert.ok(html.includes(`data-row="${key}"`), key);
     // One scatter plot per table and model, side by side, and the bars against the ceiling.
-    assert.equal((html.match(/data-plot="halo\./g) ?? []).length, 6);
+    for (const model of r.models) assert.equal((html.match(new RegExp(`data-plot="${model}\\.`, "g")) ?? []).length, 6);
     assert.ok(html.includes('data-plot="ceiling"'));
     // The terminal table: a line on what it holds, the header, one line per figure.
     const text = formatBenchmark(r, "text").split("\n");
     assert.equal(text.length, 2 + 15);
-    assert.match(text[1], /^figure\s+ceiling\s+halo$/);
+    assert.match(text[1], /^figure\s+ceiling\s+gpt\s+halo$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -123,10 +123,11 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
 test("benchmark refuses an unknown model, a missing dataset and bad numbers with a clear message", async () => {
   const dir = mkdtempSync(join(tmpdir(), "halo-benchmark-"));
   try {
-    assert.deepEqual(parseModels(["halo"]), ["halo"]);
+    assert.deepEqual(BENCHMARK_MODELS, ["halo", "halo-coarse", "gpt", "lstm"], "the default: every model kind");
+    assert.deepEqual(parseModels(["lstm", "halo"]), ["lstm", "halo"]);
     assert.throws(
       () => parseModels(["halo", "vae"]),
-      new RegExp(`--models: unknown model "vae"; expected one or more of ${BENCHMARK_MODELS.join(", ")}`),
+      /--models: unknown model "vae"; expected one or more of halo, halo-coarse, gpt, lstm, comma-separated/,
     );
     assert.throws(() => parseModels(["halo", "halo"]), /--models: "halo" is named twice/);
     assert.throws(() => parseModels([]), /--models: expected one or more of/);
@@ -135,7 +136,10 @@ test("benchmark refuses an unknown model, a missing dataset and bad numbers with
 
     const unknown = cli(["benchmark", data, "--models", "halo,transformer-xl", "--out", out]);
     assert.equal(unknown.status, 1);
-    assert.match(unknown.stderr, /halo-ehr: --models: unknown model "transformer-xl"; expected one or more of halo/);
+    assert.match(
+      unknown.stderr,
+      /halo-ehr: --models: unknown model "transformer-xl"; expected one or more of halo, halo-coarse, gpt, lstm/,
+    );
     const missing = cli(["benchmark", join(dir, "nowhere"), "--out", out]);
     assert.equal(missing.status, 1);
     assert.match(
