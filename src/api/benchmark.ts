@@ -17,6 +17,7 @@ import type { EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
 import { TABLE_NAMES, TABLE_TITLES, type TableName } from "../evaluate/probability-tables.ts";
 import { IngestError } from "../ingest/record.ts";
 import { checkOutputDir, stageDir, writeFileAtomic } from "../io/atomic.ts";
+import { type ModelKind, modelKinds } from "../model/generator.ts";
 import {
   type BenchmarkPlots,
   type BenchmarkRow,
@@ -24,7 +25,6 @@ import {
   formatBenchmark,
   renderBenchmarkReport,
 } from "../report/benchmark-report.ts";
-import { type ModelKind, modelKinds } from "../model/generator.ts";
 import type { TrainOptions } from "../train/options.ts";
 import type { StageJob, StageReply, TrainStage } from "./benchmark-stage.ts";
 import { runEvaluate } from "./evaluate.ts";
