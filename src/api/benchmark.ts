@@ -294,7 +294,7 @@ function tableRows(models: string[], runs: BenchmarkRun[], evaluations: Evaluati
   return [
     ...TABLE_NAMES.map((n) => row(`r2.${n}`, `R² ${TABLE_TITLES[n]}`, "higher", ceilingOf(n), (r) => r.r2[n])),
     row("tstr", "TSTR mean AUROC (ceiling: TRTR)", "higher", ceilingOf("tstr"), (r) => r.tstr),
-    row("perplexity", "test perplexity per code position", "lower", null, (r) => r.perplexity),
+    { ...row("perplexity", "test perplexity per code position", "lower", null, (r) => r.perplexity), decimals: 5 },
     row("mia.likelihood", "membership attack AUROC, likelihood", null, null, (r) => r.membershipAuroc.likelihood),
     row("mia.distance", "membership attack AUROC, distance", null, null, (r) => r.membershipAuroc.distance),
     row("copies", "exact copies sampled (before the copy filter)", null, null, (r) => r.sampling.exactCopies),

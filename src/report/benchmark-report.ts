@@ -17,6 +17,8 @@ export interface BenchmarkRow {
   ceiling: number | null;
   /** Per model (in the result's model order): mean and sd over seeds; null where no seed could score it. */
   values: (Spread | null)[];
+  /** Decimals shown, where the figure's size does not say (perplexities per code position sit just above 1). */
+  decimals?: number;
 }
 
 /** What the table shows (the benchmark's result, less its runs). */
@@ -41,14 +43,14 @@ function decimals(v: number): number {
   return a >= 100 ? 0 : a >= 10 ? 1 : 3;
 }
 
-function figure(v: number): string {
-  return v.toFixed(decimals(v));
+function figure(v: number, digits = decimals(v)): string {
+  return v.toFixed(digits);
 }
 
 /** "mean ± sd" (sd over seeds, to the mean's decimals), "mean" for one seed, "n/a" where no seed scored. */
-export function spreadCell(s: Spread | null): string {
+export function spreadCell(s: Spread | null, digits = s === null ? 0 : decimals(s.mean)): string {
   if (s === null) return "n/a";
-  return s.sd === null ? figure(s.mean) : `${figure(s.mean)} ± ${s.sd.toFixed(decimals(s.mean))}`;
+  return s.sd === null ? figure(s.mean, digits) : `${figure(s.mean, digits)} ± ${s.sd.toFixed(digits)}`;
 }
 
 /** The table as aligned plain text (the terminal) or as a markdown table, with a line on what it holds. */
@@ -57,7 +59,7 @@ export function formatBenchmark(r: BenchmarkTable, style: "text" | "markdown"): 
   const rows = r.rows.map((row) => [
     row.title,
     row.ceiling === null ? "" : figure(row.ceiling),
-    ...row.values.map(spreadCell),
+    ...row.values.map((v) => spreadCell(v, row.decimals)),
   ]);
   const about =
     `${basename(r.dataset)}: ${r.records.train} train / ${r.records.test} test records; per model and seed ${r.minutesPerRun} min of training, ` +
@@ -82,8 +84,8 @@ export type BenchmarkPlots = { model: string; tables: TableFidelity[]; run: stri
 /** Ceiling first, then one colour per model. */
 const MODEL_COLORS = [COLORS.synthetic, "#2e9e44", "#8e44ad", "#c0392b", "#7f8c8d", "#d4ac0d"];
 
-function cell(s: Spread | null): string {
-  return s === null ? '<td class="muted">n/a</td>' : `<td>${esc(spreadCell(s))}</td>`;
+function cell(s: Spread | null, digits?: number): string {
+  return s === null ? '<td class="muted">n/a</td>' : `<td>${esc(spreadCell(s, digits))}</td>`;
 }
 
 export function renderBenchmarkReport(r: BenchmarkTable, plots: BenchmarkPlots): string {
@@ -91,7 +93,7 @@ export function renderBenchmarkReport(r: BenchmarkTable, plots: BenchmarkPlots):
   s += `<p>Dataset <code>${esc(r.dataset)}</code> (${r.records.train} train, ${r.records.test} test records). Each model trained ${r.minutesPerRun} min per seed (seeds ${r.seeds.join(", ")}), then sampled ${r.count} records and was evaluated against the real test split (the ceiling). Cells: mean ± sd over seeds. Peak memory: ${esc(r.memory)}. ${esc(r.created)}.</p>`;
   s += `<table><tr><th>figure</th><th>ceiling</th>${r.models.map((m) => `<th>${esc(m)}</th>`).join("")}</tr>`;
   for (const row of r.rows)
-    s += `<tr data-row="${esc(row.key)}"><td>${esc(row.title)}${row.better ? ` <span class="muted">(${row.better} is better)</span>` : ""}</td>${row.ceiling === null ? "<td></td>" : cell(spread([row.ceiling]))}${row.values.map(cell).join("")}</tr>`;
+    s += `<tr data-row="${esc(row.key)}"><td>${esc(row.title)}${row.better ? ` <span class="muted">(${row.better} is better)</span>` : ""}</td>${row.ceiling === null ? "<td></td>" : cell(spread([row.ceiling]))}${row.values.map((v) => cell(v, row.decimals)).join("")}</tr>`;
   s += "</table>";
   const againstCeiling = r.rows.filter((row) => row.ceiling !== null);
   s += "<h2>Against the ceiling</h2>";

@@ -105,6 +105,8 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
     assert.equal(md[3], "| --- | --- | --- | --- |");
     assert.equal(md.length, 4 + 15);
     assert.match(md[4], /^\| R² Per-record code probabilities \| -?\d+\.\d{3}( \| -?\d+\.\d{3} ± \d+\.\d{3}){2} \|$/);
+    // Perplexities per code position sit just above 1: shown to 5 decimals.
+    assert.match(md[4 + 7], /^\| test perplexity per code position \| {2}(\| \d+\.\d{5} ± \d+\.\d{5} ){2}\|$/);
     const html = readFileSync(join(out, "benchmark.html"), "utf8");
     assert.match(html, /^<!doctype html>/);
     for (const key of keys) assert.ok(html.includes(`data-row="${key}"`), key);
