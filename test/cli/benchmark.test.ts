@@ -94,6 +94,11 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
     // The folder: the three tables and each run's checkpoint, synthetic set and report; no temporaries.
     assert.deepEqual(readdirSync(dir).sort(), ["bench", "data"]);
     assert.deepEqual(readdirSync(out).sort(), ["benchmark.html", "benchmark.json", "benchmark.md", "runs"]);
+    // Exact copies are generate's count before its copy filter, as its summary.json records them.
+    for (const run of r.runs) {
+      const summary = JSON.parse(readFileSync(join(out, run.dir, "synthetic", "summary.json"), "utf8"));
+      assert.equal(run.sampling.exactCopies, summary.droppedBy["copy of a training record"], run.dir);
+    }
     for (const run of ["gpt/seed-1", "gpt/seed-2", "halo/seed-1", "halo/seed-2"])
       assert.deepEqual(readdirSync(join(out, "runs", run)).sort(), ["evaluation", "model", "synthetic"]);
     assert.deepEqual(
