@@ -1,8 +1,11 @@
 // One stage of a benchmark run, training or sampling, in a child process of its own (started by
 // src/api/benchmark.ts through benchmark-stage-entry.js), so that the process's peak resident memory
-// (process.resourceUsage().maxRSS) is that stage's own, not the largest of every stage run before it.
+// is that stage's own, not the largest of every stage run before it. On Linux that peak is VmHWM of
+// /proc/self/status: getrusage's maxRSS would not do, since it keeps the high-water mark of the
+// address space before exec, which a forked child copied from the parent (the benchmark's own size).
 // The child says "ready", the job comes as the first IPC message, the reply is the stage's result and
 // the peak, then the child exits.
+import { readFileSync } from "node:fs";
 import { removeTemporaries } from "../io/atomic.ts";
 import type { TrainRequest, TrainResult } from "../train/train.ts";
 import { type GenerateOptions, type GenerateSummary, runGenerate } from "./generate.ts";
@@ -26,6 +29,17 @@ export type StageReply =
   | { type: "done"; stage: "generate"; value: GenerateSummary; maxRssKiB: number }
   | { type: "error"; name: string; message: string };
 
+/** Peak resident memory of this process since it started (KiB): VmHWM on Linux, else getrusage's maxRSS. */
+function peakRssKiB(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (hwm) return Number(hwm[1]);
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 async function run(job: StageJob): Promise<StageReply> {
   if (job.stage === "train") {
     let trainRecords = 0;
@@ -41,10 +55,10 @@ async function run(job: StageJob): Promise<StageReply> {
     });
     const seconds = (performance.now() - t0) / 1000;
     const value = { result, trainRecords, stepsPerEpoch, seconds };
-    return { type: "done", stage: "train", value, maxRssKiB: process.resourceUsage().maxRSS };
+    return { type: "done", stage: "train", value, maxRssKiB: peakRssKiB() };
   }
   const value = await runGenerate(job.checkpoint, { ...job.options, quiet: true });
-  return { type: "done", stage: "generate", value, maxRssKiB: process.resourceUsage().maxRSS };
+  return { type: "done", stage: "generate", value, maxRssKiB: peakRssKiB() };
 }
 
 // The parent gone (Ctrl-C, a crash): stop too; its staged output folder, this stage's included, goes with it.

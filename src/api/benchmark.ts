@@ -92,7 +92,9 @@ export interface BenchmarkResult extends BenchmarkTable {
 }
 
 export const MEMORY_NOTE =
-  "peak resident set size (process.resourceUsage().maxRSS) of the child process that ran only that stage, Node's own baseline included";
+  process.platform === "linux"
+    ? "peak resident set size (VmHWM) of the child process that ran only that stage, Node's own baseline included"
+    : "peak resident set size (getrusage maxRSS) of the child process that ran only that stage, Node's own baseline included; it may include the benchmark process's size at the fork";
 
 /** Checks the model names against the models there are; returns them in the order given. */
 export function parseModels(models: readonly string[]): ModelKind[] {
