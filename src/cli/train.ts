@@ -66,7 +66,9 @@ export function registerTrain(program: Command): void {
   const d = defaultTrainOptions;
   program
     .command("train")
-    .description("Train HALO on an encoded dataset; Ctrl-C saves the run, --resume continues it.")
+    .description(
+      "Train HALO (or a baseline: --model) on an encoded dataset; Ctrl-C saves the run, --resume continues it.",
+    )
     .argument("<dataset>", "dataset directory written by `halo-ehr ingest`")
     .option(
       "--model <kind>",

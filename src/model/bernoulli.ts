@@ -88,11 +88,11 @@ export function drawIndependentRows(
     let rowEra = -1;
     const at = b * V;
     for (let j = 0; j < V; j++) {
-      const p = 1 / (1 + Math.exp(-logits[at + j]));
-      const f = fixed === null ? -1 : fixed[at + j];
-      x[at + j] = 0;
       const g = group === null ? -1 : group[j];
       if (g < 0) {
+        const p = 1 / (1 + Math.exp(-logits[at + j]));
+        const f = fixed === null ? -1 : fixed[at + j];
+        x[at + j] = 0;
         const e = era === null ? -1 : era[j];
         const on = f >= 0 ? f > 0 : (e < 0 || rowEra < 0 || e === rowEra) && uniforms[at + j] < p;
         if (on) {

@@ -188,8 +188,9 @@ export class GptModel extends TransformerModel<GptTensors> {
 
 /**
  * GPT's rows, token by token through the cached transformer. feed() appends a row's tokens (the end
- * token left out) and SEP; draw() continues from there until SEP or END (or END when the context is
- * full), writing the row as a token set. A redraw starts again after the last fed row.
+ * token left out) and SEP; draw() continues from there until SEP or END, writing the row as a token
+ * set. A row that reaches the end of the context is dropped: the drawn row is END alone (the record
+ * ends before it, as training cuts records at whole visits). A redraw starts again after the last fed row.
  * fixed: 0 takes a token out of the softmax (SEP is never taken out), 1 puts it first in the row (the
  * model continues after it). With rules (structured sampling) a row also holds no token twice, at
  * most one member of each group and one coded era, and cannot close before it holds a member of each
@@ -283,9 +284,11 @@ class GptRowSampler implements RowSampler {
       const feedTok: number[] = [];
       active.forEach((i, q) => {
         let tok: number;
-        if (pos[i] >= nCtx - 1)
-          tok = end; // the context is full: the record ends here
-        else if (forced[i].length > 0) tok = forced[i].shift() as number;
+        if (pos[i] >= nCtx - 1) {
+          // the context is full: the row does not fit, and the record ends before it
+          x.fill(0, i * V, i * V + V);
+          tok = end;
+        } else if (forced[i].length > 0) tok = forced[i].shift() as number;
         else {
           for (let j = 0; j < V; j++) {
             let ok = j !== start && (fixed === null || j === sep || fixed[i * V + j] !== 0);

@@ -4,6 +4,8 @@
 import cliProgress from "cli-progress";
 import type { TrainEvent, TrainResult } from "./train.ts";
 
+const modelNames = { halo: "HALO", "halo-coarse": "HALO-Coarse", gpt: "GPT", lstm: "LSTM" } as const;
+
 export interface ProgressDisplay {
   onEvent(event: TrainEvent): void;
   /** Ends the bar and prints the outcome. */
@@ -36,12 +38,13 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
       switch (e.type) {
         case "start": {
           const c = e.config;
+          const gpt = e.options.modelKind === "gpt"; // its nCtx counts tokens and its loss is per token
           stream.write(
-            `${e.resumed ? "Resuming" : "Training"} HALO (${e.options.preset}: ${c.nLayer} layers, width ${c.nEmbd}, ` +
-              `${c.nHead} heads, ${c.nCtx} visit slots; V = ${c.nVocab}; ${count(e.parameters)} parameters, ` +
+            `${e.resumed ? "Resuming" : "Training"} ${modelNames[e.options.modelKind]} (${e.options.preset}: ${c.nLayer} layers, width ${c.nEmbd}, ` +
+              `${c.nHead} heads, ${c.nCtx} ${gpt ? "token positions" : "visit slots"}; V = ${c.nVocab}; ${count(e.parameters)} parameters, ` +
               `${e.kernels} kernels) on ${e.trainRecords} records, validating on ${e.validationRecords}.\n` +
               `Batch ${e.options.batchSize}, ${e.stepsPerEpoch} steps per epoch, lr ${e.options.lr}. ` +
-              `Independent-Bernoulli baseline validation loss: ${fmt(e.baselineValLoss)}.\n`,
+              `Independent-Bernoulli baseline validation loss: ${fmt(e.baselineValLoss)}${gpt ? " (per code entry; GPT's loss is per token)" : ""}.\n`,
           );
           firstStep = e.step;
           if (tty) {

@@ -8,9 +8,11 @@ import { GptModel } from "../../src/model/gpt.ts";
 import { HaloCoarseModel } from "../../src/model/halo-coarse.ts";
 import { LstmModel } from "../../src/model/lstm-model.ts";
 import { type RawRecord, sampleRows } from "../../src/sample/generate.ts";
+import { samplingStructure } from "../../src/sample/structure.ts";
 import { tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { assertFitsExact } from "./chi-square.ts";
+import { tinyVocab } from "./tiny-vocab.ts";
 
 type BernoulliModel = Generator & { readonly logits: Float32Array };
 
@@ -108,7 +110,7 @@ for (const [name, make] of bernoulliModels) {
 /**
  * GPT's exact record distribution by enumeration: every token sequence after the fixed label row,
  * each token's probability from the training forward over the prefix (a row is fed back as its sorted
- * token set and SEP, as the sampler feeds it), END forced once the context is full.
+ * token set and SEP, as the sampler feeds it); a row the context cuts becomes END alone.
  */
 function gptRecordProbabilities(m: GptModel, labelRow: number[]): Map<string, number> {
   const { nCodes: C, nLabels: L, nVocab: V, nCtx } = m.config;
@@ -120,7 +122,7 @@ function gptRecordProbabilities(m: GptModel, labelRow: number[]): Map<string, nu
   };
   const set = (row: number[]) => [...new Set(row)].sort((a, b) => a - b);
   const walk = (fed: number[], row: number[], rows: number[][], p: number) => {
-    if (fed.length + row.length >= nCtx - 1) return add([...rows, set([...row, end])], p);
+    if (fed.length + row.length >= nCtx - 1) return add([...rows, [end]], p); // a row cut by the context is dropped
     const seq = [...fed, ...row, sep]; // the trailing token only gives the last real one a head row
     m.forward(batchFromRows([seq.map((t) => Int32Array.of(t))], m.config));
     const probs = m.probs.slice((seq.length - 2) * V, (seq.length - 1) * V);
@@ -161,3 +163,69 @@ test("GPT samples records from its own token probabilities (chi-square over ever
     n,
   );
 });
+
+// Structured sampling (src/sample/structure.ts) with each baseline: the guarantees every record obeys.
+const structuredModels: [string, (c: ModelConfig) => Generator][] = [
+  [
+    "HALO-Coarse",
+    (c) => {
+      const m = new HaloCoarseModel(c, { seed: 5, kernels: tsKernels });
+      spreadBias(m.p.bias, 0, c, 105);
+      return m;
+    },
+  ],
+  [
+    "LSTM",
+    (c) => {
+      const m = new LstmModel(c, { seed: 5, kernels: tsKernels });
+      spreadBias(m.p.headb, 0, c, 105);
+      return m;
+    },
+  ],
+  [
+    "GPT",
+    (c) => {
+      const m = new GptModel({ ...c, nCtx: 40 }, { seed: 5, kernels: tsKernels });
+      spreadBias(m.p.bias, 0, c, 105);
+      m.p.bias[c.nCodes + c.nLabels + 2] += 1.5; // SEP likelier: visits of a few codes
+      return m;
+    },
+  ],
+];
+
+for (const [name, make] of structuredModels)
+  test(`${name}: every record sampled with the structure obeys it`, async () => {
+    const vocab = tinyVocab();
+    const C = vocab.codes.length;
+    const L = vocab.labels.length;
+    const m = make(makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: L }));
+    const structure = samplingStructure(vocab);
+    const kind = (id: number) => vocab.codes[id].kind;
+    const count = (ids: Int32Array, k: string) => [...ids].filter((id) => id < C && kind(id) === k).length;
+    const raws = await collect(m, { count: 150, batchSize: 32, seed: 3, structure });
+    let visits = 0;
+    for (const raw of raws) {
+      const [, labelRow, ...rows] = raw.rows;
+      assert.ok(
+        [...labelRow].every((t) => t >= C && t < C + L),
+        "the label row holds labels only",
+      );
+      assert.equal([...labelRow].filter((t) => t >= C + 2).length, 1, "exactly one sex");
+      rows.forEach((row, i) => {
+        visits++;
+        assert.ok(
+          [...row].every((t) => t < C || t === C + L + 1),
+          "visit rows hold codes and the end token only",
+        );
+        assert.equal(count(row, "age"), i === 0 ? 1 : 0, "one age token, on the first visit");
+        assert.equal(count(row, "gap"), i === 0 ? 0 : 1, "one gap token on each later visit");
+        assert.equal(count(row, "type"), 1, `one visit class: ${[...row]} in ${raw.rows.map((r) => `[${r}]`)}`);
+        assert.ok(count(row, "stay") <= 1, "at most one stay");
+        assert.ok(count(row, "death") === 0 || i === rows.length - 1, "death ends the record");
+        assert.ok(count(row, "code") >= 1, "a medical code in every visit");
+        const eras = new Set([...row].flatMap((t) => (t >= 10 && t <= 13 ? [vocab.codes[t].system?.slice(0, 5)] : [])));
+        assert.ok(eras.size <= 1, `no visit mixes ICD-9 and ICD-10: ${[...row]}`);
+      });
+    }
+    assert.ok(visits > raws.length, `some records should have several visits (${visits} in ${raws.length})`);
+  });

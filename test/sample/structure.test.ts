@@ -2,7 +2,6 @@
 // native == TypeScript with row rules, and the guarantees over many sampled records.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Vocabulary } from "../../src/encode/types.ts";
 import { batchFromRows } from "../../src/model/batch.ts";
 import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
@@ -11,6 +10,7 @@ import { type SamplingStructure, samplingStructure } from "../../src/sample/stru
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { assertFitsExact } from "./chi-square.ts";
+import { tinyVocab } from "./tiny-vocab.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
@@ -103,55 +103,6 @@ for (const required of [true, false])
     }
     assertFitsExact(counts, prob, n);
   });
-
-// A small vocabulary with every structural kind, two eras and two phenotypes.
-function tinyVocab(): Vocabulary {
-  const range = (kind: "gap" | "age" | "stay" | "death", n: number) =>
-    Array.from({ length: n }, (_, i) => ({ kind, name: `${kind}:${i}`, lo: i, hi: i + 1 }));
-  const dx = (system: string, code: string) => ({
-    kind: "code" as const,
-    name: `${system}:${code}`,
-    system,
-    code,
-    eventKind: "diagnosis" as const,
-  });
-  return {
-    codes: [
-      ...range("gap", 3),
-      ...range("age", 3),
-      { kind: "type", name: "type:a", value: "a" },
-      { kind: "type", name: "type:b", value: "b" },
-      ...range("stay", 2),
-      dx("icd9cm", "4019"),
-      dx("icd10cm", "I10"),
-      dx("icd9cm", "25000"),
-      dx("icd10cm", "E119"),
-      dx("snomed", "1"),
-      ...range("death", 2),
-    ],
-    labels: [
-      {
-        name: "pheno:htn",
-        kind: "phenotype",
-        match: { system: "icd9cm", eventKind: "diagnosis", codes: ["4019"], prefixes: [] },
-      },
-      {
-        name: "pheno:dm",
-        kind: "phenotype",
-        match: { system: "icd10cm", eventKind: "diagnosis", codes: [], prefixes: ["E1"] },
-      },
-      { name: "sex:F", kind: "sex" },
-      { name: "sex:M", kind: "sex" },
-    ],
-    structure: {
-      required: { sex: true, age: true, gap: true, type: true, stay: false },
-      mixedEras: false,
-      firstDays: [0, 10],
-      maxDay: 100,
-      dateTimes: false,
-    },
-  };
-}
 
 for (const kernels of kernelSets)
   test(`every sampled record obeys the structure (${kernels.name})`, async () => {
