@@ -9,7 +9,7 @@
  * await writeRecords(generate("runs/omop", { count: 1000 }), "synthetic/omop", { format: "omop" });
  * ```
  *
- * Every stage is also a command (`halo-ehr ingest|train|generate|evaluate|demo`), a thin layer over
+ * Every stage is also a command (`halo-ehr ingest|train|generate|evaluate|benchmark|demo`), a thin layer over
  * these functions. Inputs that cannot be read are rejected with an error naming the file, line or
  * record and field; skipped rows are counted, never dropped silently; outputs are written atomically.
  *
@@ -19,6 +19,16 @@ import { defaultRunDir, runTraining, type TrainControl } from "./api/train.ts";
 import type { TrainOptions } from "./train/options.ts";
 import type { TrainResult } from "./train/train.ts";
 
+export {
+  BENCHMARK_MODELS,
+  type BenchmarkOptions,
+  type BenchmarkResult,
+  type BenchmarkRow,
+  type BenchmarkRun,
+  type BenchmarkTable,
+  formatBenchmark,
+  runBenchmark as benchmark,
+} from "./api/benchmark.ts";
 export { type EvaluateOptions, runEvaluate as evaluate } from "./api/evaluate.ts";
 export {
   type GenerateOptions,
@@ -57,6 +67,7 @@ export type { CeilingResult, CeilingRow, ChunkPlan, LabelCeiling, Spread } from 
 export type { Distribution } from "./evaluate/distribution.ts";
 export type { DecodedRecord, EvaluationResult, ShapeRow } from "./evaluate/evaluate-synthetic.ts";
 export type { FidelityResult, TableFidelity, TablePoints, TypeFidelity } from "./evaluate/fidelity.ts";
+export type { Perplexity } from "./evaluate/perplexity.ts";
 export type {
   AnonymeterRisks,
   AttributeInference,

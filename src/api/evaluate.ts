@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { loadDataset, loadRecords, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { TokenKind, Vocabulary } from "../encode/types.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
+import { type Perplexity, testPerplexity } from "../evaluate/perplexity.ts";
 import type { AttackRisk } from "../evaluate/privacy-risk.ts";
 import { recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
 import { type FormatChecks, formatChecks } from "../evaluate/validity.ts";
@@ -21,7 +22,7 @@ export interface EvaluateOptions {
   real: string;
   /** Directory holding synthetic.records (as `halo-ehr generate` writes it), or a records file. */
   synthetic: string;
-  /** Checkpoint directory; enables the likelihood-based membership attack. */
+  /** Checkpoint directory; enables the test-set perplexity and the likelihood-based membership attack. */
   model?: string;
   /** Folder for report.html and metrics.json; without it nothing is written (the metrics are returned). */
   out?: string;
@@ -87,6 +88,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   const { train, test } = dataset.splits;
   let likelihoods: { trainLogLikelihood: Float64Array; testLogLikelihood: Float64Array } | undefined;
   let dp: EvaluationResult["dp"];
+  let perplexity: Perplexity | undefined;
   if (opts.model !== undefined) {
     const dir = checkpointDir(opts.model);
     const checkpoint = loadCheckpoint(dir);
@@ -100,6 +102,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       testLogLikelihood: recordLogLikelihoods(checkpoint.model, test),
     };
     dp = checkpoint.config.dp ?? null;
+    if (test.length > 0) perplexity = testPerplexity(checkpoint.model, test);
   }
   const seed = opts.seed ?? 1;
   const result = evaluateSynthetic(
@@ -109,6 +112,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       utility: { seed },
       privacy: { seed, ...likelihoods },
       formats,
+      perplexity,
       ...(opts.showRealExamples ? { realExamples: 3 } : {}),
     },
   );
@@ -178,6 +182,12 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
       ? "validity: every plausibility counter is 0"
       : `validity: ${failing.map((x) => `${x.description}: ${x.synthetic}`).join("; ")}`,
   );
+  const pp = r.perplexity;
+  lines.push(
+    pp
+      ? `test-set perplexity: ${pp.perplexity.toFixed(5)} per code position (${pp.positions} positions in ${pp.records} test records)`
+      : "test-set perplexity: n/a (pass --model <checkpoint>)",
+  );
   const pr = r.privacy;
   if (r.dp)
     lines.push(
@@ -185,7 +195,8 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
         `of ${r.dp.epsilonTarget} at delta ${r.dp.delta.toExponential(2)} (${r.dp.steps} steps, noise ${r.dp.noiseMultiplier.toFixed(3)}, clip ${r.dp.clip})`,
     );
   lines.push(
-    `membership attack accuracy: ${f(pr.membership?.accuracy)} (distance), ${f(pr.likelihoodMembership?.accuracy)} (likelihood); ` +
+    `membership attack accuracy / AUROC: ${f(pr.membership?.accuracy)} / ${f(pr.membership?.auroc)} (distance), ` +
+      `${f(pr.likelihoodMembership?.accuracy)} / ${f(pr.likelihoodMembership?.auroc)} (likelihood); ` +
       `NNAAE ${f(pr.nnaa?.nnaae)}; exact copies of training records: ${pr.exactCopies?.synthetic ?? "n/a"}`,
   );
   const risk = (a: AttackRisk | null | undefined) =>

@@ -33,7 +33,10 @@ export function registerEvaluate(program: Command): void {
     .description("fidelity, utility and privacy of synthetic records against the real dataset; HTML report")
     .requiredOption("--real <dataset>", "dataset folder written by `halo-ehr ingest`")
     .requiredOption("--synthetic <dir>", "folder written by `halo-ehr generate` (or its synthetic.records file)")
-    .option("--model <checkpoint>", "checkpoint folder, for the likelihood-based membership attack")
+    .option(
+      "--model <checkpoint>",
+      "checkpoint folder, for the test-set perplexity and the likelihood-based membership attack",
+    )
     .requiredOption("--out <dir>", "folder for report.html and metrics.json")
     .option("--kinds <list>", "token kinds the fidelity tables count: code, lab, gap, age", kindList)
     .option("--bootstrap <n>", "bootstrap resamples for the R^2 intervals (0: none)", wholeNumber, 100)

@@ -5,6 +5,7 @@
 // training saved its last checkpoint, and never leaving a torn output or a temporary behind.
 import { Command, CommanderError } from "commander";
 import { describeFsError, removeTemporaries } from "../io/atomic.ts";
+import { registerBenchmark } from "./benchmark.ts";
 import { registerDemo } from "./demo.ts";
 import { registerEvaluate } from "./evaluate.ts";
 import { registerGenerate } from "./generate.ts";
@@ -33,6 +34,7 @@ registerIngest(program);
 registerTrain(program);
 registerGenerate(program);
 registerEvaluate(program);
+registerBenchmark(program);
 registerDemo(program);
 
 /** A system error (ENOSPC, EACCES, ...) that escaped a command, in words, with its path. */

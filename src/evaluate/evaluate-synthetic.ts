@@ -8,6 +8,7 @@ import { type CeilingOptions, type CeilingResult, ceilingComparison } from "./ce
 import { type Distribution, describeCounts } from "./distribution.ts";
 import { countedMask, countedVisits, evaluateFidelity, type FidelityOptions, type FidelityResult } from "./fidelity.ts";
 import type { LogisticOptions } from "./logistic-regression.ts";
+import type { Perplexity } from "./perplexity.ts";
 import { evaluatePrivacy, type PrivacyOptions, type PrivacyResult, recordKey } from "./privacy.ts";
 import { evaluateUtility, type UtilityResult } from "./utility.ts";
 import { type FormatChecks, type Plausibility, plausibility } from "./validity.ts";
@@ -32,6 +33,8 @@ export interface EvaluationOptions {
   realExamples?: number;
   /** What the writers reported per output format (generate's summary.json), shown in the validity section. */
   formats?: FormatChecks[];
+  /** The model's perplexity on the real test split (needs the model, so it is computed by the caller). */
+  perplexity?: Perplexity;
 }
 
 export interface DecodedRecord {
@@ -54,6 +57,8 @@ export interface EvaluationResult {
   fidelity: FidelityResult;
   utility: UtilityResult;
   privacy: PrivacyResult;
+  /** The model's test-set perplexity; null without a model. */
+  perplexity: Perplexity | null;
   /** Visits per record (all visits) and medical codes per visit (visits holding one), on each set. */
   shape: { visitsPerRecord: ShapeRow; codesPerVisit: ShapeRow };
   validity: { formats: FormatChecks[]; plausibility: Plausibility };
@@ -121,6 +126,7 @@ export function evaluateSynthetic(input: EvaluationInput, opts: EvaluationOption
     fidelity,
     utility,
     privacy,
+    perplexity: opts.perplexity ?? null,
     shape: shape(train, test, synthetic, vocab),
     validity: { formats: opts.formats ?? [], plausibility: plausibility(train, synthetic, vocab) },
     examples,

@@ -11,6 +11,7 @@ import { type DensityRatioAttack, densityRatioAttack } from "./privacy-density-r
 import { halvesAttacks } from "./privacy-linkability.ts";
 import type { AttackRisk } from "./privacy-risk.ts";
 import { type SinglingOut, singlingOut } from "./privacy-singling-out.ts";
+import { auroc } from "./ranking-metrics.ts";
 import { nearestDistances, symmetricDifferenceSize } from "./record-distance.ts";
 import { sampleIndices } from "./sample-indices.ts";
 
@@ -23,6 +24,8 @@ export interface MembershipAttack {
   precision: number;
   recall: number;
   f1: number;
+  /** Threshold-free: AUROC of members against non-members, the lower statistic the likelier member (0.5: no leak). */
+  auroc: number;
 }
 
 export interface InferenceScores {
@@ -213,6 +216,10 @@ export function membershipAttack(statistic: number[], members: number): Membersh
     threshold,
     ...scores(tp, fp, fn),
     accuracy: (tp + tn) / statistic.length,
+    auroc: auroc(
+      statistic.map((_, i) => (i < members ? 1 : 0)),
+      statistic.map((s) => -s),
+    ),
   };
 }
 

@@ -17,7 +17,7 @@ export interface ReportInfo {
   created: string;
 }
 
-const CSS = `
+export const REPORT_CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
@@ -96,6 +96,14 @@ function headlineSection(r: EvaluationResult): string {
     s += "</table>";
   }
   return s;
+}
+
+function perplexitySection(r: EvaluationResult): string {
+  const p = r.perplexity;
+  const value = p
+    ? `<p data-perplexity="${p.perplexity}"><b>${num(p.perplexity, 5)}</b> per code position: exp(−log-likelihood ÷ positions), over the ${p.records} real test records (log-likelihood ${num(p.logLikelihood, 1)} over ${p.positions} code positions: every vocabulary entry of each row the model predicts, the label row and each visit).</p>`
+    : '<p class="muted">n/a (no model given: pass the checkpoint with --model)</p>';
+  return `<h2>Test-set perplexity</h2><p>How well the model predicts real records it never saw, as the HALO paper measures it; lower is better, and it compares models of different shapes on the same positions.</p>${value}`;
 }
 
 function shapeSection(r: EvaluationResult): string {
@@ -226,8 +234,8 @@ function utilitySection(r: EvaluationResult): string {
 
 function attackRow(name: string, a: MembershipAttack | null, missing: string): string {
   return a
-    ? `<tr><td>${name}</td><td>${num(a.accuracy)}</td><td>${num(a.precision)}</td><td>${num(a.recall)}</td><td>${num(a.f1)}</td><td>${a.members} / ${a.nonMembers}</td></tr>`
-    : `<tr><td>${name}</td><td colspan="5" class="muted">${esc(missing)}</td></tr>`;
+    ? `<tr><td>${name}</td><td>${num(a.accuracy)}</td><td>${num(a.precision)}</td><td>${num(a.recall)}</td><td>${num(a.f1)}</td><td>${num(a.auroc)}</td><td>${a.members} / ${a.nonMembers}</td></tr>`
+    : `<tr><td>${name}</td><td colspan="6" class="muted">${esc(missing)}</td></tr>`;
 }
 
 /** The model's differential-privacy guarantee, as its checkpoint records it. */
@@ -257,9 +265,9 @@ function privacySection(r: EvaluationResult): string {
   let s = `<h2>Privacy</h2>${dpSection(r.dp)}`;
   if (p.note) s += `<p class="muted">${esc(p.note)}</p>`;
   s +=
-    "<h3>Membership inference</h3><p>Accuracy near 0.5 means the attack cannot tell training records from unseen ones.</p>";
+    "<h3>Membership inference</h3><p>Accuracy and AUROC near 0.5 mean the attack cannot tell training records from unseen ones.</p>";
   s +=
-    "<table><tr><th>attack</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>members / non-members</th></tr>";
+    "<table><tr><th>attack</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUROC</th><th>members / non-members</th></tr>";
   s += attackRow("distance to nearest synthetic record", p.membership, "n/a");
   s += attackRow("model log-likelihood", p.likelihoodMembership, "n/a (no model given)");
   s += "</table><h3>Attribute inference</h3>";
@@ -408,6 +416,7 @@ export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string 
   const body = [
     head,
     headlineSection(r),
+    perplexitySection(r),
     shapeSection(r),
     validitySection(r),
     fidelitySection(r),
@@ -416,5 +425,5 @@ export function renderHtmlReport(r: EvaluationResult, info: ReportInfo): string 
     examplesSection(r),
     timing,
   ].join("");
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${CSS}</style></head><body>${body}</body></html>\n`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HALO evaluation</title><style>${REPORT_CSS}</style></head><body>${body}</body></html>\n`;
 }

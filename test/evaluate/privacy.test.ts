@@ -19,6 +19,8 @@ test("membership attack: member guessed strictly below the median", () => {
   assert.equal(a.precision, 2 / 3);
   assert.equal(a.recall, 2 / 3);
   assert.equal(a.f1, 2 / 3);
+  // AUROC: member-below-non-member pairs: 1 and 2 below all three, 5 below 6: 7 of 9.
+  assert.equal(a.auroc, 7 / 9);
 });
 
 test("synthetic = the training set: every record an exact copy, NNAA flags it", () => {
@@ -29,6 +31,7 @@ test("synthetic = the training set: every record an exact copy, NNAA flags it", 
   assert.deepEqual(p.exactCopies, { synthetic: 120, fraction: 1, distinctTrainingRecords: 120 });
   // Members are at distance 0, non-members are not: a perfect attack.
   assert.equal(p.membership!.accuracy, 1);
+  assert.equal(p.membership!.auroc, 1);
   // Train vs synthetic adversarial accuracy 0 (each record's nearest synthetic is its copy, at 0).
   assert.equal(p.nnaa!.aaTS, 0);
   assert.ok(p.nnaa!.nnaae > 0.4, String(p.nnaa!.nnaae));
