@@ -193,8 +193,8 @@ export class GptModel extends TransformerModel<GptTensors> {
  * ends before it, as training cuts records at whole visits). A redraw starts again after the last fed row.
  * fixed: 0 takes a token out of the softmax (SEP is never taken out), 1 puts it first in the row (the
  * model continues after it). With rules (structured sampling) a row also holds no token twice, at
- * most one member of each group and one coded era, and cannot close before it holds a member of each
- * required group.
+ * most one member of each group and one coded era, and draws a member of each required group still
+ * empty (renormalised over its allowed members) before any other token.
  */
 class GptRowSampler implements RowSampler {
   private readonly coarse: CachedTransformer;
@@ -301,16 +301,19 @@ class GptRowSampler implements RowSampler {
           }
           const required = rules?.required ?? null;
           if (required !== null && group !== null) {
-            // a required group still empty, with a member this row may hold, keeps the row open
+            // While a required group is still empty, the next token is one of its members (the draw
+            // renormalised over them): every training row holds them, before its codes, so letting
+            // codes come first kept rows open for codes the model rarely stops after.
             let missing = false;
             for (let j = 0; j < V && !missing; j++) {
               const g = group[j];
-              missing = g >= 0 && required[g] === 1 && !chosen[i].has(g) && (fixed === null || fixed[i * V + j] !== 0);
+              missing = allowed[j] === 1 && g >= 0 && required[g] === 1;
             }
-            if (missing) {
-              const other = allowed.some((ok, j) => ok === 1 && j !== sep && j !== end);
-              if (other) allowed[sep] = allowed[end] = 0;
-            }
+            if (missing)
+              for (let j = 0; j < V; j++) {
+                const g = group[j];
+                if (!(g >= 0 && required[g] === 1)) allowed[j] = 0;
+              }
           }
           tok = sampleSoftmax(za.subarray(q * V, q * V + V), allowed, rngs[i].uniform(), sep);
         }
