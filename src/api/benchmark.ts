@@ -81,6 +81,7 @@ export interface BenchmarkRun {
   r2: Record<TableName, number | null>;
   tstr: number | null;
   perplexity: number | null;
+  perplexityPerPositiveCode: number | null;
   membershipAuroc: { likelihood: number | null; distance: number | null };
 }
 
@@ -228,6 +229,7 @@ export async function runBenchmark(dataset: string, opts: BenchmarkOptions = {})
           >,
           tstr: ceilingRow("tstr")?.synthetic?.mean ?? null,
           perplexity: e.perplexity?.perplexity ?? null,
+          perplexityPerPositiveCode: e.perplexity?.perPositiveCode ?? null,
           membershipAuroc: {
             likelihood: e.privacy.likelihoodMembership?.auroc ?? null,
             distance: e.privacy.membership?.auroc ?? null,
@@ -297,6 +299,7 @@ function tableRows(models: string[], runs: BenchmarkRun[], evaluations: Evaluati
     ...TABLE_NAMES.map((n) => row(`r2.${n}`, `R² ${TABLE_TITLES[n]}`, "higher", ceilingOf(n), (r) => r.r2[n])),
     row("tstr", "TSTR mean AUROC (ceiling: TRTR)", "higher", ceilingOf("tstr"), (r) => r.tstr),
     { ...row("perplexity", "test perplexity per code position", "lower", null, (r) => r.perplexity), decimals: 5 },
+    row("perplexity.positive", "test perplexity per present code", "lower", null, (r) => r.perplexityPerPositiveCode),
     row("mia.likelihood", "membership attack AUROC, likelihood", null, null, (r) => r.membershipAuroc.likelihood),
     row("mia.distance", "membership attack AUROC, distance", null, null, (r) => r.membershipAuroc.distance),
     row("copies", "exact copies sampled (before the copy filter)", null, null, (r) => r.sampling.exactCopies),

@@ -185,7 +185,7 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
   const pp = r.perplexity;
   lines.push(
     pp
-      ? `test-set perplexity: ${pp.perplexity.toFixed(5)} per code position (${pp.positions} positions in ${pp.records} test records)`
+      ? `test-set perplexity: ${pp.perplexity.toFixed(5)} per code position (${pp.positions} positions in ${pp.records} test records), ${pp.perPositiveCode.toFixed(3)} per present code, ${pp.perVisit.toFixed(3)} per row`
       : "test-set perplexity: n/a (pass --model <checkpoint>)",
   );
   const pr = r.privacy;

@@ -8,6 +8,10 @@ export interface LogLikelihood {
   logLikelihood: number;
   /** Code positions scored: V per matrix row (label row and kept visits) of every record. */
   positions: number;
+  /** Matrix rows scored: the label row and each kept visit of every record. */
+  rows: number;
+  /** Present tokens in those rows: labels, the kept visits' codes and the end token of each record. */
+  present: number;
 }
 
 /**
@@ -22,10 +26,14 @@ export interface LogLikelihood {
 export function logLikelihood(model: Generator, records: readonly EncodedRecord[], batchSize = 32): LogLikelihood {
   const { ll, rows } = model.recordLogLikelihoods(records, batchSize);
   let sum = 0;
-  let positions = 0;
+  let rowCount = 0;
+  let present = 0;
   for (let i = 0; i < ll.length; i++) {
     sum += ll[i];
-    positions += rows[i] * model.config.nVocab;
+    rowCount += rows[i];
+    const r = records[i];
+    present += r.labels.length + 1; // the labels and the end token
+    for (let t = 0; t < rows[i] - 1; t++) present += r.visits[t].length;
   }
-  return { logLikelihood: sum, positions };
+  return { logLikelihood: sum, positions: rowCount * model.config.nVocab, rows: rowCount, present };
 }

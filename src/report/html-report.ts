@@ -101,7 +101,7 @@ function headlineSection(r: EvaluationResult): string {
 function perplexitySection(r: EvaluationResult): string {
   const p = r.perplexity;
   const value = p
-    ? `<p data-perplexity="${p.perplexity}"><b>${num(p.perplexity, 5)}</b> per code position: exp(−log-likelihood ÷ positions), over the ${p.records} real test records (log-likelihood ${num(p.logLikelihood, 1)} over ${p.positions} code positions: every vocabulary entry of each row the model predicts, the label row and each visit).</p>`
+    ? `<p data-perplexity="${p.perplexity}"><b>${num(p.perplexity, 5)}</b> per code position: exp(−log-likelihood ÷ positions), over the ${p.records} real test records (log-likelihood ${num(p.logLikelihood, 1)} over ${p.positions} code positions: every vocabulary entry of each row the model predicts, the label row and each visit). The same log-likelihood per present code (${p.present} labels, codes and end tokens): <b>${num(p.perPositiveCode, 3)}</b>; per row (${p.rows}): <b>${num(p.perVisit, 3)}</b>.</p>`
     : '<p class="muted">n/a (no model given: pass the checkpoint with --model)</p>';
   return `<h2>Test-set perplexity</h2><p>How well the model predicts real records it never saw, as the HALO paper measures it; lower is better, and it compares models of different shapes on the same positions.</p>${value}`;
 }

@@ -62,6 +62,7 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
       "r2.visitSequential",
       "tstr",
       "perplexity",
+      "perplexity.positive",
       "mia.likelihood",
       "mia.distance",
       "copies",
@@ -108,7 +109,7 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
     const md = readFileSync(join(out, "benchmark.md"), "utf8").trim().split("\n");
     assert.equal(md[2], "| figure | ceiling | gpt | halo |");
     assert.equal(md[3], "| --- | --- | --- | --- |");
-    assert.equal(md.length, 4 + 15);
+    assert.equal(md.length, 4 + 16);
     assert.match(md[4], /^\| R² Per-record code probabilities \| -?\d+\.\d{3}( \| -?\d+\.\d{3} ± \d+\.\d{3}){2} \|$/);
     // Perplexities per code position sit just above 1: shown to 5 decimals.
     assert.match(md[4 + 7], /^\| test perplexity per code position \| {2}(\| \d+\.\d{5} ± \d+\.\d{5} ){2}\|$/);
@@ -120,7 +121,7 @@ test("benchmark: a tiny run writes one table (markdown, JSON, HTML) of finite fi
     assert.ok(html.includes('data-plot="ceiling"'));
     // The terminal table: a line on what it holds, the header, one line per figure.
     const text = formatBenchmark(r, "text").split("\n");
-    assert.equal(text.length, 2 + 15);
+    assert.equal(text.length, 2 + 16);
     assert.match(text[1], /^figure\s+ceiling\s+gpt\s+halo$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -43,6 +43,11 @@ test("test perplexity against a hand-computed value: every probability 1/2, then
   assert.equal(half.records, 2);
   assert.ok(Math.abs(half.logLikelihood - 35 * Math.log(0.5)) < 1e-4, `${half.logLikelihood}`);
   assert.ok(Math.abs(half.perplexity - 2) < 1e-6, `${half.perplexity}`);
+  // the same log-likelihood over the 8 present tokens and over the 5 rows: 2^(35/8) and 2^(35/5) = 128
+  assert.equal(half.present, 8);
+  assert.equal(half.rows, 5);
+  assert.ok(Math.abs(half.perPositiveCode - 2 ** (35 / 8)) < 1e-4, `${half.perPositiveCode}`);
+  assert.ok(Math.abs(half.perVisit - 128) < 1e-3, `${half.perVisit}`);
   // p = 1/4: the 8 present entries at ln(1/4), the 27 absent at ln(3/4); perplexity 4^(8/35) (4/3)^(27/35).
   const quarter = testPerplexity(constantModel(3, 1, 0.25), records);
   assert.ok(Math.abs(quarter.logLikelihood - (8 * Math.log(0.25) + 27 * Math.log(0.75))) < 1e-4);
@@ -51,8 +56,17 @@ test("test perplexity against a hand-computed value: every probability 1/2, then
 });
 
 test("perplexity refuses a set without code positions", () => {
-  assert.equal(perplexityOf(-Math.LN2 * 3, 3, 1).perplexity, 2);
-  assert.throws(() => perplexityOf(0, 0, 0), /at least one code position but received 0/);
+  const p = perplexityOf(-Math.LN2 * 6, { positions: 6, rows: 2, present: 3 }, 1);
+  for (const [got, want] of [
+    [p.perplexity, 2],
+    [p.perPositiveCode, 4],
+    [p.perVisit, 8],
+  ])
+    assert.ok(Math.abs(got - want) < 1e-12, `${got} vs ${want}`);
+  assert.throws(
+    () => perplexityOf(0, { positions: 0, rows: 0, present: 0 }, 0),
+    /at least one code position but received 0/,
+  );
 });
 
 test("evaluate --model puts the test perplexity in metrics.json, the report and the headline", async () => {
