@@ -40,7 +40,7 @@ export function logSigmoid(z: number): number {
  * Adds each head row's log P(next row) = sum over the V tokens of log p(token's 0/1 value), from the
  * logits (N, V) of a forward over `batch`, into ll[offset + record]; counts the rows into rows[...].
  */
-export function addRowLogLikelihoods(
+function addRowLogLikelihoods(
   ll: Float64Array,
   rows: Int32Array,
   offset: number,
@@ -64,6 +64,31 @@ export function addRowLogLikelihoods(
     ll[r] += sum;
     rows[r]++;
   }
+}
+
+/** What recordRowLogLikelihoods needs of a per-token Bernoulli model. */
+export interface BernoulliScorer {
+  readonly config: ModelConfig;
+  makeBatch(records: readonly EncodedRecord[]): HaloBatch;
+  forward(batch: HaloBatch): number;
+  /** The last forward's logits, (N, V). */
+  readonly logits: Float32Array;
+}
+
+/** Each record's log P(record) from the head's logits, and its scored rows (Generator.recordLogLikelihoods). */
+export function recordRowLogLikelihoods(
+  model: BernoulliScorer,
+  records: readonly EncodedRecord[],
+  batchSize: number,
+): { ll: Float64Array; rows: Int32Array } {
+  const ll = new Float64Array(records.length);
+  const rows = new Int32Array(records.length);
+  for (let start = 0; start < records.length; start += batchSize) {
+    const batch = model.makeBatch(records.slice(start, start + batchSize));
+    model.forward(batch);
+    addRowLogLikelihoods(ll, rows, start, model.logits, batch, model.config.nVocab);
+  }
+  return { ll, rows };
 }
 
 /**

@@ -9,32 +9,10 @@ import type { EncodedRecord } from "../encode/types.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { batchFromRows, type HaloBatch } from "./batch.ts";
-import type { Dropout, ModelConfig, ModelOptions, ParamView, RowSampler } from "./generator.ts";
-import {
-  bindTransformer,
-  CachedTransformer,
-  layoutBuilder,
-  TransformerModel,
-  type TransformerTensors,
-  transformerLayout,
-  viewGetter,
-} from "./transformer.ts";
+import type { Dropout, ModelConfig, ModelOptions, RowSampler } from "./generator.ts";
+import { CachedTransformer, type TiedHeadTensors, TransformerModel, tiedHead } from "./transformer.ts";
 
-export interface GptTensors extends TransformerTensors {
-  bias: Float32Array; // (V) output bias; the output weight is wte
-}
-
-function layout(c: ModelConfig): ParamView[] {
-  const { views, add } = layoutBuilder();
-  transformerLayout(c, add);
-  add("lm_head.bias", [c.nVocab]);
-  return views;
-}
-
-function bind(buf: Float32Array, views: ParamView[], c: ModelConfig): GptTensors {
-  const get = viewGetter(buf, views);
-  return { ...bindTransformer(get, c), bias: get("lm_head.bias") };
-}
+const { layout, bind } = tiedHead("lm_head.bias"); // the output weight is wte
 
 /** Token count of a record's whole sequence (what the context must hold to keep it whole). */
 export function gptSequenceLength(r: EncodedRecord): number {
@@ -73,7 +51,7 @@ export function gptTokens(r: EncodedRecord, c: ModelConfig): { tokens: Int32Arra
   return { tokens: Int32Array.from(seq), visits: kept };
 }
 
-export class GptModel extends TransformerModel<GptTensors> {
+export class GptModel extends TransformerModel<TiedHeadTensors> {
   readonly kind = "gpt";
   readonly unitsPerPosition = 1;
   private head: { logits: Float32Array; probs: Float32Array; dlogits: Float32Array; target: Int32Array } | null = null;

@@ -6,35 +6,13 @@ import type { EncodedRecord } from "../encode/types.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { type HaloBatch, makeBatch } from "./batch.ts";
-import { addRowLogLikelihoods, drawIndependentRows, tokenLogOdds } from "./bernoulli.ts";
-import type { Dropout, ModelConfig, ModelOptions, ParamView, RowSampler } from "./generator.ts";
-import {
-  bindTransformer,
-  CachedTransformer,
-  layoutBuilder,
-  TransformerModel,
-  type TransformerTensors,
-  transformerLayout,
-  viewGetter,
-} from "./transformer.ts";
+import { drawIndependentRows, recordRowLogLikelihoods, tokenLogOdds } from "./bernoulli.ts";
+import type { Dropout, ModelConfig, ModelOptions, RowSampler } from "./generator.ts";
+import { CachedTransformer, type TiedHeadTensors, TransformerModel, tiedHead } from "./transformer.ts";
 
-export interface HaloCoarseTensors extends TransformerTensors {
-  bias: Float32Array; // (V) output bias; the output weight is wte
-}
+const { layout, bind } = tiedHead("ehr_head.bias"); // the output weight is wte
 
-function layout(c: ModelConfig): ParamView[] {
-  const { views, add } = layoutBuilder();
-  transformerLayout(c, add);
-  add("ehr_head.bias", [c.nVocab]);
-  return views;
-}
-
-function bind(buf: Float32Array, views: ParamView[], c: ModelConfig): HaloCoarseTensors {
-  const get = viewGetter(buf, views);
-  return { ...bindTransformer(get, c), bias: get("ehr_head.bias") };
-}
-
-export class HaloCoarseModel extends TransformerModel<HaloCoarseTensors> {
+export class HaloCoarseModel extends TransformerModel<TiedHeadTensors> {
   readonly kind = "halo-coarse";
   readonly unitsPerPosition: number;
   private head: { logits: Float32Array; targets: Float32Array; dlogits: Float32Array } | null = null;
@@ -106,14 +84,7 @@ export class HaloCoarseModel extends TransformerModel<HaloCoarseTensors> {
   }
 
   recordLogLikelihoods(records: readonly EncodedRecord[], batchSize = 32): { ll: Float64Array; rows: Int32Array } {
-    const ll = new Float64Array(records.length);
-    const rows = new Int32Array(records.length);
-    for (let start = 0; start < records.length; start += batchSize) {
-      const batch = this.makeBatch(records.slice(start, start + batchSize));
-      this.forward(batch);
-      addRowLogLikelihoods(ll, rows, start, this.logits, batch, this.config.nVocab);
-    }
-    return { ll, rows };
+    return recordRowLogLikelihoods(this, records, batchSize);
   }
 
   rowSampler(B: number): RowSampler {

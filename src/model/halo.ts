@@ -8,7 +8,7 @@ import type { EncodedRecord } from "../encode/types.ts";
 import type { Kernels, RowRules } from "../tensor/kernel-api.ts";
 import type { Rng } from "../tensor/rng.ts";
 import { type HaloBatch, makeBatch } from "./batch.ts";
-import { addRowLogLikelihoods, tokenLogOdds } from "./bernoulli.ts";
+import { recordRowLogLikelihoods, tokenLogOdds } from "./bernoulli.ts";
 import type { HaloConfig } from "./config.ts";
 import type { Dropout, ModelConfig, ModelOptions, ParamView, RowSampler } from "./generator.ts";
 import {
@@ -222,14 +222,7 @@ export class HaloModel extends TransformerModel<HaloTensors> {
   }
 
   recordLogLikelihoods(records: readonly EncodedRecord[], batchSize = 32): { ll: Float64Array; rows: Int32Array } {
-    const ll = new Float64Array(records.length);
-    const rows = new Int32Array(records.length);
-    for (let start = 0; start < records.length; start += batchSize) {
-      const batch = this.makeBatch(records.slice(start, start + batchSize));
-      this.forward(batch);
-      addRowLogLikelihoods(ll, rows, start, this.logits, batch, this.config.nVocab);
-    }
-    return { ll, rows };
+    return recordRowLogLikelihoods(this, records, batchSize);
   }
 
   rowSampler(B: number): RowSampler {

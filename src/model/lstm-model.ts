@@ -8,7 +8,7 @@ import type { Kernels, RowRules } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { Rng } from "../tensor/rng.ts";
 import { type HaloBatch, makeBatch } from "./batch.ts";
-import { addRowLogLikelihoods, drawIndependentRows, tokenLogOdds } from "./bernoulli.ts";
+import { drawIndependentRows, recordRowLogLikelihoods, tokenLogOdds } from "./bernoulli.ts";
 import { validateConfig } from "./config.ts";
 import type { Dropout, Generator, ModelConfig, ModelOptions, ParamView, RowSampler } from "./generator.ts";
 import { type LstmCache, lstmBackward, lstmForward, makeLstmCache } from "./lstm.ts";
@@ -213,14 +213,7 @@ export class LstmModel implements Generator {
   }
 
   recordLogLikelihoods(records: readonly EncodedRecord[], batchSize = 32): { ll: Float64Array; rows: Int32Array } {
-    const ll = new Float64Array(records.length);
-    const rows = new Int32Array(records.length);
-    for (let start = 0; start < records.length; start += batchSize) {
-      const batch = this.makeBatch(records.slice(start, start + batchSize));
-      this.forward(batch);
-      addRowLogLikelihoods(ll, rows, start, this.logits, batch, this.config.nVocab);
-    }
-    return { ll, rows };
+    return recordRowLogLikelihoods(this, records, batchSize);
   }
 
   rowSampler(B: number): RowSampler {

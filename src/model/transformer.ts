@@ -114,6 +114,30 @@ export function viewGetter(buf: Float32Array, views: ParamView[]): (name: string
   };
 }
 
+/** The transformer plus one output bias (V) under `biasName`; the output weight is wte (tied). */
+export interface TiedHeadTensors extends TransformerTensors {
+  bias: Float32Array; // (V)
+}
+
+/** Layout and binding of a transformer with a tied output and its bias (GPT, HALO-Coarse). */
+export function tiedHead(biasName: string): {
+  layout: (c: ModelConfig) => ParamView[];
+  bind: (buf: Float32Array, views: ParamView[], c: ModelConfig) => TiedHeadTensors;
+} {
+  return {
+    layout(c) {
+      const { views, add } = layoutBuilder();
+      transformerLayout(c, add);
+      add(biasName, [c.nVocab]);
+      return views;
+    },
+    bind(buf, views, c) {
+      const get = viewGetter(buf, views);
+      return { ...bindTransformer(get, c), bias: get(biasName) };
+    },
+  };
+}
+
 /** The transformer's tensors inside a buffer laid out by transformerLayout. */
 export function bindTransformer(get: (name: string) => Float32Array, c: ModelConfig): TransformerTensors {
   const h: BlockTensors[] = [];

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import pg from "pg";
+import { sqlStatements as splitSql } from "../../src/ingest/sinks/ddl.ts";
 
 /** Where PostgreSQL's server programs may be: PATH, /usr/local/bin, Debian's /usr/lib/postgresql/N/bin. */
 function findBin(): string | undefined {
@@ -124,26 +125,11 @@ export async function startCluster(): Promise<Cluster> {
   };
 }
 
-/** The statements of an SQL file, comments removed, split at `;` outside $$-quoted bodies. */
+/** The statements of an SQL file (after `replace`), comments removed, split as src/ingest/sinks/ddl.ts splits them. */
 export function sqlStatements(path: string, replace: Record<string, string> = {}): string[] {
   let text = readFileSync(path, "utf8");
   for (const [from, to] of Object.entries(replace)) text = text.split(from).join(to);
-  text = text
-    .split("\n")
-    .map((l) => l.replace(/--.*$/, ""))
-    .join("\n");
-  const out: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (const part of text.split(/(\$\$|;)/)) {
-    if (part === "$$") quoted = !quoted;
-    if (part === ";" && !quoted) {
-      if (current.trim() !== "") out.push(current.trim());
-      current = "";
-    } else current += part;
-  }
-  if (current.trim() !== "") out.push(current.trim());
-  return out;
+  return splitSql(text);
 }
 
 /** A temporary folder the postgres user can read (COPY reads files on the server side). */
