@@ -1,31 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
-import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
+import { makeConfig } from "../../src/model/config.ts";
 import { dropoutBackward, dropoutForward, HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
+import { randomRecords } from "./gradient-check.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-
-function randomRecords(c: HaloConfig, n: number, seed: number) {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, (_, r) => {
-    const nv = 1 + Math.floor(rng.uniform() * (c.nCtx - 2));
-    const visits = Array.from({ length: nv }, () => {
-      const codes = [
-        ...new Set(
-          Array.from({ length: 1 + Math.floor(rng.uniform() * 3) }, () => Math.floor(rng.uniform() * c.nCodes)),
-        ),
-      ];
-      return Int32Array.from(codes.sort((a, b) => a - b));
-    });
-    const labels = Int32Array.from([...Array(c.nLabels).keys()].filter(() => rng.uniform() < 0.5));
-    return { id: `r${r}`, labels, visits };
-  });
-}
 
 // Central differences in float32 with eps 1e-2: truncation error is O(eps^2), rounding O(1e-7/eps).
 function numericGrad(model: HaloModel, lossOf: () => number, i: number, eps = 1e-3): number {
