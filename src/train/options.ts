@@ -26,7 +26,7 @@ export interface TrainOptions {
   dropout: number; // training-only dropout on visit embeddings and on h_t into the head, 0 = none as the paper (default: sized, 0.1)
   evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default: sized)
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
-  keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the latest evaluation (default: sized)
+  keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the final model unless the run stopped early (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
   dp?: DpOptions; // DP-SGD with a target epsilon (src/train/dp.ts); resolved settings once training starts (default: off)
@@ -98,7 +98,8 @@ const PATIENCE = 10;
 /**
  * Fewest validation records whose loss may pick the checkpoint. Below it the minimum over tens of
  * evaluations is mostly noise (OMOP Eunomia's 2 validation patients picked step 51 of 102, far worse
- * than the last), so best/ holds the latest evaluation; the loss still drives early stopping.
+ * than the last), so a run that ends on its budget keeps its final model; one that stops early
+ * (`patience` evaluations without improvement) still keeps its best.
  */
 const MIN_SELECTING_VALIDATION = 50;
 const MIN_EPOCHS = 3;
@@ -129,7 +130,7 @@ function quantile(sorted: readonly number[], q: number): number {
  *   kept: the held-out likelihood is a proper score of the whole record distribution (codes,
  *   labels, visit ends), so the best one generalises best, while the fidelity tables, scored
  *   against the training split, would reward a model that copies it. Under 50 validation records
- *   the latest evaluation is kept instead (MIN_SELECTING_VALIDATION).
+ *   a run that ends on its budget keeps its final model instead (MIN_SELECTING_VALIDATION).
  */
 export function sizedDefaults(
   size: DataSize,

@@ -68,7 +68,7 @@ export interface TrainResult {
   epoch: number;
   bestValLoss: number;
   bestStep: number;
-  /** Step of the checkpoint in best/: bestStep, or the latest evaluation with keep "last". */
+  /** Step of the checkpoint in best/: bestStep, or with keep "last" the final step of a run that ended on its budget. */
   keptStep: number;
   baselineValLoss: number;
   /** Training loss of every step taken in this session, in order. */
@@ -249,7 +249,7 @@ export function trainLoop(
     }
     stepsSinceEval = 0;
     emit({ type: "eval", step: state.step, epoch: state.epoch, valLoss, bestValLoss: state.bestValLoss, improved });
-    if (improved || options.keep === "last") {
+    if (improved) {
       keptStep = state.step;
       saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
       emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
@@ -332,6 +332,15 @@ export function trainLoop(
   // ---- wrap up: a limit still evaluates the latest steps; Ctrl-C only saves, to exit quickly ----
   if (reason !== "interrupted" && stepsSinceEval > 0) evaluate();
   if (stepsSinceSave > 0) saveLast();
+  // keep "last": a run that ended on its budget keeps its final model in best/ (a few validation
+  // patients' minimum is noise); one that stopped early keeps its best, as `patience` evaluations
+  // without improvement are a signal even then (keeping the last memorised MIMIC-III demo's 72
+  // training patients: likelihood membership AUROC 0.998 against 0.52).
+  if (options.keep === "last" && reason !== "early-stop" && reason !== "interrupted" && keptStep !== state.step) {
+    keptStep = state.step;
+    saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
+    emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
+  }
   return {
     reason,
     step: state.step,

@@ -138,22 +138,36 @@ test("early stopping after `patience` evaluations without improvement", () => {
   rmSync(out, { recursive: true });
 });
 
-test('keep "last": best/ holds the latest evaluation while early stopping still follows the best loss', () => {
+test('keep "last": a run that ends on its budget keeps its final model; one that stops early, its best', () => {
   const out = tempRun();
-  const r = trainLoop(
+  const early = trainLoop(
     dataset,
     "synthetic",
     { ...base, out, lr: 0.5, evalEvery: 2, patience: 2, maxEpochs: 50, keep: "last" },
     hooks,
   );
-  assert.equal(r.reason, "early-stop");
-  assert.ok(r.bestStep < r.step, "the loss stalled after its best evaluation");
-  assert.equal(r.keptStep, r.step);
-  const kept = loadCheckpoint(join(out, "best"), tsKernels);
-  assert.equal(kept.state.step, r.step);
-  assert.equal(kept.state.bestStep, r.bestStep);
-  assert.deepEqual(kept.model.params, loadCheckpoint(join(out, "last"), tsKernels).model.params);
+  assert.equal(early.reason, "early-stop");
+  assert.ok(early.bestStep < early.step, "the loss stalled after its best evaluation");
+  assert.equal(early.keptStep, early.bestStep);
+  assert.equal(loadCheckpoint(join(out, "best"), tsKernels).state.bestStep, early.bestStep);
   rmSync(out, { recursive: true });
+
+  // the same steps without early stopping: the run ends on its step budget, and best/ holds its end
+  const out2 = tempRun();
+  const budget = trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out: out2, lr: 0.5, evalEvery: 2, patience: 0, maxSteps: early.step, keep: "last" },
+    hooks,
+  );
+  assert.equal(budget.reason, "steps");
+  assert.equal(budget.bestStep, early.bestStep);
+  assert.equal(budget.keptStep, budget.step);
+  const kept = loadCheckpoint(join(out2, "best"), tsKernels);
+  assert.equal(kept.state.step, budget.step);
+  assert.equal(kept.state.bestStep, budget.bestStep);
+  assert.deepEqual(kept.model.params, loadCheckpoint(join(out2, "last"), tsKernels).model.params);
+  rmSync(out2, { recursive: true });
 });
 
 test("the cosine schedule runs from lr to lr/10 over the tightest limit; constant stays put", () => {
