@@ -28,13 +28,13 @@ import { generate } from "../src/sample/generate.ts";
 import { samplingStructure } from "../src/sample/structure.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { trainLoop } from "../src/train/train.ts";
+import { OPEN_DATA_SETS } from "./open-data.ts";
 
-const DATA = join(import.meta.dirname, "..", "..", "shared", "data");
-const SETS: Record<string, { path: string; labels?: string }> = {
-  stu3: { path: join(DATA, "synthea-stu3-smart-1461", "bundles.ndjson.gz"), labels: "top:10" },
-  omop: { path: join(DATA, "eunomia-synthea27nj-omop-5.4") },
-  mimic3: { path: join(DATA, "mimic-iii-demo-1.4") },
-};
+// the sets this bench compares lab bucketings on
+const SETS = { stu3: OPEN_DATA_SETS.stu3, omop: OPEN_DATA_SETS.omop, mimic3: OPEN_DATA_SETS.mimic3 } as Record<
+  string,
+  (typeof OPEN_DATA_SETS)[string]
+>;
 
 const { values } = parseArgs({
   options: {

@@ -23,14 +23,9 @@ import { Rng } from "../src/tensor/rng.ts";
 import { epochBatches } from "../src/train/batches.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainEvent, trainLoop } from "../src/train/train.ts";
+import { OPEN_DATA_SETS } from "./open-data.ts";
 
-const DATA = join(import.meta.dirname, "..", "..", "shared", "data");
-const SETS: Record<string, { path: string; labels?: string }> = {
-  stu3: { path: join(DATA, "synthea-stu3-smart-1461", "bundles.ndjson.gz"), labels: "top:10" },
-  csv: { path: join(DATA, "synthea-csv-nebraska-111") },
-  omop: { path: join(DATA, "eunomia-synthea27nj-omop-5.4") },
-  mimic3: { path: join(DATA, "mimic-iii-demo-1.4") },
-};
+const SETS = OPEN_DATA_SETS;
 
 const { values } = parseArgs({
   options: {
