@@ -69,18 +69,7 @@ export class HaloCoarseModel extends TransformerModel<TiedHeadTensors> {
   }
 
   backward(): void {
-    const a = this.acts;
-    const head = this.head;
-    const batch = this.batch;
-    if (a === null || head === null || batch === null) throw new Error("backward() needs a forward(batch) first");
-    const { nEmbd: d, nVocab: V } = this.config;
-    const { N } = batch;
-    const k = this.kernels;
-    const g = this.g;
-    k.biasAddBackward(g.bias, head.dlogits, N, V);
-    k.matmulTN(g.wte, head.dlogits, a.lnf, V, N, d, 1);
-    k.matmulNN(a.dln, head.dlogits, this.p.wte, N, V, d, 0);
-    this.backwardTransformer();
+    this.backwardTiedHead(this.head?.dlogits);
   }
 
   recordLogLikelihoods(records: readonly EncodedRecord[], batchSize = 32): { ll: Float64Array; rows: Int32Array } {

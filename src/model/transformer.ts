@@ -492,6 +492,25 @@ export abstract class TransformerModel<P extends TransformerTensors> implements 
     return a;
   }
 
+  /**
+   * The backward of a tied output head (logits = h_t . wte^T + bias; GPT, HALO-Coarse) from its
+   * dlogits (N, V), then of the transformer below it.
+   */
+  protected backwardTiedHead(this: TransformerModel<TiedHeadTensors>, dlogits: Float32Array | undefined): void {
+    const a = this.acts;
+    const batch = this.batch;
+    if (a === null || batch === null || dlogits === undefined)
+      throw new Error("backward() needs a forward(batch) first");
+    const { nEmbd: d, nVocab: V } = this.config;
+    const { N } = batch;
+    const k = this.kernels;
+    const g = this.g;
+    k.biasAddBackward(g.bias, dlogits, N, V);
+    k.matmulTN(g.wte, dlogits, a.lnf, V, N, d, 1);
+    k.matmulNN(a.dln, dlogits, this.p.wte, N, V, d, 0);
+    this.backwardTransformer();
+  }
+
   /** Accumulates the transformer's gradients from acts.dln (d loss / d h_t, written by the head's backward). */
   protected backwardTransformer(): void {
     const a = this.acts;
