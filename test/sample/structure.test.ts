@@ -10,7 +10,7 @@ import { type SamplingStructure, samplingStructure } from "../../src/sample/stru
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { assertFitsExact } from "./chi-square.ts";
-import { tinyVocab } from "./tiny-vocab.ts";
+import { assertStructuredRecord, tinyVocab } from "./tiny-vocab.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
@@ -115,37 +115,13 @@ for (const kernels of kernelSets)
     const structure = samplingStructure(vocab);
     assert.deepEqual([...(structure.labelCodes[0] ?? [])], [10]);
     assert.deepEqual([...(structure.labelCodes[1] ?? [])], [13]);
-    const kind = (id: number) => vocab.codes[id].kind;
-    const count = (ids: Int32Array, k: string) => [...ids].filter((id) => id < C && kind(id) === k).length;
     const raws = await collect(m, { count: 400, batchSize: 32, seed: 3, structure });
     let visits = 0;
     let deaths = 0;
     for (const raw of raws) {
-      const [, labelRow, ...rows] = raw.rows;
-      assert.ok(
-        [...labelRow].every((t) => t >= C && t < C + L),
-        "the label row holds labels only",
-      );
-      assert.equal([...labelRow].filter((t) => t >= C + 2).length, 1, "exactly one sex");
-      rows.forEach((row, i) => {
-        visits++;
-        assert.ok(
-          [...row].every((t) => t < C || t === C + L + 1),
-          "visit rows hold codes and the end token only",
-        );
-        assert.equal(count(row, "age"), i === 0 ? 1 : 0, "one age token, on the first visit");
-        assert.equal(count(row, "gap"), i === 0 ? 0 : 1, "one gap token on each later visit");
-        assert.equal(count(row, "type"), 1, "one visit class");
-        assert.ok(count(row, "stay") <= 1, "at most one stay");
-        assert.ok(
-          count(row, "death") <= 1 && (count(row, "death") === 0 || i === rows.length - 1),
-          "death ends the record",
-        );
-        if (count(row, "death") > 0) deaths++;
-        assert.ok(count(row, "code") >= 1, "a medical code in every visit");
-        const eras = new Set([...row].flatMap((t) => (t >= 10 && t <= 13 ? [vocab.codes[t].system?.slice(0, 5)] : [])));
-        assert.ok(eras.size <= 1, `no visit mixes ICD-9 and ICD-10: ${[...row]}`);
-      });
+      const seen = assertStructuredRecord(raw.rows, vocab);
+      visits += seen.visits;
+      deaths += seen.deaths;
     }
     assert.ok(visits > 2 * raws.length, `records should have several visits (${visits} in ${raws.length})`);
     assert.ok(deaths > 0, "some records end in a death");
