@@ -12,33 +12,13 @@ import { RARE_KEY } from "../../src/evaluate/fidelity.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
 import { REAL_EXAMPLES_WARNING } from "../../src/report/html-report.ts";
-import { saveCheckpoint } from "../../src/train/checkpoint.ts";
-import { defaultTrainOptions } from "../../src/train/options.ts";
 import { randomRecords, syntheaLikeVocabulary } from "../evaluate/random-records.ts";
+import { saveFreshCheckpoint } from "../train/fresh-checkpoint.ts";
 
 /** An untrained `tiny` checkpoint over `vocab`, as `halo-ehr train` writes one. */
 function writeTinyCheckpoint(path: string, vocab: Vocabulary, dir: string): void {
   const config = makeConfig("tiny", { nCodes: vocab.codes.length, nLabels: vocab.labels.length });
-  const model = new HaloModel(config, { seed: 1 });
-  saveCheckpoint(path, model, vocab, {
-    format: "halo-ehr-checkpoint",
-    version: 1,
-    model: config,
-    training: { ...defaultTrainOptions, out: join(dir, "run") },
-    state: {
-      step: 0,
-      epoch: 0,
-      batchInEpoch: 0,
-      epochRng: [1, 2, 3, 4],
-      bestValLoss: Number.POSITIVE_INFINITY,
-      bestStep: 0,
-      evalsSinceBest: 0,
-      trainMs: 0,
-    },
-    dataset: { format: "fhir", path: "x", dir: join(dir, "data") },
-    baselineValLoss: 0,
-    kernels: "typescript",
-  });
+  saveFreshCheckpoint(path, new HaloModel(config, { seed: 1 }), vocab, dir);
 }
 
 test("evaluate: dataset folder + synthetic folder -> report.html and metrics.json", async () => {

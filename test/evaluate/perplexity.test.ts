@@ -9,8 +9,7 @@ import type { EncodedRecord } from "../../src/encode/types.ts";
 import { perplexityOf, testPerplexity } from "../../src/evaluate/perplexity.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import { HaloModel } from "../../src/model/halo.ts";
-import { saveCheckpoint } from "../../src/train/checkpoint.ts";
-import { defaultTrainOptions } from "../../src/train/options.ts";
+import { saveFreshCheckpoint } from "../train/fresh-checkpoint.ts";
 import { syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (id: string, labels: number[], visits: number[][]): EncodedRecord => ({
@@ -83,25 +82,7 @@ test("evaluate --model puts the test perplexity in metrics.json, the report and 
     });
     await saveRecords(join(dir, "synthetic.records"), train, vocab);
     const model = constantModel(120, 2, 0.25);
-    saveCheckpoint(join(dir, "ckpt"), model, vocab, {
-      format: "halo-ehr-checkpoint",
-      version: 1,
-      model: model.config,
-      training: { ...defaultTrainOptions, out: join(dir, "run") },
-      state: {
-        step: 0,
-        epoch: 0,
-        batchInEpoch: 0,
-        epochRng: [1, 2, 3, 4],
-        bestValLoss: Number.POSITIVE_INFINITY,
-        bestStep: 0,
-        evalsSinceBest: 0,
-        trainMs: 0,
-      },
-      dataset: { format: "fhir", path: "x", dir: join(dir, "data") },
-      baselineValLoss: 0,
-      kernels: "typescript",
-    });
+    saveFreshCheckpoint(join(dir, "ckpt"), model, vocab, dir);
     const out = join(dir, "eval");
     const r = await runEvaluate({ real: join(dir, "data"), synthetic: dir, model: join(dir, "ckpt"), out });
     const expected = 4 ** (9 / 625) * (4 / 3) ** (616 / 625);
