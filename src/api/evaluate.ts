@@ -97,12 +97,14 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
         `--model: the checkpoint ${dir} was trained on another vocabulary (${describeVocab(checkpoint.vocab)}) ` +
           `than the dataset ${opts.real} (${describeVocab(vocab)}); pass the checkpoint trained on this dataset`,
       );
+    // the test split is scored once, for the likelihood attack and for perplexity
+    const testScored = checkpoint.model.recordLogLikelihoods(test);
     likelihoods = {
       trainLogLikelihood: recordLogLikelihoods(checkpoint.model, train),
-      testLogLikelihood: recordLogLikelihoods(checkpoint.model, test),
+      testLogLikelihood: testScored.ll,
     };
     dp = checkpoint.config.dp ?? null;
-    if (test.length > 0) perplexity = testPerplexity(checkpoint.model, test);
+    if (test.length > 0) perplexity = testPerplexity(checkpoint.model, test, testScored);
   }
   const seed = opts.seed ?? 1;
   const result = evaluateSynthetic(

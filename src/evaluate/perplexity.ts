@@ -49,8 +49,12 @@ export function perplexityOf(
   };
 }
 
-/** The perplexity of `records` (the real test split) under a trained model. */
-export function testPerplexity(model: Generator, records: readonly EncodedRecord[]): Perplexity {
-  const { logLikelihood: ll, ...counts } = logLikelihood(model, records);
+/** The perplexity of `records` (the real test split) under a trained model (`scored`: its recordLogLikelihoods, if already computed). */
+export function testPerplexity(
+  model: Generator,
+  records: readonly EncodedRecord[],
+  scored?: { ll: Float64Array; rows: Int32Array },
+): Perplexity {
+  const { logLikelihood: ll, ...counts } = logLikelihood(model, records, scored);
   return perplexityOf(ll, counts, records.length);
 }

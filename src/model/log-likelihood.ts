@@ -21,10 +21,15 @@ export interface LogLikelihood {
  * token's actual 0/1 value (the end token inside the last visit); for GPT it is the log-probability of
  * the record's token sequence, which is the same event (a record is one sequence), so the four are
  * comparable on one scale: the same records, the same positions, as long as each keeps the same
- * visits (GPT also cuts at its token context: compare on records it holds whole).
+ * visits (GPT also cuts at its token context: compare on records it holds whole). `scored`: the
+ * model's recordLogLikelihoods of `records`, when the caller already has them.
  */
-export function logLikelihood(model: Generator, records: readonly EncodedRecord[], batchSize = 32): LogLikelihood {
-  const { ll, rows } = model.recordLogLikelihoods(records, batchSize);
+export function logLikelihood(
+  model: Generator,
+  records: readonly EncodedRecord[],
+  scored: { ll: Float64Array; rows: Int32Array } = model.recordLogLikelihoods(records, 32),
+): LogLikelihood {
+  const { ll, rows } = scored;
   let sum = 0;
   let rowCount = 0;
   let present = 0;
