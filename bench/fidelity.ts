@@ -8,7 +8,7 @@
 // --checkpoints best,last scores both of each run's checkpoints from one training (best/ is what
 // `train` keeps, last/ the final state): the same run compares checkpoint selections.
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3] [--seeds 1,2] [--chunks 4]
-//        [--train '{"maxMinutes": 2}'] [--checkpoints best] [--work /tmp/halo-fidelity]
+//        [--train '{"maxMinutes": 2}'] [--checkpoints best] [--work /tmp/halo-fidelity] [--no-end-correction]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     checkpoints: { type: "string", default: "best" },
     work: { type: "string", default: "/tmp/halo-fidelity" },
     verbose: { type: "boolean", default: false },
+    "no-end-correction": { type: "boolean", default: false },
   },
 });
 const seeds = values.seeds.split(",").map(Number);
@@ -99,8 +100,9 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
   const stop = `${result.reason} at epoch ${result.epoch} (kept step ${result.keptStep}, best validation step ${result.bestStep}, of ${result.step})`;
   const figures: RunFigures[] = [];
   for (const which of checkpoints) {
-    const { model } = loadCheckpoint(join(dir, "run", which));
-    figures.push({ ...(await score(model, dataset, seed)), trainCpuSeconds, stop: `${which}/: ${stop}` });
+    const { model, config } = loadCheckpoint(join(dir, "run", which));
+    const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
+    figures.push({ ...(await score(model, dataset, seed, endCorrection)), trainCpuSeconds, stop: `${which}/: ${stop}` });
   }
   return figures;
 }
@@ -109,12 +111,13 @@ async function score(
   model: ReturnType<typeof loadCheckpoint>["model"],
   dataset: Awaited<ReturnType<typeof loadDataset>>,
   seed: number,
+  endCorrection: number[] | undefined,
 ): Promise<Omit<RunFigures, "trainCpuSeconds" | "stop">> {
   const { train, test } = dataset.splits;
   const vocab = dataset.vocab;
   // as `halo-ehr generate` samples by default: structured (src/sample/structure.ts)
   const count = Math.max(train.length, chunks * test.length);
-  const structure = samplingStructure(vocab);
+  const structure = samplingStructure(vocab, { endCorrection });
   const { records: synthetic } = await generate(model, { count, batchSize: 64, seed, structure });
 
   const comparison = ceilingComparison({ vocab, train, test, synthetic }, { maxChunks: chunks, maxUtilityChunks: 1 });

@@ -54,23 +54,30 @@ void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
 
 // The categorical draw of one group (tokens lo..hi of one record's row; see RowRules in
 // src/tensor/kernel-api.ts, and drawMember in kernels-ts.ts, which this mirrors): -1 for none.
-long draw_member(const double* w, long lo, long hi, bool required, float u, const int8_t* fixed_row) {
+// required: 0 none allowed, 1 none left out and the weights renormalised, 2 none given to the last
+// free member.
+long draw_member(const double* w, long lo, long hi, uint8_t required, float u, const int8_t* fixed_row) {
+  auto free_member = [&](long m) { return fixed_row == nullptr || fixed_row[m] < 0; };
   double sum = 0;
   for (long m = lo; m <= hi; m++) sum += w[m];
-  if (required && !(sum > 0)) {
+  if (required == 1 && !(sum > 0)) {
     for (long m = lo; m <= hi; m++)
-      if (fixed_row == nullptr || fixed_row[m] < 0) return m;
+      if (free_member(m)) return m;
     return -1;
   }
-  const double target = static_cast<double>(u) * (required ? sum : 1.0);
+  const double target = static_cast<double>(u) * (required == 1 ? sum : 1.0);
   double acc = 0;
   for (long m = lo; m <= hi; m++) {
     acc += w[m];
     if (target < acc && w[m] > 0) return m;
   }
-  if (required)
+  // renormalised: rounding can leave u * sum a hair above the running sum; the last member with weight
+  if (required == 1)
     for (long m = hi; m >= lo; m--)
       if (w[m] > 0) return m;
+  if (required == 2)
+    for (long m = hi; m >= lo; m--)
+      if (free_member(m)) return m;
   return -1;
 }
 
@@ -176,7 +183,7 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
           }
           if (j != glast[g] || done) continue;
           const int8_t* fixed_row = fixed == nullptr ? nullptr : fixed + (b0 + r) * V;
-          const long m = draw_member(w_row, gfirst[g], j, required != nullptr && required[g] != 0,
+          const long m = draw_member(w_row, gfirst[g], j, required != nullptr ? required[g] : 0,
                                      uniforms[(b0 + r) * V + gfirst[g]], fixed_row);
           if (m < 0) continue;
           x[(b0 + r) * V + m] = 1.0f;

@@ -45,6 +45,8 @@ export interface SampleOptions {
   dates?: string;
   /** Plain HALO sampling, without the structure every real record obeys (src/sample/structure.ts). */
   plainHalo?: boolean;
+  /** Apply the end-of-record correction fitted when training ended (default true; src/sample/end-calibration.ts). */
+  endCorrection?: boolean;
   /** Drop sampled records identical to a training record (default true; needs the training dataset). */
   copyFilter?: boolean;
   /** With the copy filter, also drop records within this record distance of a training record (default 0). */
@@ -240,6 +242,7 @@ async function* sampledBatches(job: SampleJob): AsyncGenerator<{ records: Encode
       checkpoint: job.dir,
       options: job.options,
       plainHalo: job.opts.plainHalo ?? false,
+      endCorrection: job.opts.endCorrection ?? true,
     } satisfies GenerateWorkerData,
   });
   const queue: GenerateWorkerMessage[] = [];

@@ -76,6 +76,10 @@ export function registerGenerate(program: Command): void {
       "--plain-halo",
       "sample as the paper does, without the structure every real record obeys (one sex, a code in every visit, ...)",
     )
+    .option(
+      "--no-end-correction",
+      "let records end where the head ends them, without the correction fitted to the training visit counts when training ended",
+    )
     .option("--quiet", "print nothing")
     .action(async (checkpoint: string, o: GenerateOptions) => {
       await runGenerate(checkpoint, { ...o, out: isDatabaseUrl(o.out) ? o.out : resolve(o.out) });

@@ -29,7 +29,7 @@ export interface EncodeOptions {
   stays?: boolean;
   /** Death bucket token on the last visit of patients who died (default true). */
   death?: boolean;
-  /** Structural tokens first in the within-visit order, death last (default true; false: the paper's fully permuted order). */
+  /** Structural tokens first in the within-visit order, death last, sex first in the label row (default true; false: the paper's fully permuted order). */
   structureFirst?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;

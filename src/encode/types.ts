@@ -143,7 +143,7 @@ export interface EncodingInfo {
   visitTypes?: boolean;
   stays?: boolean;
   death?: boolean;
-  /** Structural tokens (gap, age, type, stay) first in the within-visit order, death last (absent: false). */
+  /** Structural tokens (gap, age, type, stay) first in the within-visit order, death last, sex first in the label row (absent: false). */
   structureFirst?: boolean;
   /** Value buckets per lab (at most; for "reference", 3). */
   labBuckets: number;

@@ -95,7 +95,7 @@ export function recordRowLogLikelihoods(
  * Draws n rows of independent Bernoullis, x (n, V) 0/1, token j of row b on when
  * uniforms[b*V+j] < sigmoid(logits[b*V+j]), with the same fixed tokens and rules as
  * kernels.madeSampleRow: fixed >= 0 forces a token; a group of rules.group is one categorical draw
- * (member m with P(m first on, no earlier member on), none left out when required; uniform of the
+ * (member m with P(m first on, no earlier member on), none left out as rules.required says; uniform of the
  * group's first token); a coded era (rules.era) excludes the other era for the rest of the row.
  */
 export function drawIndependentRows(
@@ -129,7 +129,7 @@ export function drawIndependentRows(
       if (j > 0 && group?.[j - 1] === g) continue; // the group was drawn at its first token
       let last = j;
       while (last + 1 < V && group?.[last + 1] === g) last++;
-      drawGroup(x, logits, uniforms[at + j], fixed, at, j, last, rules?.required?.[g] === 1);
+      drawGroup(x, logits, uniforms[at + j], fixed, at, j, last, rules?.required?.[g] ?? 0);
     }
   }
 }
@@ -143,7 +143,7 @@ function drawGroup(
   at: number,
   lo: number,
   hi: number,
-  required: boolean,
+  required: number,
 ): void {
   for (let m = lo; m <= hi; m++) {
     x[at + m] = 0;
@@ -162,15 +162,16 @@ function drawGroup(
     rem *= 1 - p;
     sum += weight[m - lo];
   }
-  if (required && !(sum > 0)) {
+  const free = (m: number) => fixed === null || fixed[at + m] < 0;
+  if (required === 1 && !(sum > 0)) {
     for (let m = lo; m <= hi; m++)
-      if (fixed === null || fixed[at + m] < 0) {
+      if (free(m)) {
         x[at + m] = 1;
         return;
       }
     return;
   }
-  const target = u * (required ? sum : 1);
+  const target = u * (required === 1 ? sum : 1);
   let acc = 0;
   for (let m = lo; m <= hi; m++) {
     acc += weight[m - lo];
@@ -179,10 +180,9 @@ function drawGroup(
       return;
     }
   }
-  if (required)
-    for (let m = hi; m >= lo; m--)
-      if (weight[m - lo] > 0) {
-        x[at + m] = 1;
-        return;
-      }
+  for (let m = hi; m >= lo; m--)
+    if (required === 1 ? weight[m - lo] > 0 : required === 2 && free(m)) {
+      x[at + m] = 1;
+      return;
+    }
 }

@@ -274,12 +274,12 @@ class GptRowSampler implements RowSampler {
             let missing = false;
             for (let j = 0; j < V && !missing; j++) {
               const g = group[j];
-              missing = allowed[j] === 1 && g >= 0 && required[g] === 1;
+              missing = allowed[j] === 1 && g >= 0 && required[g] >= 1;
             }
             if (missing)
               for (let j = 0; j < V; j++) {
                 const g = group[j];
-                if (!(g >= 0 && required[g] === 1)) allowed[j] = 0;
+                if (!(g >= 0 && required[g] >= 1)) allowed[j] = 0;
               }
           }
           tok = sampleSoftmax(za.subarray(q * V, q * V + V), allowed, rngs[i].uniform(), sep);

@@ -12,6 +12,8 @@ export interface GenerateWorkerData {
   options: Omit<GenerateOptions, "onBatch" | "fixedLabels" | "structure"> & { fixedLabels?: Int32Array };
   /** Plain HALO sampling: none of the structure of src/sample/structure.ts (default false). */
   plainHalo?: boolean;
+  /** Apply the checkpoint's end-of-record correction, if it has one (default true). */
+  endCorrection?: boolean;
 }
 
 /** Messages to the parent. */
@@ -22,7 +24,7 @@ export type GenerateWorkerMessage =
 
 const port = parentPort;
 if (port === null) throw new Error("generate-worker.ts runs inside a worker thread; use runGenerate() instead.");
-const { checkpoint, options, plainHalo } = workerData as GenerateWorkerData;
+const { checkpoint, options, plainHalo, endCorrection = true } = workerData as GenerateWorkerData;
 
 // Flow control: the parent acknowledges each batch once it is on disk; sampling waits while more than
 // MAX_UNWRITTEN batches are in flight, so a writer slower than sampling (FHIR) cannot pile batches up.
@@ -44,10 +46,11 @@ async function post(records: EncodedRecord[], done: number): Promise<void> {
 }
 
 try {
-  const { model, vocab } = loadCheckpoint(checkpoint);
+  const { model, vocab, config } = loadCheckpoint(checkpoint);
+  const correction = endCorrection ? config.endCalibration?.correction : undefined;
   const { dropped, stats } = await generate(model, {
     ...options,
-    ...(plainHalo ? {} : { structure: samplingStructure(vocab) }),
+    ...(plainHalo ? {} : { structure: samplingStructure(vocab, { endCorrection: correction }) }),
     onBatch: post,
   });
   port.postMessage({ type: "done", dropped, stats } satisfies GenerateWorkerMessage);

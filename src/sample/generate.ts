@@ -30,8 +30,21 @@ export interface GenerateOptions {
   prefix?: Int32Array[];
   /** Structure every record obeys (structure.ts); absent: plain HALO sampling. */
   structure?: SamplingStructure;
+  /** Counts, per visit, how the head's rows ended records (end-calibration.ts fits the correction from it). */
+  endTally?: EndTally;
   /** Called with each run of finished records, in record order (streaming to disk). */
   onBatch?: (records: EncodedRecord[], done: number) => void | Promise<void>;
+}
+
+/**
+ * Per visit k, over the sampled visit rows at k: the head drew the end token (the correction may undo
+ * it), the row had to end the record (a death, no code, the context's last row), or the head went on.
+ * Before the end-of-record correction; grown as records get longer.
+ */
+export interface EndTally {
+  ended: number[];
+  forced: number[];
+  went: number[];
 }
 
 /** A sampled record before decoding: its matrix rows as ascending token ids, row 0 the start row. */
@@ -112,6 +125,15 @@ export async function sampleRows(
   options: GenerateOptions,
   onRecords: (records: RawRecord[]) => void | Promise<void>,
 ): Promise<SampleStats> {
+  const runs = sampleRowRuns(model, options);
+  for (let run = runs.next(); ; run = runs.next()) {
+    if (run.done) return run.value;
+    await onRecords(run.value);
+  }
+}
+
+/** sampleRows without waiting on a consumer: yields the runs of finished records, returns the stats. */
+export function* sampleRowRuns(model: Generator, options: GenerateOptions): Iterator<RawRecord[], SampleStats> {
   const { count, batchSize, seed } = options;
   checkInt("count", count, 0);
   checkInt("batchSize", batchSize, 1);
@@ -128,29 +150,31 @@ export async function sampleRows(
     throw new Error(
       `Expected a sampling structure for ${c.nVocab} tokens and ${c.nLabels} labels but received one for ${st.labelRow.length} and ${st.labelCodes.length}: it belongs to another vocabulary`,
     );
-  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc, st);
+  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc, st, options.endTally);
   const finished = new Map<number, RawRecord>();
   let emitted = 0;
   let pendingRun: RawRecord[] = [];
   let next = 0;
-  const flush = async (force: boolean) => {
+  /** The next run to hand out, if one is due. */
+  const due = (force: boolean): RawRecord[] | null => {
     while (finished.has(emitted)) {
       pendingRun.push(finished.get(emitted) as RawRecord);
       finished.delete(emitted);
       emitted++;
     }
-    if (pendingRun.length >= batchSize || (force && pendingRun.length > 0)) {
-      const run = pendingRun;
-      pendingRun = [];
-      await onRecords(run);
-    }
+    if (pendingRun.length < batchSize && !(force && pendingRun.length > 0)) return null;
+    const run = pendingRun;
+    pendingRun = [];
+    return run;
   };
   while (emitted < count) {
     while (next < count && sampler.hasFreeSlot()) sampler.start(next++, seed, options);
     for (const raw of sampler.step()) finished.set(raw.n, raw);
-    await flush(next >= count && sampler.active() === 0);
+    const run = due(next >= count && sampler.active() === 0);
+    if (run !== null) yield run;
   }
-  await flush(true);
+  const last = due(true);
+  if (last !== null) yield last;
   return sampler.stats;
 }
 
@@ -200,6 +224,7 @@ class Sampler {
     B: number,
     private readonly labelConstraints?: Int8Array,
     private readonly structure?: SamplingStructure,
+    private readonly endTally?: EndTally,
   ) {
     this.model = model;
     const V = model.config.nVocab;
@@ -320,16 +345,21 @@ class Sampler {
       const t = st.rows.length;
       const drawn = st.fixed[t] === undefined;
       let ended = drawn && next[i].includes(end);
+      let forced = st.rows.length + 1 >= nCtx;
       if (structure !== undefined && drawn && t >= 2 && !next[i].some((tok) => structure.isCode[tok] === 1)) {
         // still no code after every redraw: the record ends before this row
         this.stats.endedAtEmptyRow++;
         ended = true;
+        forced = true;
       } else {
         let row = next[i];
-        if (structure !== undefined && drawn && !ended && row.some((tok) => structure.lastVisitOnly[tok] === 1)) {
-          if (structure.lastVisitRule === "end") ended = true;
-          else row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
+        if (structure !== undefined && drawn && row.some((tok) => structure.lastVisitOnly[tok] === 1)) {
+          if (ended || structure.lastVisitRule === "end") {
+            ended = true;
+            forced = true;
+          } else row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
         }
+        if (drawn && t >= 2) [ended, row] = this.correctEnd(st, t - 2, ended, forced, row);
         st.rows.push(row);
       }
       if (!ended && st.rows.length < nCtx) return;
@@ -347,6 +377,26 @@ class Sampler {
       this.slots[s] = null;
     });
     return out;
+  }
+
+  /**
+   * Tallies how visit k's row ended the record and applies the end-of-record correction (structure.ts):
+   * returns whether the record ends here and the row, its end token added or removed to match.
+   */
+  private correctEnd(st: SlotState, k: number, ended: boolean, forced: boolean, row: Int32Array): [boolean, Int32Array] {
+    const tally = this.endTally;
+    if (tally !== undefined) {
+      for (const list of [tally.ended, tally.forced, tally.went]) while (list.length <= k) list.push(0);
+      (forced ? tally.forced : ended ? tally.ended : tally.went)[k]++;
+    }
+    const correction = this.structure?.endCorrection;
+    if (correction == null) return [ended, row];
+    const c = correction[Math.min(k, correction.length - 1)];
+    const u = st.rng.uniform(); // one draw per visit row, whatever the branch: streams stay aligned
+    const end = this.model.config.nCodes + this.model.config.nLabels + 1;
+    if (!forced && ended && c < 0 && u < -c) return [false, row.filter((tok) => tok !== end)];
+    if (!ended && c > 0 && u < c) return [true, Int32Array.from([...row, end])];
+    return [ended, row];
   }
 
   /** Whether a finished record holds a code of every label given as present. */

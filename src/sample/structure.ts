@@ -10,7 +10,12 @@
 //   each member as its own Bernoulli, so a record can get two sexes or none. Where every training
 //   record (or visit) holds one, the draw leaves "none" out and renormalises: it conditions the
 //   group on being non-empty. Members after the chosen one are off, which the head, having never
-//   seen two in training, gives near-zero probability anyway.
+//   seen two in training, gives near-zero probability anyway. Sex is the exception: the first sex
+//   keeps the head's chance and the last takes the rest. The head's chance of the second sex given
+//   not the first rests on the single hidden unit between them (identity MADE degrees), which
+//   training can leave dead: STU3 demo, 0.487 where the data say 1, so renormalising gave 69.6%
+//   women against 51.9% (the head's chance of the first sex: 50.8%). Age and gap groups are better
+//   renormalised (giving the rest to the last bucket put 24% of first visits at 90+ years).
 // - Eras: where no training visit mixes ICD-9 and ICD-10 codes, a visit's first coded era excludes
 //   the other for the rest of the row (an intervention on the chain, not a posterior).
 // - A visit row without a medical code is drawn again (rejection: exactly HALO's distribution of a
@@ -28,6 +33,11 @@
 //   labels are; the sampled label row still conditions the visits. Labels given as conditions are
 //   kept: absent ones forbid their codes, present ones redraw the record until one of their codes
 //   occurs (up to recordTries).
+// - End-of-record correction (end-calibration.ts, fitted when training ends): at visit k, an end the
+//   head drew is undone with probability -c_k (c_k < 0), or a record the head went on with ends with
+//   probability c_k (c_k > 0), so that records end at the training split's rate at every visit. Codes
+//   precede the end token in the row's order, so the row's codes keep their distribution exactly;
+//   rows that must end (a death, no code) are never continued.
 import type { Vocabulary } from "../encode/types.ts";
 import { codeEra } from "../encode/vocab-structure.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
@@ -52,12 +62,18 @@ export interface SamplingStructure {
   rowTries: number;
   /** Draws of a record that lacks a code of a label given as present. */
   recordTries: number;
+  /** Per visit k (0-based; later visits use the last value), c_k in [-1, 1]; null: the head's own ends. */
+  endCorrection: Float64Array | null;
 }
 
 /** The sampling structure of a vocabulary (token ids as the model numbers them: codes, labels, start, end, pad). */
 export function samplingStructure(
   vocab: Vocabulary,
-  opts: { labelsFromCodes?: boolean; lastVisitRule?: SamplingStructure["lastVisitRule"] } = {},
+  opts: {
+    labelsFromCodes?: boolean;
+    lastVisitRule?: SamplingStructure["lastVisitRule"];
+    endCorrection?: readonly number[] | null;
+  } = {},
 ): SamplingStructure {
   const C = vocab.codes.length;
   const L = vocab.labels.length;
@@ -69,10 +85,10 @@ export function samplingStructure(
   const required: number[] = [];
   // The kernel draws a group where its tokens are side by side in the order; vocabularies encoded
   // before structural tokens came first scatter age and gap tokens, which then stay Bernoulli draws.
-  const addGroup = (ids: number[], isRequired: boolean) => {
+  const addGroup = (ids: number[], isRequired: boolean, rest: "renormalise" | "last" = "renormalise") => {
     if (ids.length === 0 || ids.some((id, i) => i > 0 && id !== ids[i - 1] + 1)) return;
     for (const id of ids) group[id] = required.length;
-    required.push(isRequired ? 1 : 0);
+    required.push(isRequired ? (rest === "last" ? 2 : 1) : 0);
   };
   const ofKind = (kind: string) => vocab.codes.flatMap((t, id) => (t.kind === kind ? [id] : []));
   addGroup(ofKind("gap"), req.gap);
@@ -83,6 +99,7 @@ export function samplingStructure(
   addGroup(
     vocab.labels.flatMap((l, k) => (l.kind === "sex" ? [C + k] : [])),
     req.sex,
+    "last",
   );
 
   let era: Int8Array | null = null;
@@ -139,5 +156,6 @@ export function samplingStructure(
     labelsFromCodes: opts.labelsFromCodes ?? true,
     rowTries: 50,
     recordTries: 50,
+    endCorrection: opts.endCorrection?.length ? Float64Array.from(opts.endCorrection) : null,
   };
 }

@@ -177,7 +177,8 @@ export interface Kernels {
  *   one token of a group is on, drawn as ONE categorical draw: with p_m the head's probability of
  *   member m given the tokens before it and no earlier member on (the chain's own values), member i is
  *   the first one on with weight w_i = p_i * prod_{m<i} (1 - p_m), none with prod_m (1 - p_m). For a
- *   required group (required[g] = 1) "none" is left out and the weights renormalised. The draw uses
+ *   required group "none" is left out: required[g] = 1 renormalises the weights, required[g] = 2 gives
+ *   none's weight to the last free member (the first members keep the head's chances). The draw uses
  *   the uniform of the group's first token and is made at its last token; the chosen token then
  *   conditions every later token. Fixed entries still win: a member fixed on is the group's choice,
  *   members fixed off are left out of the draw; a group with every member fixed off stays empty.

@@ -565,7 +565,7 @@ function madeSampleRow(
         rem[b] *= 1 - p;
       }
       if (j !== last[g] || chosen[b * G + g]) continue;
-      const m = drawMember(weight, b * V, first[g], j, rules?.required?.[g] === 1, uniforms[b * V + first[g]], fixed);
+      const m = drawMember(weight, b * V, first[g], j, rules?.required?.[g] ?? 0, uniforms[b * V + first[g]], fixed);
       if (m < 0) continue;
       turnOn(b, m);
       chosen[b * G + g] = 1;
@@ -584,33 +584,35 @@ function madeSampleRow(
 
 /**
  * The categorical draw of one group (tokens lo..hi of record row `at`): member m with weight w_m,
- * none with 1 - sum w (left out when required). A required group whose weights all underflow to 0
- * takes its first free member. Returns the token, or -1 for none.
+ * none with 1 - sum w. required (RowRules): 0 none allowed; 1 none left out and the weights
+ * renormalised (a group whose weights all underflow to 0 takes its first free member); 2 none given
+ * to the last free member. Returns the token, or -1 for none.
  */
 function drawMember(
   weight: Float64Array,
   at: number,
   lo: number,
   hi: number,
-  required: boolean,
+  required: number,
   u: number,
   fixed: Int8Array | null,
 ): number {
   let sum = 0;
   for (let m = lo; m <= hi; m++) sum += weight[at + m];
   const free = (m: number) => fixed === null || fixed[at + m] < 0;
-  if (required && !(sum > 0)) {
+  if (required === 1 && !(sum > 0)) {
     for (let m = lo; m <= hi; m++) if (free(m)) return m;
     return -1;
   }
-  const target = u * (required ? sum : 1);
+  const target = u * (required === 1 ? sum : 1);
   let acc = 0;
   for (let m = lo; m <= hi; m++) {
     acc += weight[at + m];
     if (target < acc && weight[at + m] > 0) return m;
   }
-  // rounding can leave u * sum a hair above the running sum: the last member with weight then
-  if (required) for (let m = hi; m >= lo; m--) if (weight[at + m] > 0) return m;
+  // renormalised: rounding can leave u * sum a hair above the running sum; the last member with weight
+  if (required === 1) for (let m = hi; m >= lo; m--) if (weight[at + m] > 0) return m;
+  if (required === 2) for (let m = hi; m >= lo; m--) if (free(m)) return m;
   return -1;
 }
 

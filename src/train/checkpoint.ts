@@ -18,6 +18,7 @@ import { createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import type { RngState } from "../tensor/rng.ts";
+import type { EndCalibration } from "../sample/end-calibration.ts";
 import type { DpRecord } from "./dp.ts";
 import type { TrainOptions } from "./options.ts";
 import { SafetensorsReader, type TensorSource, writeSafetensors } from "./safetensors.ts";
@@ -57,6 +58,8 @@ export interface CheckpointConfig {
   kernels: string;
   /** DP-SGD runs only: the privacy these weights were trained under (epsilon spent by their steps). */
   dp?: DpRecord;
+  /** best/ of a finished run: the end-of-record correction structured sampling applies (src/sample/end-calibration.ts). */
+  endCalibration?: EndCalibration;
   /** Written by saveCheckpoint (callers leave it out) and checked by loadCheckpoint. */
   integrity?: CheckpointIntegrity;
 }

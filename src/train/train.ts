@@ -3,6 +3,7 @@
 // every `evalEvery` steps (or once per epoch), keep best/, refresh last/, stop early on patience,
 // on a limit, or when asked (Ctrl-C). It runs synchronously; train-worker.ts puts it off the main
 // thread, and `shouldStop` is polled between steps.
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EncodedDataset, EncodedRecord } from "../encode/types.ts";
 import { vocabSizes } from "../encode/types.ts";
@@ -12,6 +13,8 @@ import { gptTokens } from "../model/gpt.ts";
 import { contextLength, createModel } from "../model/registry.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
+import { type EndCalibration, fitEndCorrection } from "../sample/end-calibration.ts";
+import { samplingStructure } from "../sample/structure.ts";
 import { Rng } from "../tensor/rng.ts";
 import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
@@ -74,6 +77,8 @@ export interface TrainResult {
   /** Training loss of every step taken in this session, in order. */
   losses: number[];
   out: string;
+  /** The end-of-record correction fitted to the kept model (absent for DP and interrupted runs). */
+  endCalibration?: EndCalibration;
 }
 
 export interface TrainHooks {
@@ -341,6 +346,7 @@ export function trainLoop(
     saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
     emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
   }
+  const endCalibration = reason === "interrupted" || dp ? undefined : calibrateEnds(bestDir, dataset, options.seed, kernels);
   return {
     reason,
     step: state.step,
@@ -351,7 +357,22 @@ export function trainLoop(
     baselineValLoss,
     losses,
     out: request.out,
+    ...(endCalibration ? { endCalibration } : {}),
   };
+}
+
+/**
+ * Fits the kept model's end-of-record correction (src/sample/end-calibration.ts) and records it in
+ * best/config.json, where generate reads it. Not for DP runs: the training split's visit counts are
+ * not covered by the guarantee. Nothing to do before the first checkpoint.
+ */
+function calibrateEnds(bestDir: string, dataset: EncodedDataset, seed: number, kernels: Kernels): EndCalibration | undefined {
+  if (!existsSync(join(bestDir, "config.json"))) return undefined;
+  const kept = loadCheckpoint(bestDir, kernels);
+  const endCalibration = fitEndCorrection(kept.model, dataset.splits.train, samplingStructure(dataset.vocab), { seed });
+  const { integrity: _, ...config } = kept.config;
+  saveCheckpoint(bestDir, kept.model, dataset.vocab, { ...config, endCalibration });
+  return endCalibration;
 }
 
 /**

@@ -35,12 +35,12 @@ async function collect(m: HaloModel, options: Parameters<typeof sampleRows>[1]):
 }
 
 // Tokens 1..3 form one group; token 0 comes before it, 4 (and the rest) after; every row free.
-function groupOnly(V: number, required: boolean): SamplingStructure {
+function groupOnly(V: number, required: 0 | 1 | 2): SamplingStructure {
   const group = new Int32Array(V).fill(-1);
   group.fill(0, 1, 4);
   const free = new Int8Array(V).fill(-1);
   return {
-    rules: { group, required: Uint8Array.of(required ? 1 : 0), era: null },
+    rules: { group, required: Uint8Array.of(required), era: null },
     labelRow: free,
     firstVisit: free,
     laterVisit: free,
@@ -51,11 +51,17 @@ function groupOnly(V: number, required: boolean): SamplingStructure {
     labelsFromCodes: false,
     rowTries: 0,
     recordTries: 0,
+    endCorrection: null,
   };
 }
 
-for (const required of [true, false])
-  test(`a grouped draw follows its exact distribution (chi-square over all rows, ${required ? "exactly one" : "at most one"})`, async () => {
+const groupRules = {
+  0: "at most one",
+  1: "exactly one, renormalised",
+  2: "exactly one, the last member taking the rest",
+} as const;
+for (const required of [0, 1, 2] as const)
+  test(`a grouped draw follows its exact distribution (chi-square over all rows, ${groupRules[required]})`, async () => {
     // C = 5, L = 1: V = 9, nCtx = 3: start, fixed label row, one sampled visit row.
     const c = makeConfig({ nCtx: 3, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 5, nLabels: 1 });
     const m = model(c, tsKernels, 9);
@@ -76,7 +82,7 @@ for (const required of [true, false])
     // The group's weights read from the row with the group cleared: each member given no earlier member on.
     const prob = candidates.map((x, mask) => {
       const members = [...x].filter(inGroup);
-      if (members.length > 1 || (required && members.length === 0)) return 0;
+      if (members.length > 1 || (required > 0 && members.length === 0)) return 0;
       const cleared = mask & ~0b1110;
       let pr = 1;
       for (let j = 0; j < V; j++) if (!inGroup(j)) pr *= (mask >> j) & 1 ? p(mask, j) : 1 - p(mask, j);
@@ -88,7 +94,8 @@ for (const required of [true, false])
       }
       const sum = w.reduce((a, b) => a + b, 0);
       if (members.length === 0) return pr * rest;
-      return (pr * w[members[0] - 1]) / (required ? sum : 1);
+      if (required === 2 && members[0] === 3) return pr * (w[2] + rest);
+      return (pr * w[members[0] - 1]) / (required === 1 ? sum : 1);
     });
     assert.ok(Math.abs(prob.reduce((a, b) => a + b) - 1) < 1e-9);
 
@@ -198,22 +205,25 @@ if (nativeKernels) {
     assert.deepEqual(rows(nat), rows(ts));
   });
 
-  test("native and TypeScript kernels agree when a group spans the native kernel's blocks of 8 tokens", async () => {
-    // Tokens 5..10 form one group: a member chosen in the first block changes h values the second
-    // block's prefix dots already hold, which the native kernel corrects.
-    const c = makeConfig({ nCtx: 5, nEmbd: 16, nLayer: 1, nHead: 2 }, { nCodes: 20, nLabels: 1 });
-    const V = c.nVocab;
-    const structure = groupOnly(V, true);
-    structure.rules.group?.fill(-1).fill(0, 5, 11);
-    const opts = { count: 200, batchSize: 32, seed: 12, structure };
-    const ts = await collect(model(c, tsKernels, 8), opts);
-    const nat = await collect(model(c, native, 8), opts);
-    const rows = (rs: RawRecord[]) => rs.map((r) => r.rows.map((x) => [...x]));
-    assert.deepEqual(rows(nat), rows(ts));
-    const chosen = new Set(ts.flatMap((r) => r.rows.slice(2).flatMap((x) => [...x].filter((t) => t >= 5 && t <= 10))));
-    assert.ok(
-      [5, 6, 7].some((t) => chosen.has(t)),
-      "some choices fall in the first block",
-    );
-  });
+  for (const required of [1, 2] as const)
+    test(`native and TypeScript kernels agree when a group spans the native kernel's blocks of 8 tokens (${groupRules[required]})`, async () => {
+      // Tokens 5..10 form one group: a member chosen in the first block changes h values the second
+      // block's prefix dots already hold, which the native kernel corrects.
+      const c = makeConfig({ nCtx: 5, nEmbd: 16, nLayer: 1, nHead: 2 }, { nCodes: 20, nLabels: 1 });
+      const V = c.nVocab;
+      const structure = groupOnly(V, required);
+      structure.rules.group?.fill(-1).fill(0, 5, 11);
+      const opts = { count: 200, batchSize: 32, seed: 12, structure };
+      const ts = await collect(model(c, tsKernels, 8), opts);
+      const nat = await collect(model(c, native, 8), opts);
+      const rows = (rs: RawRecord[]) => rs.map((r) => r.rows.map((x) => [...x]));
+      assert.deepEqual(rows(nat), rows(ts));
+      const chosen = new Set(
+        ts.flatMap((r) => r.rows.slice(2).flatMap((x) => [...x].filter((t) => t >= 5 && t <= 10))),
+      );
+      assert.ok(
+        [5, 6, 7].some((t) => chosen.has(t)),
+        "some choices fall in the first block",
+      );
+    });
 }
