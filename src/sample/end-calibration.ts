@@ -56,7 +56,7 @@ export function realEnds(records: readonly EncodedRecord[], maxVisits: number): 
  * went on g. Fewer: keep a share of e (c < 0); more: end a share of g (c > 0).
  */
 export function correctionFor(target: number, e: number, f: number, g: number): number {
-  if (target <= f + e) return e > 0 ? -(1 - Math.max(0, target - f) / e) : 0;
+  if (target <= f + e) return e > 0 ? Math.max(0, target - f) / e - 1 : 0;
   return g > 0 ? Math.min(1, (target - f - e) / g) : 0;
 }
 
@@ -76,7 +76,10 @@ export function fitEndCorrection(
   const empty = { correction: [], visits: 0, realHazard: [], modelHazard: [], records, rounds: 0 };
   if (K === 0) return empty;
   // visit k < K on its own; bucket K pools every later visit (absent when no record gets that far)
-  const pooled = (xs: number[]) => [...xs.slice(0, K), ...(xs.length > K ? [xs.slice(K).reduce((a, b) => a + b, 0)] : [])];
+  const pooled = (xs: number[]) => [
+    ...xs.slice(0, K),
+    ...(xs.length > K ? [xs.slice(K).reduce((a, b) => a + b, 0)] : []),
+  ];
   const realAtRisk = pooled(real.atRisk);
   const realHazard = pooled(real.ends).map((e, b) => e / realAtRisk[b]);
   let correction: number[] = [];

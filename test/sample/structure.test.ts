@@ -3,28 +3,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchFromRows } from "../../src/model/batch.ts";
-import { type HaloConfig, makeConfig } from "../../src/model/config.ts";
-import { HaloModel } from "../../src/model/halo.ts";
+import { makeConfig } from "../../src/model/config.ts";
+import type { HaloModel } from "../../src/model/halo.ts";
 import { generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
 import { type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
-import { Rng } from "../../src/tensor/rng.ts";
 import { assertFitsExact } from "./chi-square.ts";
 import { assertStructuredRecord, tinyVocab } from "./tiny-vocab.ts";
+import { variedModel } from "./varied-model.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
-// A model whose rows vary: random output biases, strong head weights, a rare end token.
-function model(c: HaloConfig, kernels = tsKernels, seed = 2): HaloModel {
-  const m = new HaloModel(c, { seed, kernels });
-  const rng = new Rng(seed + 100);
-  const d = c.nEmbd;
-  for (let j = 0; j < c.nVocab; j++) m.p.b2[d - 1 + j] = 1.5 * rng.normal();
-  m.p.b2[d - 1 + c.nCodes + c.nLabels + 1] = -2;
-  for (let i = 0; i < m.p.w1.length; i++) m.p.w1[i] *= 4;
-  for (let i = 0; i < m.p.w2.length; i++) m.p.w2[i] *= 4;
-  return m;
-}
+const model = variedModel;
 
 async function collect(m: HaloModel, options: Parameters<typeof sampleRows>[1]): Promise<RawRecord[]> {
   const out: RawRecord[] = [];

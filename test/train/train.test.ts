@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { saveDataset } from "../../src/encode/dataset-file.ts";
+import { realEnds } from "../../src/sample/end-calibration.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
@@ -168,6 +169,37 @@ test('keep "last": a run that ends on its budget keeps its final model; one that
   assert.equal(kept.state.bestStep, budget.bestStep);
   assert.deepEqual(kept.model.params, loadCheckpoint(join(out2, "last"), tsKernels).model.params);
   rmSync(out2, { recursive: true });
+});
+
+test("a finished run records in best/ the end-of-record correction fitted to its training visit counts; an interrupted one does not", () => {
+  const out = tempRun();
+  const done = trainLoop(dataset, "synthetic", { ...base, out, maxSteps: 8 }, hooks);
+  const recorded = loadCheckpoint(join(out, "best"), tsKernels).config.endCalibration;
+  assert.deepEqual(recorded, done.endCalibration);
+  const real = realEnds(dataset.splits.train, loadCheckpoint(join(out, "best"), tsKernels).model.config.nCtx - 2);
+  assert.ok(recorded !== undefined && recorded.visits > 0 && recorded.correction.length >= recorded.visits);
+  assert.deepEqual(
+    recorded.realHazard.slice(0, recorded.visits),
+    real.ends.slice(0, recorded.visits).map((e, k) => e / real.atRisk[k]),
+  );
+  assert.equal(loadCheckpoint(join(out, "last"), tsKernels).config.endCalibration, undefined);
+  rmSync(out, { recursive: true });
+
+  const cut = tempRun();
+  let polls = 0;
+  const interrupted = trainLoop(
+    dataset,
+    "synthetic",
+    { ...base, out: cut, maxSteps: 8, evalEvery: 2 },
+    {
+      ...hooks,
+      shouldStop: () => ++polls > 5,
+    },
+  );
+  assert.equal(interrupted.reason, "interrupted");
+  assert.equal(interrupted.endCalibration, undefined);
+  assert.equal(loadCheckpoint(join(cut, "best"), tsKernels).config.endCalibration, undefined);
+  rmSync(cut, { recursive: true });
 });
 
 test("the cosine schedule runs from lr to lr/10 over the tightest limit; constant stays put", () => {
