@@ -38,7 +38,7 @@ export function registerIngest(program: Command): void {
     .option("--no-death", "no death token on the last visit of patients who died")
     .option(
       "--no-structure-first",
-      "every token in one seeded random within-visit order (the paper's), not structural tokens first",
+      "every token in one seeded random within-visit order (the paper's), not structural tokens first, and sex after the phenotypes in the label row",
     )
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
