@@ -2,7 +2,7 @@
 // teacher forcing (the summed P(end) of each visit row given the real prefix and the row's own
 // codes, against the real ends, by visit position), P(end) on the rows that hold a death token
 // (always 1 in the data: death is only ever in the last visit), and the records sampled from it
-// (structured, as `generate` does, and plain HALO) against the real ones: visits per record,
+// (structured with and without the end-of-record correction, and plain HALO) against the real ones: visits per record,
 // deaths, codes per visit, distinct codes per record, and the share of a visit's codes that were in
 // the previous visit. Not timed.
 // Run: node --import tsx bench/record-ends.ts <dataset dir> <checkpoint dir> [--count 2000] [--seed 1]
@@ -22,7 +22,7 @@ const { values, positionals } = parseArgs({
 const [datasetDir, checkpointDir] = positionals;
 if (!datasetDir || !checkpointDir) throw new Error("usage: bench/record-ends.ts <dataset dir> <checkpoint dir>");
 const dataset = await loadDataset(datasetDir);
-const loaded = loadCheckpoint(checkpointDir).model;
+const { model: loaded, config } = loadCheckpoint(checkpointDir);
 if (!(loaded instanceof HaloModel)) {
   console.error(`${checkpointDir} holds a ${loaded.kind} model; this bench reads HALO's head logits.`);
   process.exit(1);
@@ -112,7 +112,11 @@ for (const split of ["train", "test"] as const) {
 }
 const count = Number(values.count);
 const seed = Number(values.seed);
+const endCorrection = config.endCalibration?.correction;
 for (const [name, structure] of [
+  ...(endCorrection
+    ? ([["structured, end-corrected (generate's default)", samplingStructure(vocab, { endCorrection })]] as const)
+    : []),
   ["structured", samplingStructure(vocab)],
   ["plain HALO", undefined],
 ] as const) {

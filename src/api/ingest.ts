@@ -45,11 +45,12 @@ export interface IngestOptions {
   age?: boolean;
   gaps?: boolean;
   sex?: boolean;
-  /** --no-visit-types / --no-stays / --no-death / --no-structure-first set these to false. */
+  /** --no-visit-types / --no-stays / --no-death / --no-structure-first / --no-visit-sex set these to false. */
   visitTypes?: boolean;
   stays?: boolean;
   death?: boolean;
   structureFirst?: boolean;
+  visitSex?: boolean;
   /** Add lab tokens (value-bucketed) to the kinds. */
   labs?: boolean;
   labBuckets?: number;
@@ -208,6 +209,7 @@ async function ingestFrom(input: string, source: TableSource | undefined, opts: 
       stays: opts.stays,
       death: opts.death,
       structureFirst: opts.structureFirst,
+      visitSex: opts.visitSex,
       labBuckets: opts.labBuckets,
       valueBuckets: opts.valueBuckets,
       seed: opts.seed,

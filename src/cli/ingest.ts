@@ -40,6 +40,7 @@ export function registerIngest(program: Command): void {
       "--no-structure-first",
       "every token in one seeded random within-visit order (the paper's), not structural tokens first, and sex after the phenotypes in the label row",
     )
+    .option("--no-visit-sex", "no token of the patient's sex on each visit (the label row still holds it)")
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
     .option(

@@ -122,7 +122,8 @@ export class Decoder {
           v.stayMinutes ??= uniformInt(opts.rand, (t.lo ?? 0) * 60, (t.hi ?? 0) * 60);
         } else if (t.kind === "death") {
           deathBucket ??= [t.lo ?? 0, t.hi ?? 0];
-        } else {
+        } else if (t.kind !== "sex") {
+          // (a visit's sex token repeats the label row's sex, which the patient gets)
           const e: ClinicalEvent = {
             kind: t.eventKind as EventKind,
             system: t.system as CodeSystem,

@@ -31,6 +31,8 @@ export interface EncodeOptions {
   death?: boolean;
   /** Structural tokens first in the within-visit order, death last, sex first in the label row (default true; false: the paper's fully permuted order). */
   structureFirst?: boolean;
+  /** The record's sex as a token on every visit (default true; needs sex labels). */
+  visitSex?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;
   /** How lab values are bucketed: "quantile:K", "uniform:K" or "reference" (default quantile:labBuckets). */
@@ -120,6 +122,7 @@ export function encodeDataset(
     stays: opts.stays ?? true,
     death: opts.death ?? true,
     structureFirst: opts.structureFirst ?? true,
+    visitSex: (opts.visitSex ?? true) && (opts.sex ?? true),
   };
   const vocab = buildVocabulary(parts.train, phenotypes.defs, {
     kinds,

@@ -48,6 +48,8 @@ export class Encoder {
   private readonly stayTokens: RangeToken[];
   private readonly deathTokens: RangeToken[];
   private readonly typeIds = new Map<string, number>();
+  /** Sex -> the token every visit of a record with that sex holds. */
+  private readonly visitSexIds = new Map<string, number>();
   private readonly sexLabels = new Map<string, number>();
   private readonly phenotypeIds: number[] = [];
   private readonly matchPhenotypes: (r: PatientRecord) => number[];
@@ -57,6 +59,7 @@ export class Encoder {
   constructor(readonly vocab: Vocabulary) {
     vocab.codes.forEach((t, id) => {
       if (t.kind === "type") this.typeIds.set(t.value ?? t.name.slice("type:".length), id);
+      if (t.kind === "sex" && t.value !== undefined) this.visitSexIds.set(t.value, id);
       if (t.kind !== "code" && t.kind !== "lab") return;
       const [kind, system, code] = [t.eventKind ?? "", t.system ?? "", t.code ?? ""];
       this.kinds.add(kind);
@@ -152,6 +155,8 @@ export class Encoder {
         kept[i].ids.add(this.gapTokens[bucketIndex(this.gapTokens, gap)].id);
       }
     }
+    const sexToken = r.sex === undefined ? undefined : this.visitSexIds.get(r.sex);
+    if (sexToken !== undefined) for (const v of kept) v.ids.add(sexToken);
     if (this.deathTokens.length > 0 && r.deathDate !== undefined) {
       const death = dayNumber(r.deathDate);
       const last = kept[kept.length - 1];

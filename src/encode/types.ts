@@ -10,13 +10,14 @@ export type TokenKind =
   | "age" // age at the first visit, bucketed (on the first visit)
   | "type" // the source's visit class (inpatient, ambulatory, ...), one per visit
   | "stay" // length of stay in hours, bucketed (on visits with a known discharge)
-  | "death"; // the patient died: days from this visit's start to death, bucketed (on the last visit)
+  | "death" // the patient died: days from this visit's start to death, bucketed (on the last visit)
+  | "sex"; // the record's sex (its sex label) again on every visit, so the head draws each visit's codes knowing it
 
 export interface CodeToken {
   kind: TokenKind;
   /** Typed name, unique in the vocabulary: "icd9cm:4019", "loinc:2345-7#3", "gap:7-30", "age:40-50", "type:inpatient". */
   name: string;
-  /** For "type": the visit class as the source wrote it. */
+  /** For "type": the visit class as the source wrote it; for "sex": the sex ("F", "M", "O"). */
   value?: string;
   /** For "code" and "lab": source system and code, and the event kind to write it back as. */
   system?: string;
@@ -145,6 +146,8 @@ export interface EncodingInfo {
   death?: boolean;
   /** Structural tokens (gap, age, type, stay) first in the within-visit order, death last, sex first in the label row (absent: false). */
   structureFirst?: boolean;
+  /** The record's sex as a token on every visit (absent: false). */
+  visitSex?: boolean;
   /** Value buckets per lab (at most; for "reference", 3). */
   labBuckets: number;
   /** How lab values were bucketed: "quantile:K", "uniform:K" or "reference" (absent: quantile:labBuckets). */

@@ -35,13 +35,18 @@ export function bagOfCodes(record: EncodedRecord): Int32Array {
 }
 
 /**
- * (C, L) 1 where code c is one of the codes that define label k (its phenotype's code group): a
- * classifier that saw them would only read the definition back (AUROC 1 on real data).
+ * (C, L) 1 where code c is one of the codes that define label k (its phenotype's code group, or for a
+ * sex label the visit token that repeats it): a classifier that saw them would only read the
+ * definition back (AUROC 1 on real data).
  */
 export function labelDefiningCodes(vocab: Vocabulary): Uint8Array {
   const L = vocab.labels.length;
   const out = new Uint8Array(vocab.codes.length * L);
-  vocab.labels.forEach(({ match }, k) => {
+  vocab.labels.forEach(({ match, kind }, k) => {
+    if (kind === "sex")
+      vocab.codes.forEach((t, c) => {
+        if (t.kind === "sex") out[c * L + k] = 1;
+      });
     if (!match) return;
     vocab.codes.forEach((t, c) => {
       if (t.system !== match.system || t.eventKind !== match.eventKind || t.code === undefined) return;

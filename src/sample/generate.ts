@@ -315,6 +315,10 @@ class Sampler {
         if (st !== undefined) {
           fixedTok.set(t === 1 ? st.labelRow : t === 2 ? st.firstVisit : st.laterVisit, r * V);
           if (t >= 2) for (const id of slot.forbid) fixedTok[r * V + id] = 0;
+          if (t >= 2)
+            st.visitSex.forEach((id, k) => {
+              if (id >= 0 && slot.rows[1].includes(C + k)) fixedTok[r * V + id] = 1;
+            });
           anyFixed = true;
         }
         if (t === 1) {

@@ -58,6 +58,8 @@ export interface SamplingStructure {
   labelCodes: (Int32Array | null)[];
   /** Phenotype labels of a sampled record are those its codes define. */
   labelsFromCodes: boolean;
+  /** Per label (L): the visit token repeating that sex label on every visit, or -1; forced to the label row's sex. */
+  visitSex: Int32Array;
   /** Draws of a visit row that holds no medical code before the record ends there. */
   rowTries: number;
   /** Draws of a record that lacks a code of a label given as present. */
@@ -124,6 +126,14 @@ export function samplingStructure(
   firstVisit.fill(0, C, C + L);
   firstVisit[start] = 0;
   firstVisit[pad] = 0;
+  const visitSex = new Int32Array(L).fill(-1);
+  vocab.labels.forEach((l, k) => {
+    if (l.kind !== "sex") return;
+    const id = vocab.codes.findIndex((t) => t.kind === "sex" && `sex:${t.value}` === l.name);
+    if (id < 0) return;
+    visitSex[k] = id;
+    firstVisit[id] = 0; // on only where the sampler forces it
+  });
   const laterVisit = firstVisit.slice();
   for (const id of ofKind("gap")) firstVisit[id] = 0;
   for (const id of ofKind("age")) laterVisit[id] = 0;
@@ -154,6 +164,7 @@ export function samplingStructure(
     lastVisitRule: opts.lastVisitRule ?? "end",
     labelCodes,
     labelsFromCodes: opts.labelsFromCodes ?? true,
+    visitSex,
     rowTries: 50,
     recordTries: 50,
     endCorrection: opts.endCorrection?.length ? Float64Array.from(opts.endCorrection) : null,

@@ -32,8 +32,8 @@ test("splits, learns the vocabulary on train, encodes all splits and summarises"
   assert.equal(summary.droppedVisits, 0);
   assert.equal(summary.visitsPerRecord.max, 2);
   assert.equal(dataset.encoding?.maxVisits, 2);
-  // Each visit: first {4019, snomed, age}, second {25000, gap}.
-  assert.equal(summary.tokensPerVisit, 2.5);
+  // Each visit: first {4019, snomed, age, sex}, second {25000, gap, sex}.
+  assert.equal(summary.tokensPerVisit, 3.5);
   assert.equal(summary.codesPerVisit, 1.5);
   assert.equal(summary.vocabulary.byKind.code, 5);
   assert.equal(summary.vocabulary.byKind.lab, undefined, "labs are opt-in");

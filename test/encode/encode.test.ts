@@ -232,3 +232,31 @@ test("structural tokens first in the within-visit order, each kind one contiguou
     "this visit holds ICD-9 and ICD-10 codes",
   );
 });
+
+test("with structureFirst, sex leads the label row and visitSex repeats the record's sex on every visit", () => {
+  const bob = patient("bob", [["2100-02-01", [dx("4019")]]], { sex: "M", birthDate: "2050-01-11" });
+  const unknown = patient("u", [["2100-02-01", [dx("4019")]]], { sex: "U" });
+  const build = (visitSex: boolean) =>
+    buildVocabulary([alice, bob], [hypertension], { ...opts, kinds: [...opts.kinds], structureFirst: true, visitSex });
+  const vocab = build(true);
+  assert.deepEqual(
+    vocab.labels.map((l) => l.name),
+    ["sex:F", "sex:M", "pheno:Essential hypertension"],
+  );
+  assert.deepEqual(
+    vocab.codes.slice(0, 2).map((t) => t.name),
+    ["visit-sex:F", "visit-sex:M"],
+    "first in the within-visit order, so every code is drawn knowing it",
+  );
+  const enc = new Encoder(vocab);
+  const sexTokens = (r: typeof alice) =>
+    enc
+      .encode(r)
+      ?.visits.map((v) => [...v].filter((id) => vocab.codes[id].kind === "sex").map((id) => vocab.codes[id].name));
+  assert.deepEqual(sexTokens(alice), [["visit-sex:F"], ["visit-sex:F"], ["visit-sex:F"], ["visit-sex:F"]]);
+  assert.deepEqual(sexTokens(bob), [["visit-sex:M"]]);
+  assert.deepEqual(sexTokens(unknown), [[]], "no sex label, no token");
+  const without = build(false);
+  assert.ok(!without.codes.some((t) => t.kind === "sex"));
+  assert.deepEqual(new Encoder(without).encode(alice)?.labels, Int32Array.of(0, 2));
+});

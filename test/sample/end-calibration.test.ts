@@ -61,7 +61,7 @@ test("correctionFor undoes a share of the head's ends, or ends a share of the re
 });
 
 test("a correction of 1 ends every record at its first visit; -1 leaves only deaths and the context to end them", async () => {
-  const m = model(-2);
+  const m = model(-5);
   const structure = samplingStructure(vocab);
   const ended = await collect(m, [1], 300, 1);
   assert.ok(ended.every((r) => r.rows.length === 3));
@@ -81,7 +81,7 @@ test("a correction of 1 ends every record at its first visit; -1 leaves only dea
 });
 
 test("the fitted correction makes records end at the training split's rate at every fitted visit", async () => {
-  const m = model(-4);
+  const m = model(-10);
   // visit counts 1..8 with shares 30, 5, 5, 10, 10, 10, 10, 20 %
   const shares = [30, 5, 5, 10, 10, 10, 10, 20];
   const train = withVisits(shares.flatMap((s, k) => new Array(s * 10).fill(k + 1)));

@@ -42,6 +42,7 @@ function groupOnly(V: number, required: 0 | 1 | 2): SamplingStructure {
     rowTries: 0,
     recordTries: 0,
     endCorrection: null,
+    visitSex: Int32Array.of(-1),
   };
 }
 

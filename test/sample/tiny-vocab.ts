@@ -25,6 +25,8 @@ export function tinyVocab(): Vocabulary {
       dx("icd10cm", "E119"),
       dx("snomed", "1"),
       ...range("death", 2),
+      { kind: "sex", name: "visit-sex:F", value: "F" },
+      { kind: "sex", name: "visit-sex:M", value: "M" },
     ],
     labels: [
       {
@@ -54,7 +56,7 @@ export function tinyVocab(): Vocabulary {
  * Asserts a sampled record (start row, label row, visit rows) obeys the structure of a tinyVocab
  * vocabulary: labels only in the label row and exactly one sex; per visit one age token (first visit
  * only), one gap (later visits), one class, at most one stay, at most one death and only on the last
- * visit, a medical code, one ICD era. Returns the visits and deaths seen.
+ * visit, a medical code, one ICD era, the label row's sex as its one sex token. Returns the visits and deaths seen.
  */
 export function assertStructuredRecord(
   rowsOfRecord: readonly Int32Array[],
@@ -69,7 +71,11 @@ export function assertStructuredRecord(
     [...labelRow].every((t) => t >= C && t < C + L),
     "the label row holds labels only",
   );
-  assert.equal([...labelRow].filter((t) => t >= C + 2).length, 1, "exactly one sex");
+  const sexes = [...labelRow].filter((t) => t >= C + 2);
+  assert.equal(sexes.length, 1, "exactly one sex");
+  const visitSex = vocab.codes.findIndex(
+    (t) => t.kind === "sex" && `sex:${t.value}` === vocab.labels[sexes[0] - C].name,
+  );
   let deaths = 0;
   rows.forEach((row, i) => {
     assert.ok(
@@ -86,6 +92,11 @@ export function assertStructuredRecord(
     );
     if (count(row, "death") > 0) deaths++;
     assert.ok(count(row, "code") >= 1, "a medical code in every visit");
+    assert.deepEqual(
+      [...row].filter((t) => t < C && kind(t) === "sex"),
+      [visitSex],
+      "the label row's sex on every visit",
+    );
     const eras = new Set([...row].flatMap((t) => (t >= 10 && t <= 13 ? [vocab.codes[t].system?.slice(0, 5)] : [])));
     assert.ok(eras.size <= 1, `no visit mixes ICD-9 and ICD-10: ${[...row]}`);
   });
