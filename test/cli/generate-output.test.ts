@@ -2,7 +2,7 @@
 // or absent (staged, renamed into place), holds summary.json, refuses earlier results without --force,
 // keeps them when a later run fails, and a run that produces no records fails.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +11,7 @@ import { runIngest } from "../../src/cli/ingest.ts";
 import { loadDataset, loadRecords } from "../../src/encode/dataset-file.ts";
 import { exactCopies } from "../../src/evaluate/privacy.ts";
 import { nearestDistances } from "../../src/evaluate/record-distance.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { runTrain } from "../../src/train/run-train.ts";
 import { skipOutsideCI } from "../ci.ts";
 
@@ -71,6 +72,28 @@ describe("generate: streamed, staged output with summary.json", {
     await runGenerate(join(root, "run"), { count: 20, out: off, quiet: true, copyFilter: false });
     const offSummary = JSON.parse(readFileSync(join(off, "summary.json"), "utf8"));
     assert.equal(offSummary.droppedBy["copy of a training record"], undefined);
+  });
+
+  it("applies the run's end-of-record correction; --no-end-correction leaves it out", async () => {
+    // Eunomia's 20-odd training patients are too few to fit one (fewer than 50 reach a visit): set
+    // c = 1, which ends every record at its first visit.
+    const run = join(root, "run-ended");
+    cpSync(join(root, "run"), run, { recursive: true });
+    const kept = loadCheckpoint(join(run, "best"));
+    assert.deepEqual(kept.config.endCalibration?.correction, []);
+    const { integrity: _, ...config } = kept.config;
+    const endCalibration = { correction: [1], visits: 1, realHazard: [1], modelHazard: [0], records: 0, rounds: 0 };
+    saveCheckpoint(join(run, "best"), kept.model, kept.vocab, { ...config, endCalibration });
+    const visits = async (endCorrection: boolean) => {
+      const to = join(root, `ended-${endCorrection}`);
+      await runGenerate(run, { count: 40, out: to, quiet: true, copyFilter: false, endCorrection });
+      return (await loadRecords(join(to, "synthetic.records"))).map((r) => r.visits.length);
+    };
+    assert.ok((await visits(true)).every((n) => n === 1));
+    assert.ok(
+      (await visits(false)).some((n) => n > 1),
+      "the head alone goes on past the first visit",
+    );
   });
 
   it("refuses a folder with earlier results unless --force", async () => {

@@ -48,9 +48,10 @@ test("the demo data's fidelity stays within a margin of what the sized defaults 
   const { vocab } = dataset;
   const { train, test: realTest } = dataset.splits;
   trainLoop(dataset, join(dir, "dataset"), { out: join(dir, "run"), seed: SEED, maxEpochs: FLOOR_EPOCHS });
-  const { model } = loadCheckpoint(join(dir, "run", "best"));
+  const { model, config } = loadCheckpoint(join(dir, "run", "best"));
   const count = Math.max(train.length, CHUNKS * realTest.length);
-  const structure = samplingStructure(vocab);
+  // as `generate` samples by default: structured, with the run's end-of-record correction
+  const structure = samplingStructure(vocab, { endCorrection: config.endCalibration?.correction });
   const { records } = await generate(model, { count, batchSize: 64, seed: SEED, structure });
 
   const comparison = ceilingComparison(
