@@ -314,11 +314,12 @@ class Sampler {
         const t = slot.rows.length;
         if (st !== undefined) {
           fixedTok.set(t === 1 ? st.labelRow : t === 2 ? st.firstVisit : st.laterVisit, r * V);
-          if (t >= 2) for (const id of slot.forbid) fixedTok[r * V + id] = 0;
-          if (t >= 2)
+          if (t >= 2) {
+            for (const id of slot.forbid) fixedTok[r * V + id] = 0;
             st.visitSex.forEach((id, k) => {
               if (id >= 0 && slot.rows[1].includes(C + k)) fixedTok[r * V + id] = 1;
             });
+          }
           anyFixed = true;
         }
         if (t === 1) {
@@ -358,10 +359,10 @@ class Sampler {
       } else {
         let row = next[i];
         if (structure !== undefined && drawn && row.some((tok) => structure.lastVisitOnly[tok] === 1)) {
-          if (ended || structure.lastVisitRule === "end") {
+          if (structure.lastVisitRule === "end") {
             ended = true;
             forced = true;
-          } else row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
+          } else if (!ended) row = row.filter((tok) => structure.lastVisitOnly[tok] === 0);
         }
         if (drawn && t >= 2) [ended, row] = this.correctEnd(st, t - 2, ended, forced, row);
         st.rows.push(row);
