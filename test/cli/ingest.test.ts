@@ -52,6 +52,7 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
       "--min-count",
       "2",
       "--no-age",
+      "--no-visit-sex",
       "--labs",
       "--labels",
       labels,
@@ -65,15 +66,17 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
   assert.deepEqual(ds.encoding?.kinds, ["diagnosis", "procedure", "medication", "lab"]);
   assert.equal(ds.encoding?.minCount, 2);
   assert.equal(ds.encoding?.age, false);
+  assert.equal(ds.encoding?.visitSex, false);
+  assert.ok(!ds.vocab.codes.some((t) => t.kind === "sex"));
   assert.equal(ds.encoding?.seed, 7);
   assert.deepEqual(
     ds.vocab.labels.map((l) => l.name),
-    ["pheno:Hypertension (any 401)", "pheno:Sepsis", "pheno:Mechanical ventilation", "sex:F", "sex:M"],
+    ["sex:F", "sex:M", "pheno:Hypertension (any 401)", "pheno:Sepsis", "pheno:Mechanical ventilation"],
   );
   assert.ok(ds.vocab.codes.some((t) => t.kind === "lab"));
   assert.ok(!ds.vocab.codes.some((t) => t.kind === "age"));
   // Ventilation (a procedure prefix) is common in an ICU cohort.
-  const vent = ds.splits.train.filter((r) => r.labels.includes(2)).length;
+  const vent = ds.splits.train.filter((r) => r.labels.includes(4)).length;
   assert.ok(vent > 10, String(vent));
   assert.ok(existsSync(join(out, "train.hrec.gz")));
 });
