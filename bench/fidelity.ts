@@ -102,7 +102,11 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
   for (const which of checkpoints) {
     const { model, config } = loadCheckpoint(join(dir, "run", which));
     const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
-    figures.push({ ...(await score(model, dataset, seed, endCorrection)), trainCpuSeconds, stop: `${which}/: ${stop}` });
+    figures.push({
+      ...(await score(model, dataset, seed, endCorrection)),
+      trainCpuSeconds,
+      stop: `${which}/: ${stop}`,
+    });
   }
   return figures;
 }

@@ -388,7 +388,13 @@ class Sampler {
    * Tallies how visit k's row ended the record and applies the end-of-record correction (structure.ts):
    * returns whether the record ends here and the row, its end token added or removed to match.
    */
-  private correctEnd(st: SlotState, k: number, ended: boolean, forced: boolean, row: Int32Array): [boolean, Int32Array] {
+  private correctEnd(
+    st: SlotState,
+    k: number,
+    ended: boolean,
+    forced: boolean,
+    row: Int32Array,
+  ): [boolean, Int32Array] {
     const tally = this.endTally;
     if (tally !== undefined) {
       for (const list of [tally.ended, tally.forced, tally.went]) while (list.length <= k) list.push(0);

@@ -11,10 +11,10 @@ import { type HaloConfig, makeConfig } from "../model/config.ts";
 import type { Generator } from "../model/generator.ts";
 import { gptTokens } from "../model/gpt.ts";
 import { contextLength, createModel } from "../model/registry.ts";
-import type { Kernels } from "../tensor/kernel-api.ts";
-import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { type EndCalibration, fitEndCorrection } from "../sample/end-calibration.ts";
 import { samplingStructure } from "../sample/structure.ts";
+import type { Kernels } from "../tensor/kernel-api.ts";
+import { kernels as defaultKernels } from "../tensor/kernels.ts";
 import { Rng } from "../tensor/rng.ts";
 import { epochBatches } from "./batches.ts";
 import { bernoulliBaseline } from "./bernoulli-baseline.ts";
@@ -346,7 +346,8 @@ export function trainLoop(
     saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
     emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
   }
-  const endCalibration = reason === "interrupted" || dp ? undefined : calibrateEnds(bestDir, dataset, options.seed, kernels);
+  const endCalibration =
+    reason === "interrupted" || dp ? undefined : calibrateEnds(bestDir, dataset, options.seed, kernels);
   return {
     reason,
     step: state.step,
@@ -366,7 +367,12 @@ export function trainLoop(
  * best/config.json, where generate reads it. Not for DP runs: the training split's visit counts are
  * not covered by the guarantee. Nothing to do before the first checkpoint.
  */
-function calibrateEnds(bestDir: string, dataset: EncodedDataset, seed: number, kernels: Kernels): EndCalibration | undefined {
+function calibrateEnds(
+  bestDir: string,
+  dataset: EncodedDataset,
+  seed: number,
+  kernels: Kernels,
+): EndCalibration | undefined {
   if (!existsSync(join(bestDir, "config.json"))) return undefined;
   const kept = loadCheckpoint(bestDir, kernels);
   const endCalibration = fitEndCorrection(kept.model, dataset.splits.train, samplingStructure(dataset.vocab), { seed });
