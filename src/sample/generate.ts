@@ -299,9 +299,10 @@ class Sampler {
     const next: Int32Array[] = new Array(na);
     act.forEach((s, i) => {
       const st = this.slotOf(s);
-      const given = st.fixed[st.rows.length];
-      if (given !== undefined) next[i] = given;
-      else sampled.push(i);
+      const t = st.rows.length;
+      const given = st.fixed[t];
+      if (given === undefined) sampled.push(i);
+      else next[i] = t >= 2 && this.structure !== undefined ? this.withVisitSex(given, st.rows[1]) : given;
     });
     const nh = sampled.length;
     if (nh > 0) {
@@ -408,6 +409,16 @@ class Sampler {
     if (!forced && ended && c < 0 && u < -c) return [false, row.filter((tok) => tok !== end)];
     if (!ended && c > 0 && u < c) return [true, Int32Array.from([...row, end])];
     return [ended, row];
+  }
+
+  /** A given visit row (a prefix) with the visit token of the label row's sex, as every sampled visit has. */
+  private withVisitSex(row: Int32Array, labelRow: Int32Array): Int32Array {
+    const C = this.model.config.nCodes;
+    const ids = new Set(row);
+    (this.structure as SamplingStructure).visitSex.forEach((id, k) => {
+      if (id >= 0 && labelRow.includes(C + k)) ids.add(id);
+    });
+    return ids.size === row.length ? row : Int32Array.from(ids).sort();
   }
 
   /** Whether a finished record holds a code of every label given as present. */

@@ -132,6 +132,29 @@ for (const kernels of kernelSets)
     }
   });
 
+test("a given visit prefix gets the visit token of the label row's sex, as sampled visits have", async () => {
+  const vocab = tinyVocab();
+  const C = vocab.codes.length;
+  const L = vocab.labels.length;
+  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: L });
+  const structure = samplingStructure(vocab);
+  const raws = await collect(model(c, tsKernels, 5), {
+    count: 40,
+    batchSize: 8,
+    seed: 2,
+    structure,
+    prefix: [Int32Array.of(6, 10)],
+  });
+  for (const raw of raws) {
+    const sex = [...raw.rows[1]].find((t) => vocab.labels[t - C]?.kind === "sex") as number;
+    const token = structure.visitSex[sex - C];
+    assert.deepEqual(
+      [...raw.rows[2]].filter((t) => t !== C + L + 1),
+      [6, 10, token].sort((a, b) => a - b),
+    );
+  }
+});
+
 test("labels given as conditions hold in the codes: absent ones forbid their codes, present ones are redrawn for", async () => {
   const vocab = tinyVocab();
   const C = vocab.codes.length;
