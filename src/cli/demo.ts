@@ -45,7 +45,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   console.log(formatIngestSummary(ingest));
 
   const limit = opts.minutes > 0 ? `, at most ${opts.minutes} minutes` : "";
-  step(2, `Train HALO (preset small, \`train\`'s defaults sized to the data${limit})`);
+  step(2, `Train HALO (\`train\`'s defaults, sized to the data${limit})`);
   const runDir = join(out, "model");
   const display = progressDisplay();
   const trained = await runTrain(datasetDir, { out: runDir, seed: opts.seed, maxMinutes: opts.minutes }, (e) =>

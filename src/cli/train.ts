@@ -88,7 +88,10 @@ export function registerTrain(program: Command): void {
       "--model <kind>",
       `model: ${modelKinds.join(", ")} (HALO, or a baseline of the paper) (default: ${d.modelKind})`,
     )
-    .option("--preset <name>", `model size: tiny, small or paper (default: ${d.preset})`)
+    .option(
+      "--preset <name>",
+      "model size: tiny, small or paper (default: sized to the training records, from width 64 and 2 blocks to the small preset)",
+    )
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
     .option("--epochs <n>", "maximum epochs (default: as many as about 5 CPU-minutes allow, 20..2000)", number)
     .option("--max-steps <n>", "maximum optimizer steps, 0 = no limit (default: 0)", number)

@@ -155,7 +155,7 @@ export function trainLoop(
       ...defaultTrainOptions,
       ...sized.options,
       ...request,
-      model: { nCtx: sized.nCtx, ...request.model },
+      model: { nCtx: sized.nCtx, ...sized.width, ...request.model },
     });
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
     model = createModel({ ...config, kind: options.modelKind }, { seed: options.seed, kernels });

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultTrainOptions, parseConfigJson, sizedDefaults, validateTrainOptions } from "../../src/train/options.ts";
+import {
+  defaultTrainOptions,
+  parseConfigJson,
+  sizedDefaults,
+  sizedWidth,
+  validateTrainOptions,
+} from "../../src/train/options.ts";
 
 const noFile = (path: string): string => {
   throw new Error(`unexpected read of ${path}`);
@@ -44,6 +50,7 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 300 flops
   assert.deepEqual(demoLike, {
     nCtx: 102,
+    width: { nEmbd: 256, nLayer: 4, nHead: 4 }, // 8 sqrt(1020) = 255.5: the small preset's
     options: {
       maxEpochs: 57,
       batchSize: 16,
@@ -67,7 +74,8 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // a tiny set: the smallest batch, many epochs; a MIMIC-III-sized one: the paper's batch, the fewest
   const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211, validationRecords: 2 }, {});
   assert.equal(tiny.options.batchSize, 8);
-  assert.equal(tiny.options.maxEpochs, 958); // 6 * (12 * 4 * 256^2 + 467^2) flops per row, 620 rows
+  assert.deepEqual(tiny.width, { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(20) = 36: the narrowest
+  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 18,546, capped
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
@@ -82,4 +90,18 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // long records are kept whole up to 256 rows, never cut below the preset's nCtx
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50, validationRecords: 5 }, {}).nCtx, 256);
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(2), nVocab: 50, validationRecords: 5 }, {}).nCtx, 48);
+});
+
+test("the model's width follows the number of training records unless a preset or a size is asked for", () => {
+  assert.deepEqual(sizedWidth(80), { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(80) = 72
+  assert.deepEqual(sizedWidth(300), { nEmbd: 128, nLayer: 2, nHead: 4 }); // 139
+  assert.deepEqual(sizedWidth(1045), { nEmbd: 256, nLayer: 4, nHead: 4 }); // 259
+  assert.deepEqual(sizedWidth(46000), { nEmbd: 256, nLayer: 4, nHead: 4 }); // capped at the small preset's
+  const size = { visitCounts: Array(80).fill(60), nVocab: 300, validationRecords: 9 };
+  assert.deepEqual(sizedDefaults(size, {}).width, sizedWidth(80));
+  assert.equal(sizedDefaults(size, { preset: "small" }).width, undefined);
+  assert.equal(sizedDefaults(size, { model: { nEmbd: 32 } }).width, undefined);
+  // the budget follows the width: a narrower model affords more epochs
+  const narrow = sizedDefaults(size, {}).options.maxEpochs;
+  assert.ok(narrow > sizedDefaults(size, { preset: "small" }).options.maxEpochs);
 });
