@@ -140,7 +140,8 @@ export function sizedDefaults(
   const sorted = [...size.visitCounts].sort((a, b) => a - b);
   const records = sorted.length;
   const widthAsked =
-    request.preset !== undefined || (["nEmbd", "nLayer", "nHead"] as const).some((k) => request.model?.[k] !== undefined);
+    request.preset !== undefined ||
+    (["nEmbd", "nLayer", "nHead"] as const).some((k) => request.model?.[k] !== undefined);
   const width = widthAsked ? undefined : sizedWidth(records);
   const shape = { ...presets[request.preset ?? defaultTrainOptions.preset], ...width, ...request.model };
   const nCtx = request.model?.nCtx ?? Math.max(shape.nCtx, Math.min(MAX_SIZED_CTX, quantile(sorted, 0.99) + 2));
