@@ -3,7 +3,9 @@
 // teacher-forced: 40 predicted ends against 24 real at visit 2, too few from visit 9 on), and sampling
 // compounds it: synthetic records were 10-15% shorter than real ones. Fitted once when training ends:
 // sample records, count per visit how the head ended them (EndTally), and set each visit's c_k so that
-// the corrected share of records ending at visit k is the training split's. The records reaching
+// the corrected share of records ending at visit k is the training split's. Visits where the training
+// split holds few ends are pooled with their neighbours (a share estimated from one or two records
+// would fit noise: Synthea CSV's 80 training records end about once per visit). The records reaching
 // visit k change with the corrections before it, so the fit repeats a few rounds.
 import type { EncodedRecord } from "../encode/types.ts";
 import type { Generator } from "../model/generator.ts";
@@ -11,11 +13,11 @@ import { type EndTally, sampleRowRuns } from "./generate.ts";
 import type { SamplingStructure } from "./structure.ts";
 
 export interface EndCalibration {
-  /** c_k per visit k (the last value for later visits); empty where too few records to fit. */
+  /** c_k per visit k (the last value for later visits); empty for a training split with no record. */
   correction: number[];
-  /** Visits k fitted one by one; later visits are pooled into the last value. */
-  visits: number;
-  /** Per fitted visit (the pooled tail last): the training split's share of records at k that end there. */
+  /** The first visit (0-based) of each group of visits fitted together. */
+  groups: number[];
+  /** Per group: the training split's share of the records reaching it that end in it (per visit reached). */
   realHazard: number[];
   /** The same for the head's own ends (forced ends included), in the last round's sample. */
   modelHazard: number[];
@@ -29,8 +31,8 @@ export interface EndCalibrationOptions {
   records?: number;
   /** Rounds of sampling and refitting (default 3). */
   rounds?: number;
-  /** A visit is fitted on its own while at least this many training records reach it (default 50). */
-  minAtRisk?: number;
+  /** Consecutive visits are pooled until the training split ends at least this many records in them (default 20). */
+  minEnds?: number;
   seed?: number;
   batchSize?: number;
 }
@@ -52,6 +54,25 @@ export function realEnds(records: readonly EncodedRecord[], maxVisits: number): 
 }
 
 /**
+ * The first visit of each group: consecutive visits pooled until the group holds at least `minEnds`
+ * of the records' ends; a short remainder joins the group before it (all of them, one group).
+ */
+export function endGroups(ends: readonly number[], minEnds: number): number[] {
+  const starts: number[] = [];
+  let start = 0;
+  let held = 0;
+  for (let k = 0; k < ends.length; k++) {
+    held += ends[k];
+    if (held < minEnds) continue;
+    starts.push(start);
+    start = k + 1;
+    held = 0;
+  }
+  if (starts.length === 0 && ends.length > 0) starts.push(0);
+  return starts;
+}
+
+/**
  * The c that takes a visit's ends to `target` records: head ends (may be undone) e, forced ends f,
  * went on g. Fewer: keep a share of e (c < 0); more: end a share of g (c > 0).
  */
@@ -69,24 +90,29 @@ export function fitEndCorrection(
 ): EndCalibration {
   const records = opts.records ?? 2000;
   const rounds = opts.rounds ?? 3;
-  const minAtRisk = opts.minAtRisk ?? 50;
   const real = realEnds(train, model.config.nCtx - 2);
-  let K = 0;
-  while (K < real.atRisk.length && real.atRisk[K] >= minAtRisk) K++;
-  const empty = { correction: [], visits: 0, realHazard: [], modelHazard: [], records, rounds: 0 };
-  if (K === 0) return empty;
-  // visit k < K on its own; bucket K pools every later visit (absent when no record gets that far)
-  const pooled = (xs: number[]) => [
-    ...xs.slice(0, K),
-    ...(xs.length > K ? [xs.slice(K).reduce((a, b) => a + b, 0)] : []),
-  ];
+  const groups = endGroups(real.ends, opts.minEnds ?? 20);
+  if (groups.length === 0) return { correction: [], groups, realHazard: [], modelHazard: [], records, rounds: 0 };
+  const groupOf = (k: number) => {
+    let g = groups.length - 1;
+    while (groups[g] > k) g--;
+    return g;
+  };
+  const pooled = (xs: readonly number[]) => {
+    const out = new Array<number>(groups.length).fill(0);
+    xs.forEach((x, k) => {
+      out[groupOf(k)] += x;
+    });
+    return out;
+  };
   const realAtRisk = pooled(real.atRisk);
-  const realHazard = pooled(real.ends).map((e, b) => e / realAtRisk[b]);
-  let correction: number[] = [];
+  const realHazard = pooled(real.ends).map((e, g) => e / realAtRisk[g]);
+  let fitted: number[] = [];
   let modelHazard: number[] = [];
+  const perVisit = () => real.ends.map((_, k) => fitted[groupOf(k)]);
   for (let round = 0; round < rounds; round++) {
     const tally: EndTally = { ended: [], forced: [], went: [] };
-    const endCorrection = correction.length > 0 ? Float64Array.from(correction) : null;
+    const endCorrection = fitted.length > 0 ? Float64Array.from(perVisit()) : null;
     const runs = sampleRowRuns(model, {
       count: records,
       batchSize: opts.batchSize ?? 64,
@@ -95,17 +121,16 @@ export function fitEndCorrection(
       endTally: tally,
     });
     while (!runs.next().done); // only the tally is wanted
-    const [e, f, g] = [tally.ended, tally.forced, tally.went].map((xs) => pooled(xs));
+    const [e, f, w] = [tally.ended, tally.forced, tally.went].map(pooled);
     const next: number[] = [];
     modelHazard = [];
-    for (let b = 0; b < realHazard.length; b++) {
-      const [eb, fb, gb] = [e[b] ?? 0, f[b] ?? 0, g[b] ?? 0];
-      const atRisk = eb + fb + gb;
-      modelHazard.push(atRisk > 0 ? (eb + fb) / atRisk : Number.NaN);
-      // no sampled record reached b: keep the previous value (or the head's own ends)
-      next.push(atRisk > 0 ? correctionFor(realHazard[b] * atRisk, eb, fb, gb) : (correction[b] ?? 0));
+    for (let g = 0; g < groups.length; g++) {
+      const atRisk = e[g] + f[g] + w[g];
+      modelHazard.push(atRisk > 0 ? (e[g] + f[g]) / atRisk : Number.NaN);
+      // no sampled record reached the group: keep the previous value (or the head's own ends)
+      next.push(atRisk > 0 ? correctionFor(realHazard[g] * atRisk, e[g], f[g], w[g]) : (fitted[g] ?? 0));
     }
-    correction = next;
+    fitted = next;
   }
-  return { correction, visits: K, realHazard, modelHazard, records, rounds };
+  return { correction: perVisit(), groups, realHazard, modelHazard, records, rounds };
 }

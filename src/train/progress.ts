@@ -137,7 +137,7 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
             ? ""
             : `Privacy spent: epsilon ${epsilon.toFixed(3)} (each checkpoint records its own).\n`) +
           (r.endCalibration?.correction.length
-            ? `Record ends calibrated to the training split's visit counts (visits 1-${r.endCalibration.visits} one by one, later ones pooled; generate --no-end-correction leaves them out).\n`
+            ? `Record ends calibrated to the training split's visit counts (${r.endCalibration.groups.length} groups of visits; generate --no-end-correction leaves it out).\n`
             : "") +
           (r.step > 0 ? `Latest state for --resume: ${r.out}/last.\n` : ""),
       );

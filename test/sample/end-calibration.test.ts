@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EncodedRecord } from "../../src/encode/types.ts";
 import { makeConfig } from "../../src/model/config.ts";
-import { correctionFor, fitEndCorrection, realEnds } from "../../src/sample/end-calibration.ts";
+import { correctionFor, endGroups, fitEndCorrection, realEnds } from "../../src/sample/end-calibration.ts";
 import { type RawRecord, sampleRows } from "../../src/sample/generate.ts";
 import { samplingStructure } from "../../src/sample/structure.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
@@ -50,6 +50,12 @@ test("realEnds counts, per visit, the records reaching it and ending there, cut 
   assert.deepEqual(ends, [1, 1, 2, 1]);
 });
 
+test("endGroups pools consecutive visits until they hold enough ends; a short remainder joins the last group", () => {
+  assert.deepEqual(endGroups([30, 25, 5, 10, 8, 2, 1], 20), [0, 1, 2]); // 30 | 25 | 5+10+8 | (2+1 joins)
+  assert.deepEqual(endGroups([3, 4, 2], 20), [0], "fewer ends than one group: all visits together");
+  assert.deepEqual(endGroups([], 20), []);
+});
+
 test("correctionFor undoes a share of the head's ends, or ends a share of the records that went on", () => {
   // 10 ends the head drew, 5 that had to end, 85 that went on
   assert.equal(correctionFor(10, 10, 5, 85), -0.5); // keep 5 of the 10
@@ -87,7 +93,7 @@ test("the fitted correction makes records end at the training split's rate at ev
   const train = withVisits(shares.flatMap((s, k) => new Array(s * 10).fill(k + 1)));
   const real = realEnds(train, config.nCtx - 2);
   const cal = fitEndCorrection(m, train, samplingStructure(vocab), { records: 3000, rounds: 3, seed: 7 });
-  assert.equal(cal.visits, 8);
+  assert.deepEqual(cal.groups, [0, 1, 2, 3, 4, 5, 6, 7]); // 50 to 300 ends each
   assert.deepEqual(
     cal.realHazard,
     real.ends.map((e, k) => e / real.atRisk[k]),
