@@ -123,7 +123,7 @@ export class Decoder {
         } else if (t.kind === "death") {
           deathBucket ??= [t.lo ?? 0, t.hi ?? 0];
         } else if (t.kind !== "sex") {
-          // (a visit's sex token repeats the label row's sex, which the patient gets)
+          // a medical code or lab (a visit's sex token only repeats the label row's sex)
           const e: ClinicalEvent = {
             kind: t.eventKind as EventKind,
             system: t.system as CodeSystem,
