@@ -5,23 +5,11 @@ import { makeConfig } from "../../src/model/config.ts";
 import { dropoutBackward, dropoutForward, HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
-import { randomRecords } from "./gradient-check.ts";
+import { assertGradientsMatch, perturb, randomRecords } from "./gradient-check.ts";
 
 const kernelSets = nativeKernels ? [tsKernels, nativeKernels] : [tsKernels];
 
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-
-// Central differences in float32 with eps 1e-2: truncation error is O(eps^2), rounding O(1e-7/eps).
-function numericGrad(model: HaloModel, lossOf: () => number, i: number, eps = 1e-3): number {
-  const p = model.params;
-  const old = p[i];
-  p[i] = old + eps;
-  const up = lossOf();
-  p[i] = old - eps;
-  const down = lossOf();
-  p[i] = old;
-  return (up - down) / (2 * eps);
-}
 
 for (const kernels of kernelSets)
   test(`gradient of every parameter tensor matches finite differences (${kernels.name})`, () => {
@@ -29,38 +17,11 @@ for (const kernels of kernelSets)
     // Finite differences are meaningless across a ReLU kink; this seed's point has no auto1 pre-activation within
     // eps of 0 (seed 3 had one, after the init became the official code's: auto1.bias then disagreed by 3%).
     const model = new HaloModel(c, { seed: 4, kernels: kernels });
-    // Non-trivial LN gains and biases so their gradients are exercised away from the init point.
-    const rng = new Rng(9);
-    for (const v of model.views) {
-      if (/ln_|bias/.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] += 0.3 * rng.normal();
-      // Larger block weights so every path carries a gradient well above float32 rounding.
-      else if (/transformer\.h\./.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] *= 10;
-    }
+    perturb(model, 9, /transformer\.h\./, 10);
     const batch = makeBatch(randomRecords(c, 3, 4), c);
     // Scale so the gradients are O(1): the loss is a mean over N x V entries.
-    const lossOf = () => model.forward(batch) * batch.N * c.nVocab;
-    lossOf();
-    model.zeroGrad();
-    model.backward();
     const scale = batch.N * c.nVocab;
-    for (const v of model.views) {
-      let num2 = 0;
-      let diff2 = 0;
-      const picks = Math.min(v.size, 12);
-      for (let s = 0; s < picks; s++) {
-        const i = v.offset + Math.floor((s * v.size) / picks);
-        const num = numericGrad(model, lossOf, i);
-        const ana = model.grads[i] * scale;
-        num2 += num * num;
-        diff2 += (num - ana) ** 2;
-      }
-      // 0.2% relative, plus an absolute floor at float32 rounding of the loss over 2 eps
-      const tol = 2e-3 * Math.sqrt(num2) + 1e-3 * Math.sqrt(picks);
-      assert.ok(
-        Math.sqrt(diff2) < tol,
-        `${v.name}: gradient error ${Math.sqrt(diff2)} > ${tol} (norm ${Math.sqrt(num2)})`,
-      );
-    }
+    assertGradientsMatch(model, () => model.forward(batch) * scale, scale);
   });
 
 test("linearForward/linearBackward (Conv1D layout) match finite differences", () => {
@@ -281,32 +242,14 @@ for (const kernels of kernelSets)
   test(`with training dropout, every parameter's gradient matches finite differences (${kernels.name})`, () => {
     const c = makeConfig({ nCtx: 5, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 5, nLabels: 2 });
     const model = new HaloModel(c, { seed: 4, kernels });
-    const rng = new Rng(9);
-    for (const v of model.views) {
-      if (/ln_|bias/.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] += 0.3 * rng.normal();
-      else if (/transformer\.h\./.test(v.name)) for (let i = 0; i < v.size; i++) model.params[v.offset + i] *= 10;
-    }
+    perturb(model, 9, /transformer\.h\./, 10);
     const batch = makeBatch(randomRecords(c, 3, 4), c);
     const scale = batch.N * c.nVocab;
     // The same stream every call: the same masks, so the loss is a smooth function of the weights.
     const lossOf = () => model.forward(batch, undefined, { p: 0.3, rng: new Rng(5, 1) }) * scale;
     const plain = model.forward(batch) * scale;
     assert.notEqual(lossOf(), plain, "dropout changes the loss");
-    model.zeroGrad();
-    model.backward();
-    for (const v of model.views) {
-      let num2 = 0;
-      let diff2 = 0;
-      const picks = Math.min(v.size, 12);
-      for (let s = 0; s < picks; s++) {
-        const i = v.offset + Math.floor((s * v.size) / picks);
-        const num = numericGrad(model, lossOf, i);
-        num2 += num * num;
-        diff2 += (num - model.grads[i] * scale) ** 2;
-      }
-      const tol = 2e-3 * Math.sqrt(num2) + 1e-3 * Math.sqrt(picks);
-      assert.ok(Math.sqrt(diff2) < tol, `${v.name}: gradient error ${Math.sqrt(diff2)} > ${tol}`);
-    }
+    assertGradientsMatch(model, lossOf, scale);
     // Rate 0 is no dropout at all, bit for bit.
     assert.equal(model.forward(batch, undefined, { p: 0, rng: new Rng(5, 1) }) * scale, plain);
   });
