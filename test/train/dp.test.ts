@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { trainRequest } from "../../src/cli/train.ts";
 import type { EncodedRecord } from "../../src/encode/types.ts";
@@ -16,8 +15,8 @@ import { loadCheckpoint, readCheckpointConfig } from "../../src/train/checkpoint
 import { DpBudget, defaultDelta, dpGradient, poissonSample, resolveDp, SecureRandom } from "../../src/train/dp.ts";
 import { epsilonSpent } from "../../src/train/dp-accountant.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
-import { progressDisplay } from "../../src/train/progress.ts";
 import { trainLoop } from "../../src/train/train.ts";
+import { capturedProgress, startEvent } from "./progress-capture.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
@@ -222,29 +221,19 @@ test("train flags: --dp-* build the request's dp; bad values are refused with th
 });
 
 test("the progress shows the DP settings, the epsilon spent at each step line and at the end", () => {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk) => {
-    text += chunk;
-  });
-  const display = progressDisplay(stream as unknown as NodeJS.WriteStream, 0);
+  const { display, text } = capturedProgress(0);
   const dp = { epsilon: 3, delta: 1e-4, clip: 0.1, noise: 1.23456, samplingRate: 0.016 };
-  display.onEvent({
-    type: "start",
-    config,
-    options: { ...defaultTrainOptions, out: "runs/x", dp },
-    parameters: 1000,
-    kernels: "typescript",
-    trainRecords: 1000,
-    validationRecords: 100,
-    stepsPerEpoch: 63,
-    totalSteps: 100,
-    truncated: { records: 0, visits: 0 },
-    step: 0,
-    epoch: 0,
-    baselineValLoss: 0.5,
-    resumed: false,
-  });
+  display.onEvent(
+    startEvent({
+      config,
+      options: { ...defaultTrainOptions, out: "runs/x", dp },
+      parameters: 1000,
+      trainRecords: 1000,
+      validationRecords: 100,
+      stepsPerEpoch: 63,
+      totalSteps: 100,
+    }),
+  );
   display.onEvent({
     type: "step",
     step: 1,
@@ -266,10 +255,10 @@ test("the progress shows the DP settings, the epsilon spent at each step line an
     out: "runs/x",
   });
   assert.match(
-    text,
+    text(),
     /DP-SGD: target epsilon 3 at delta 1\.00e-4, per-record clip 0\.1, noise multiplier 1\.2346, Poisson sampling rate 0\.0160\.\n/,
   );
-  assert.match(text, /step 1 epoch 1 loss 0\.5000 \| eps 0\.412 \| 10\.0 rec\/s/);
-  assert.match(text, /Stopped at step 1 \(another step would spend more than the target epsilon\)/);
-  assert.match(text, /Privacy spent: epsilon 0\.412 \(each checkpoint records its own\)\.\n/);
+  assert.match(text(), /step 1 epoch 1 loss 0\.5000 \| eps 0\.412 \| 10\.0 rec\/s/);
+  assert.match(text(), /Stopped at step 1 \(another step would spend more than the target epsilon\)/);
+  assert.match(text(), /Privacy spent: epsilon 0\.412 \(each checkpoint records its own\)\.\n/);
 });

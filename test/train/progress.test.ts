@@ -1,33 +1,10 @@
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { makeConfig } from "../../src/model/config.ts";
-import { defaultTrainOptions } from "../../src/train/options.ts";
-import { progressDisplay } from "../../src/train/progress.ts";
+import { capturedProgress, startEvent } from "./progress-capture.ts";
 
 test("without a terminal, progress is plain log lines: header, throttled steps, evaluations, outcome", () => {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk) => {
-    text += chunk;
-  });
-  const display = progressDisplay(stream as unknown as NodeJS.WriteStream, 3600);
-  display.onEvent({
-    type: "start",
-    config: makeConfig("tiny", { nCodes: 12, nLabels: 2 }),
-    options: { ...defaultTrainOptions, out: "runs/x" },
-    parameters: 12_345,
-    kernels: "typescript",
-    trainRecords: 100,
-    validationRecords: 20,
-    stepsPerEpoch: 3,
-    totalSteps: 300,
-    step: 0,
-    epoch: 0,
-    baselineValLoss: 0.5,
-    resumed: false,
-    truncated: { records: 0, visits: 0 },
-  });
+  const { display, text } = capturedProgress(3600);
+  display.onEvent(startEvent());
   for (let step = 1; step <= 3; step++) {
     display.onEvent({ type: "step", step, epoch: 0, loss: 1 / step, recordsPerSecond: 50, etaSeconds: 125 });
   }
@@ -43,7 +20,7 @@ test("without a terminal, progress is plain log lines: header, throttled steps, 
     losses: [],
     out: "runs/x",
   });
-  const lines = text.trim().split("\n");
+  const lines = text().trim().split("\n");
   assert.match(
     lines[0],
     /^Training HALO \(small: 1 layers, width 16, 2 heads, 8 visit slots; V = 17; 12\.3k parameters/,
@@ -59,29 +36,42 @@ test("without a terminal, progress is plain log lines: header, throttled steps, 
 });
 
 test("the header says how many training records are cut at nCtx - 2 visits, and how many visits that drops", () => {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (chunk) => {
-    text += chunk;
-  });
-  progressDisplay(stream as unknown as NodeJS.WriteStream, 3600).onEvent({
-    type: "start",
-    config: makeConfig("tiny", { nCodes: 12, nLabels: 2 }),
-    options: { ...defaultTrainOptions, out: "runs/x" },
-    parameters: 12_345,
-    kernels: "typescript",
-    trainRecords: 100,
-    validationRecords: 20,
-    stepsPerEpoch: 3,
-    totalSteps: 300,
-    step: 0,
-    epoch: 0,
-    baselineValLoss: 0.5,
-    resumed: false,
-    truncated: { records: 7, visits: 40 },
-  });
+  const { display, text } = capturedProgress(3600);
+  display.onEvent(startEvent({ truncated: { records: 7, visits: 40 } }));
   assert.equal(
-    text.trim().split("\n")[2],
+    text().trim().split("\n")[2],
     "7 of 100 training records are longer than 6 visits and are cut there (40 visits left out); --n-ctx raises the limit.",
   );
+});
+
+test("the outcome says when record ends were calibrated, and how to leave the correction out", () => {
+  const { display, text } = capturedProgress(3600);
+  display.onEvent(startEvent());
+  const result = {
+    reason: "epochs" as const,
+    step: 3,
+    epoch: 1,
+    bestValLoss: 0.25,
+    bestStep: 3,
+    keptStep: 3,
+    baselineValLoss: 0.5,
+    losses: [],
+    out: "runs/x",
+  };
+  const endCalibration = {
+    correction: [-0.2, 0.1],
+    groups: [0, 1],
+    realHazard: [0.2, 0.1],
+    modelHazard: [0.25, 0.09],
+    records: 10,
+    rounds: 1,
+  };
+  display.finish({ ...result, endCalibration });
+  assert.match(
+    text(),
+    /\nRecord ends calibrated to the training split's visit counts \(2 groups of visits; generate --no-end-correction leaves it out\)\.\n/,
+  );
+  const plain = capturedProgress(3600);
+  plain.display.finish({ ...result, endCalibration: { ...endCalibration, correction: [], groups: [] } });
+  assert.doesNotMatch(plain.text(), /calibrated/, "no line when nothing was fitted");
 });
