@@ -317,9 +317,8 @@ class Sampler {
           fixedTok.set(t === 1 ? st.labelRow : t === 2 ? st.firstVisit : st.laterVisit, r * V);
           if (t >= 2) {
             for (const id of slot.forbid) fixedTok[r * V + id] = 0;
-            st.visitSex.forEach((id, k) => {
-              if (id >= 0 && slot.rows[1].includes(C + k)) fixedTok[r * V + id] = 1;
-            });
+            const sex = this.visitSexOf(slot.rows[1]);
+            if (sex >= 0) fixedTok[r * V + sex] = 1;
           }
           anyFixed = true;
         }
@@ -411,14 +410,18 @@ class Sampler {
     return [ended, row];
   }
 
+  /** The visit token of the label row's sex, which every visit of the record holds; -1 for none. */
+  private visitSexOf(labelRow: Int32Array): number {
+    const C = this.model.config.nCodes;
+    const { visitSex } = this.structure as SamplingStructure;
+    for (let k = 0; k < visitSex.length; k++) if (visitSex[k] >= 0 && labelRow.includes(C + k)) return visitSex[k];
+    return -1;
+  }
+
   /** A given visit row (a prefix) with the visit token of the label row's sex, as every sampled visit has. */
   private withVisitSex(row: Int32Array, labelRow: Int32Array): Int32Array {
-    const C = this.model.config.nCodes;
-    const ids = new Set(row);
-    (this.structure as SamplingStructure).visitSex.forEach((id, k) => {
-      if (id >= 0 && labelRow.includes(C + k)) ids.add(id);
-    });
-    return ids.size === row.length ? row : Int32Array.from(ids).sort();
+    const sex = this.visitSexOf(labelRow);
+    return sex < 0 || row.includes(sex) ? row : Int32Array.from([...row, sex]).sort();
   }
 
   /** Whether a finished record holds a code of every label given as present. */
