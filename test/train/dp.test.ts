@@ -16,7 +16,7 @@ import { DpBudget, defaultDelta, dpGradient, poissonSample, resolveDp, SecureRan
 import { epsilonSpent } from "../../src/train/dp-accountant.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
 import { trainLoop } from "../../src/train/train.ts";
-import { capturedProgress, startEvent } from "./progress-capture.ts";
+import { capturedProgress, startEvent, trainResult } from "./progress-capture.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
 const dataset = syntheticDataset(120);
@@ -243,17 +243,7 @@ test("the progress shows the DP settings, the epsilon spent at each step line an
     etaSeconds: 60,
     epsilon: 0.41234,
   });
-  display.finish({
-    reason: "privacy-budget",
-    step: 1,
-    epoch: 0,
-    bestValLoss: 0.25,
-    bestStep: 1,
-    keptStep: 1,
-    baselineValLoss: 0.5,
-    losses: [0.5],
-    out: "runs/x",
-  });
+  display.finish(trainResult({ reason: "privacy-budget", step: 1, epoch: 0, bestStep: 1, keptStep: 1, losses: [0.5] }));
   assert.match(
     text(),
     /DP-SGD: target epsilon 3 at delta 1\.00e-4, per-record clip 0\.1, noise multiplier 1\.2346, Poisson sampling rate 0\.0160\.\n/,
