@@ -3,6 +3,7 @@
 // head's logits, and, for the models whose tokens are independent given h_t, the row draw.
 import type { EncodedRecord } from "../encode/types.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
+import { drawMember } from "../tensor/kernels-ts.ts";
 import type { HaloBatch } from "./batch.ts";
 import type { ModelConfig } from "./generator.ts";
 
@@ -109,6 +110,7 @@ export function drawIndependentRows(
 ): void {
   const group = rules?.group ?? null;
   const era = rules?.era ?? null;
+  const weight = new Float64Array(V); // w_m of the group being drawn
   for (let b = 0; b < n; b++) {
     let rowEra = -1;
     const at = b * V;
@@ -129,15 +131,19 @@ export function drawIndependentRows(
       if (j > 0 && group?.[j - 1] === g) continue; // the group was drawn at its first token
       let last = j;
       while (last + 1 < V && group?.[last + 1] === g) last++;
-      drawGroup(x, logits, uniforms[at + j], fixed, at, j, last, rules?.required?.[g] ?? 0);
+      drawGroup(x, logits, weight, uniforms[at + j], fixed, at, j, last, rules?.required?.[g] ?? 0);
     }
   }
 }
 
-/** One group's categorical draw (tokens lo..hi of the row at `at`), as madeSampleRow draws it. */
+/**
+ * One group's categorical draw (tokens lo..hi of the row at `at`), as madeSampleRow draws it: the
+ * chain's weights into weight[lo..hi], then the kernels' own drawMember.
+ */
 function drawGroup(
   x: Float32Array,
   logits: Float32Array,
+  weight: Float64Array,
   u: number,
   fixed: Int8Array | null,
   at: number,
@@ -152,37 +158,14 @@ function drawGroup(
       return;
     }
   }
-  const weight = new Float64Array(hi - lo + 1);
   let rem = 1;
-  let sum = 0;
   for (let m = lo; m <= hi; m++) {
+    weight[m] = 0;
     if (fixed !== null && fixed[at + m] >= 0) continue;
     const p = 1 / (1 + Math.exp(-logits[at + m]));
-    weight[m - lo] = rem * p;
+    weight[m] = rem * p;
     rem *= 1 - p;
-    sum += weight[m - lo];
   }
-  const free = (m: number) => fixed === null || fixed[at + m] < 0;
-  if (required === 1 && !(sum > 0)) {
-    for (let m = lo; m <= hi; m++)
-      if (free(m)) {
-        x[at + m] = 1;
-        return;
-      }
-    return;
-  }
-  const target = u * (required === 1 ? sum : 1);
-  let acc = 0;
-  for (let m = lo; m <= hi; m++) {
-    acc += weight[m - lo];
-    if (target < acc && weight[m - lo] > 0) {
-      x[at + m] = 1;
-      return;
-    }
-  }
-  for (let m = hi; m >= lo; m--)
-    if (required === 1 ? weight[m - lo] > 0 : required === 2 && free(m)) {
-      x[at + m] = 1;
-      return;
-    }
+  const m = drawMember(weight, 0, lo, hi, required, u, fixed?.subarray(at) ?? null);
+  if (m >= 0) x[at + m] = 1;
 }

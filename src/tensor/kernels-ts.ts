@@ -588,7 +588,7 @@ function madeSampleRow(
  * renormalised (a group whose weights all underflow to 0 takes its first free member); 2 none given
  * to the last free member. Returns the token, or -1 for none.
  */
-function drawMember(
+export function drawMember(
   weight: Float64Array,
   at: number,
   lo: number,
