@@ -110,24 +110,10 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     return makeBatch(records as EncodedRecord[], this.config);
   }
 
-  /**
-   * Sets b2 of the logit outputs (d-1 .. D-2) to the tokens' log-odds in `train` (tokenLogOdds). With
-   * the history bias, a code's b2 and offsets start at its log-odds in the rows of records that never
-   * held it, and the differences to the rows that held it before and right before (historyLogOdds):
-   * Adam moves each weight by about lr a step, so offsets of several units started at 0 would take
-   * thousands of steps, while the rest of the network learns the history its own way.
-   */
+  /** Sets b2 of the logit outputs (d-1 .. D-2) to the tokens' log-odds in `train` (tokenLogOdds). */
   initOutputBias(train: readonly EncodedRecord[]): void {
     const lo = tokenLogOdds(train, this.config);
     for (let j = 0; j < lo.length; j++) this.p.b2[this.config.nEmbd - 1 + j] = lo[j];
-    if (this.p.history === null) return;
-    const { never, held, previous } = historyLogOdds(train, this.config);
-    const C = this.config.nCodes;
-    for (let j = 0; j < C; j++) {
-      this.p.b2[this.config.nEmbd - 1 + j] = never[j];
-      this.p.history[j] = held[j] - never[j];
-      this.p.history[C + j] = previous[j] - held[j];
-    }
   }
 
   private headActsFor(N: number): HeadActs {
@@ -251,50 +237,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
   rowSampler(B: number): RowSampler {
     return new HaloRowSampler(this, B);
   }
-}
-
-/**
- * Each code's log-odds in `train`'s scored rows (label row and kept visits) in three states of its
- * record: never held before the row, held before but not in the previous visit, held in the previous
- * visit; smoothed as tokenLogOdds.
- */
-export function historyLogOdds(
-  train: readonly EncodedRecord[],
-  c: HaloConfig,
-): { never: Float64Array; held: Float64Array; previous: Float64Array } {
-  const C = c.nCodes;
-  const on = [0, 1, 2].map(() => new Float64Array(C)); // by state: never, held, previous
-  const rows = [0, 1, 2].map(() => new Float64Array(C));
-  const lastSeen = new Int32Array(C);
-  for (const r of train) {
-    lastSeen.fill(-1); // the visit that last held the code; the label row is visit -1 and holds none
-    const kept = Math.min(r.visits.length, c.nCtx - 2);
-    for (let t = 0; t < kept; t++) {
-      for (const j of r.visits[t]) on[lastSeen[j] < 0 ? 0 : lastSeen[j] === t - 1 ? 2 : 1][j]++;
-      for (const j of r.visits[t]) lastSeen[j] = t;
-    }
-    // rows per state, from each code's visits: before its first, right after each, the rest
-    const firstAt = new Int32Array(C).fill(kept);
-    const followers = new Int32Array(C); // visits t whose visit t-1 held the code
-    for (let t = 0; t < kept; t++) {
-      for (const j of r.visits[t]) {
-        if (firstAt[j] === kept) firstAt[j] = t;
-        if (t + 1 < kept) followers[j]++;
-      }
-    }
-    for (let j = 0; j < C; j++) {
-      const never = Math.min(firstAt[j] + 1, kept); // the visits up to and with the first holding j
-      rows[0][j] += 1 + never; // and the label row
-      rows[2][j] += followers[j];
-      rows[1][j] += kept - never - followers[j];
-    }
-  }
-  const lo = (k: number) =>
-    on[k].map((n, j) => {
-      const p = (n + 0.5) / (rows[k][j] + 1);
-      return Math.log(p / (1 - p));
-    });
-  return { never: lo(0), held: lo(1), previous: lo(2) };
 }
 
 /**

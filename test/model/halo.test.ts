@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { makeConfig } from "../../src/model/config.ts";
-import {
-  dropoutBackward,
-  dropoutForward,
-  HaloModel,
-  historyLogOdds,
-  linearBackward,
-  linearForward,
-} from "../../src/model/halo.ts";
+import { dropoutBackward, dropoutForward, HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { assertGradientsMatch, perturb, randomRecords } from "./gradient-check.ts";
@@ -351,30 +344,3 @@ test("dropoutForward drops about p of the units and scales the rest by 1/(1-p); 
   dropoutBackward(dx, mask, n);
   for (let i = 0; i < n; i++) assert.equal(dx[i], 2 * x[i]);
 });
-
-test("with the history bias, initOutputBias starts each code at its log-odds never held, held before and held right before", () => {
-  // C = 2: visits {0}, {0, 1}, {1}, {0}. Code 0: never held in the label row and visit 0 (on in 1 of 2);
-  // right after a visit holding it in visits 1 and 2 (on in 1); held but not right before in visit 3 (on).
-  // Code 1: never held in the label row and visits 0, 1 (on in 1 of 3); right before in visits 2, 3 (on in 1).
-  const c = { ...makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 2, nLabels: 0 }), historyBias: true };
-  const visits = [Int32Array.of(0), Int32Array.of(0, 1), Int32Array.of(1), Int32Array.of(0)];
-  const record = { id: "r", labels: new Int32Array(0), visits };
-  const lo = (on: number, rows: number) => Math.log((on + 0.5) / (rows + 1) / (1 - (on + 0.5) / (rows + 1)));
-  const got = historyLogOdds([record], c);
-  assertClose([...got.never], [lo(1, 2), lo(1, 3)]);
-  assertClose([...got.held], [lo(1, 1), lo(0, 0)]);
-  assertClose([...got.previous], [lo(1, 2), lo(1, 2)]);
-  const model = new HaloModel(c, { seed: 1, kernels: tsKernels });
-  model.initOutputBias([record]);
-  const d = c.nEmbd;
-  assertClose([model.p.b2[d - 1], model.p.b2[d]], [lo(1, 2), lo(1, 3)]);
-  assertClose(
-    [...(model.p.history as Float32Array)],
-    [lo(1, 1) - lo(1, 2), lo(0, 0) - lo(1, 3), lo(1, 2) - lo(1, 1), lo(1, 2) - lo(0, 0)],
-  );
-});
-
-function assertClose(got: number[], want: number[]): void {
-  assert.equal(got.length, want.length);
-  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-5, `entry ${i}: ${g} vs ${want[i]}`));
-}
