@@ -229,7 +229,7 @@ if (ONLY.has("sample")) {
   const flops = B * (Dh * Dh - d * d); // the logit dots: 2 * sum over tokens of (d + j)
   for (const k of impls) {
     bench("madeSampleRow", `B ${B}, d ${d}, V ${V}`, k, flops, (kk) =>
-      kk.madeSampleRow(x, null, a1.slice(), W1p, W2p, b2, null, uniforms, null, B, d, V),
+      kk.madeSampleRow(x, null, a1.slice(), W1p, W2p, b2, uniforms, null, B, d, V),
     );
   }
 }

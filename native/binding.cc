@@ -110,12 +110,12 @@ Napi::Value AdamStep(const Napi::CallbackInfo& i) {
   return i.Env().Undefined();
 }
 Napi::Value MadeSampleRow(const Napi::CallbackInfo& i) {
-  const int8_t* fixed = i[8].IsNull() ? nullptr : i[8].As<Napi::Int8Array>().Data();
-  const int32_t* group = i[12].IsNull() ? nullptr : i[12].As<Napi::Int32Array>().Data();
-  const uint8_t* required = i[13].IsNull() ? nullptr : i[13].As<Napi::Uint8Array>().Data();
-  const int8_t* era = i[14].IsNull() ? nullptr : i[14].As<Napi::Int8Array>().Data();
-  K->madeSampleRow(F(i, 0), FOrNull(i, 1), F(i, 2), F(i, 3), F(i, 4), F(i, 5), FOrNull(i, 6), F(i, 7), fixed,
-                      L(i, 9), L(i, 10), L(i, 11), group, required, era);
+  const int8_t* fixed = i[7].IsNull() ? nullptr : i[7].As<Napi::Int8Array>().Data();
+  const int32_t* group = i[11].IsNull() ? nullptr : i[11].As<Napi::Int32Array>().Data();
+  const uint8_t* required = i[12].IsNull() ? nullptr : i[12].As<Napi::Uint8Array>().Data();
+  const int8_t* era = i[13].IsNull() ? nullptr : i[13].As<Napi::Int8Array>().Data();
+  K->madeSampleRow(F(i, 0), FOrNull(i, 1), F(i, 2), F(i, 3), F(i, 4), F(i, 5), F(i, 6), fixed, L(i, 8), L(i, 9),
+                      L(i, 10), group, required, era);
   return i.Env().Undefined();
 }
 Napi::Value PeakGflops(const Napi::CallbackInfo& i) {

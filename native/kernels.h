@@ -43,10 +43,9 @@ void adamStep(float* p, const float* g, float* m, float* v, long n, float lr, fl
 double peakGflops(double seconds);
 
 // ---- sample.cc: incremental fill of one visit row through the masked head ----
-// bias [B,V]: per-record logit offsets, may be null. group, required, era: RowRules of
-// src/tensor/kernel-api.ts, each may be null (plain HALO draws).
+// group, required, era: RowRules of src/tensor/kernel-api.ts, each may be null (plain HALO draws).
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
-                   const float* bias, const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
+                   const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
                    const uint8_t* required, const int8_t* era);
 
 // ---- shared helpers ----

@@ -98,7 +98,7 @@ long draw_member(const double* w, long lo, long hi, uint8_t required, float u, c
 // were finalised without it get its W1 column now (their h values change, so the current block's
 // prefix dots are corrected for the steps still ahead in it).
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
-                   const float* bias, const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
+                   const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
                    const uint8_t* required, const int8_t* era) {
   const long D = d + V;
   const auto tri = [](long o) { return o * (o + 1) / 2; };
@@ -149,11 +149,10 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
         for (long r = 0; r < nb; r++) {
           if (t > 0) finalize(r, o);
           const float* h = h1.data() + r * D;
-          const long xi = (b0 + r) * V + j;
           float logit = b2[o] + prefix[r * J + t];
           for (long k = o0 + 1; k <= o; k++) logit += w[t][k] * h[k];
-          if (bias != nullptr) logit += bias[xi];
           const float p = 1.0f / (1.0f + std::exp(-logit));
+          const long xi = (b0 + r) * V + j;
           if (probs != nullptr) probs[xi] = p;
           const int f = fixed == nullptr ? -1 : fixed[xi];
           const long g = group == nullptr ? -1 : group[j];

@@ -18,12 +18,6 @@ export interface HaloConfig {
   nLayer: number;
   /** Attention heads; must divide nEmbd (12 in the paper). */
   nHead: number;
-  /**
-   * HALO kind only, a departure from the paper (absent: plain HALO): the head adds a learned per-code
-   * offset to a code's logit when the record held the code in an earlier visit, and another when it
-   * held it in the previous one, so a code's first occurrence and its repeats get their own rates.
-   */
-  historyBias?: boolean;
 }
 
 /** The vocabulary-independent part of a config. */
@@ -43,7 +37,6 @@ export type PresetName = keyof typeof presets;
 const FIELDS: (keyof HaloConfig)[] = ["nVocab", "nCodes", "nLabels", "nCtx", "nEmbd", "nLayer", "nHead"];
 /** Also allowed: the model kind (src/model/generator.ts); absent means HALO. */
 const KIND = "kind";
-const HISTORY = "historyBias";
 
 /** A full config from a preset (or shape) and the vocabulary sizes, with optional overrides. */
 export function makeConfig(
@@ -70,19 +63,11 @@ export function validateConfig(value: unknown): ModelConfig {
     throw new Error(`Expected a HALO config object but received ${describe(value)}`);
   }
   const obj = value as Record<string, unknown>;
-  const unknown = Object.keys(obj).filter(
-    (k) => k !== KIND && k !== HISTORY && !FIELDS.includes(k as keyof HaloConfig),
-  );
+  const unknown = Object.keys(obj).filter((k) => k !== KIND && !FIELDS.includes(k as keyof HaloConfig));
   if (unknown.length > 0) {
     throw new Error(
-      `Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${[...FIELDS, KIND, HISTORY].join(", ")}`,
+      `Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${[...FIELDS, KIND].join(", ")}`,
     );
-  }
-  if (obj.historyBias !== undefined && typeof obj.historyBias !== "boolean") {
-    throw new Error(`Expected true or false for HALO config historyBias but received ${describe(obj.historyBias)}`);
-  }
-  if (obj.historyBias === true && (obj.kind ?? "halo") !== "halo") {
-    throw new Error(`HALO config historyBias is a HALO head option; the ${String(obj.kind)} model has no such head`);
   }
   if (obj.kind !== undefined && !(modelKinds as readonly unknown[]).includes(obj.kind)) {
     throw new Error(

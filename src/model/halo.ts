@@ -32,7 +32,6 @@ export interface HaloTensors extends TransformerTensors {
   b1: Float32Array; // (D)
   w2: Float32Array; // (D(D+1)/2) packed lower-triangular auto2 weight
   b2: Float32Array; // (D)
-  history: Float32Array | null; // (2, C) config.historyBias: code logit offsets, [0] held before, [1] in the previous visit
 }
 
 /** The parameter layout of a config, in storage order. */
@@ -44,7 +43,6 @@ export function paramLayout(c: HaloConfig): ParamView[] {
   add("ehr_head.auto1.bias", [D]);
   add("ehr_head.auto2.weight", [D, D], { tri: true });
   add("ehr_head.auto2.bias", [D]);
-  if (c.historyBias) add("ehr_head.history.weight", [2, c.nCodes]);
   return views;
 }
 
@@ -56,7 +54,6 @@ function bindTensors(buf: Float32Array, views: ParamView[], c: ModelConfig): Hal
     b1: get("ehr_head.auto1.bias"),
     w2: get("ehr_head.auto2.weight"),
     b2: get("ehr_head.auto2.bias"),
-    history: c.historyBias ? get("ehr_head.history.weight") : null,
   };
 }
 
@@ -79,7 +76,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
   readonly kind = "halo";
   readonly unitsPerPosition: number;
   private head: HeadActs | null = null;
-  private history: BatchHistory | null = null;
 
   constructor(config: ModelConfig, options: ModelOptions) {
     super(config, options, paramLayout, bindTensors);
@@ -179,10 +175,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     k.biasAddForward(a.a2, p.b2, N, D);
     // logit of token j is output d-1+j: it sees h_t and tokens 0..j-1 of the next row only
     for (let n = 0; n < N; n++) a.logits.set(a.a2.subarray(n * D + d - 1, n * D + d - 1 + V), n * V);
-    if (p.history !== null) {
-      this.history = batchHistory(batch, this.config.nCodes);
-      addHistoryBias(a.logits, p.history, this.history, V);
-    }
     const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.rowMask, N, V, gradScale ?? 1 / (N * V));
     return sum / (N * V);
   }
@@ -202,7 +194,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     const p = this.p;
     const g = this.g;
 
-    if (g.history !== null) addHistoryBiasGrad(g.history, a.dlogits, this.history as BatchHistory, V);
     // head, auto2: only outputs d-1 .. D-2 carry gradient
     const da2 = a.dhead;
     da2.fill(0);
@@ -236,68 +227,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
 
   rowSampler(B: number): RowSampler {
     return new HaloRowSampler(this, B);
-  }
-}
-
-/**
- * What the history bias (config.historyBias) reads for each head row n: the codes (< C) of the
- * record's visit rows up to n's source row (held: in any of them, ascending by first appearance;
- * prev: in the source row itself, which is a visit row from row 2 on).
- */
-interface BatchHistory {
-  held: Int32Array;
-  heldOff: Int32Array; // (N + 1)
-  prev: Int32Array;
-  prevOff: Int32Array; // (N + 1)
-}
-
-function batchHistory(batch: HaloBatch, C: number): BatchHistory {
-  const { N, T, src, rowIdx, rowOff } = batch;
-  const seen = new Uint8Array(C);
-  const record: number[] = []; // codes held so far by the current record, in first-seen order
-  const held: number[] = [];
-  const prev: number[] = [];
-  const heldOff = new Int32Array(N + 1);
-  const prevOff = new Int32Array(N + 1);
-  for (let n = 0; n < N; n++) {
-    const t = src[n] % T;
-    if (t === 0) {
-      for (const j of record) seen[j] = 0;
-      record.length = 0;
-    }
-    if (t >= 2) {
-      for (let q = rowOff[src[n]]; q < rowOff[src[n] + 1]; q++) {
-        const j = rowIdx[q];
-        if (j >= C) continue;
-        prev.push(j);
-        if (seen[j] === 0) {
-          seen[j] = 1;
-          record.push(j);
-        }
-      }
-    }
-    for (const j of record) held.push(j);
-    heldOff[n + 1] = held.length;
-    prevOff[n + 1] = prev.length;
-  }
-  return { held: Int32Array.from(held), heldOff, prev: Int32Array.from(prev), prevOff };
-}
-
-/** logits[n, j] += history[0, j] for each code held before row n's target, += history[1, j] if in its source row. */
-function addHistoryBias(logits: Float32Array, history: Float32Array, h: BatchHistory, V: number): void {
-  const C = history.length / 2;
-  for (let n = 0; n + 1 < h.heldOff.length; n++) {
-    for (let q = h.heldOff[n]; q < h.heldOff[n + 1]; q++) logits[n * V + h.held[q]] += history[h.held[q]];
-    for (let q = h.prevOff[n]; q < h.prevOff[n + 1]; q++) logits[n * V + h.prev[q]] += history[C + h.prev[q]];
-  }
-}
-
-/** The backward of addHistoryBias: each offset's gradient sums d logits over the entries it was added to. */
-function addHistoryBiasGrad(ghistory: Float32Array, dlogits: Float32Array, h: BatchHistory, V: number): void {
-  const C = ghistory.length / 2;
-  for (let n = 0; n + 1 < h.heldOff.length; n++) {
-    for (let q = h.heldOff[n]; q < h.heldOff[n + 1]; q++) ghistory[h.held[q]] += dlogits[n * V + h.held[q]];
-    for (let q = h.prevOff[n]; q < h.prevOff[n + 1]; q++) ghistory[C + h.prev[q]] += dlogits[n * V + h.prev[q]];
   }
 }
 
@@ -340,7 +269,6 @@ class HaloRowSampler implements RowSampler {
   private readonly hsel: Float32Array; // (B, d) h_t of the rows being drawn
   private readonly a1: Float32Array; // (B, D)
   private readonly uniforms: Float32Array; // (B, V)
-  private readonly history: SlotHistory | null;
 
   constructor(
     private readonly model: HaloModel,
@@ -358,12 +286,10 @@ class HaloRowSampler implements RowSampler {
     this.hsel = new Float32Array(B * d);
     this.a1 = new Float32Array(B * D);
     this.uniforms = new Float32Array(B * V);
-    this.history = model.p.history === null ? null : new SlotHistory(B, model.config.nCodes, V);
   }
 
   feed(slots: readonly number[], rows: readonly Int32Array[], t: readonly number[]): void {
     this.coarse.feed(slots, rows, t);
-    this.history?.feed(slots, rows, t);
   }
 
   draw(
@@ -388,63 +314,6 @@ class HaloRowSampler implements RowSampler {
     // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
     k.matmulNT(a1, h, this.w1h, n, d, D, 0);
     k.biasAddForward(a1, m.p.b1, n, D);
-    const bias = this.history === null ? null : this.history.bias(slots, m.p.history as Float32Array);
-    k.madeSampleRow(x.subarray(0, n * V), null, a1, m.p.w1, m.p.w2, m.p.b2, bias, uniforms, fixed, n, d, V, rules);
-  }
-}
-
-/** Per sampler slot, the codes its record has held (batchHistory's held and prev, kept as rows are fed). */
-class SlotHistory {
-  private readonly seen: Uint8Array; // (B, C)
-  private readonly held: Int32Array; // (B, C) held codes, first-seen order
-  private readonly nHeld: Int32Array; // (B)
-  private readonly prev: Int32Array; // (B, C) codes of the last fed visit row
-  private readonly nPrev: Int32Array; // (B)
-  private readonly out: Float32Array; // (B, V)
-
-  constructor(
-    B: number,
-    private readonly C: number,
-    private readonly V: number,
-  ) {
-    this.seen = new Uint8Array(B * C);
-    this.held = new Int32Array(B * C);
-    this.nHeld = new Int32Array(B);
-    this.prev = new Int32Array(B * C);
-    this.nPrev = new Int32Array(B);
-    this.out = new Float32Array(B * V);
-  }
-
-  feed(slots: readonly number[], rows: readonly Int32Array[], t: readonly number[]): void {
-    const C = this.C;
-    slots.forEach((s, i) => {
-      if (t[i] === 0) {
-        for (let q = 0; q < this.nHeld[s]; q++) this.seen[s * C + this.held[s * C + q]] = 0;
-        this.nHeld[s] = 0;
-        this.nPrev[s] = 0;
-      }
-      if (t[i] < 2) return;
-      this.nPrev[s] = 0;
-      for (const j of rows[i]) {
-        if (j >= C) continue;
-        this.prev[s * C + this.nPrev[s]++] = j;
-        if (this.seen[s * C + j] === 0) {
-          this.seen[s * C + j] = 1;
-          this.held[s * C + this.nHeld[s]++] = j;
-        }
-      }
-    });
-  }
-
-  /** (n, V) the history's logit offsets for the listed slots, n = slots.length. */
-  bias(slots: readonly number[], history: Float32Array): Float32Array {
-    const { C, V } = this;
-    const out = this.out.subarray(0, slots.length * V);
-    out.fill(0);
-    slots.forEach((s, r) => {
-      for (let q = 0; q < this.nHeld[s]; q++) out[r * V + this.held[s * C + q]] += history[this.held[s * C + q]];
-      for (let q = 0; q < this.nPrev[s]; q++) out[r * V + this.prev[s * C + q]] += history[C + this.prev[s * C + q]];
-    });
-    return out;
+    k.madeSampleRow(x.subarray(0, n * V), null, a1, m.p.w1, m.p.w2, m.p.b2, uniforms, fixed, n, d, V, rules);
   }
 }

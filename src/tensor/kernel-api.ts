@@ -92,9 +92,7 @@ export interface Kernels {
    * a1 [B,D] in/out: layer-1 pre-activations holding bias + the h contribution only:
    *   a1[b,o] = b1[o] + sum_{i<d, i<=o} W1[o,i] h[b,i]. Updated in place as tokens are set.
    * W1p, W2p: packed lower-triangular D x D weights; b2 [D].
-   * bias [B,V] (may be null): a per-record offset added to each token's logit (HALO's history bias).
-   * x [B,V] out: the row (0/1). Token j of record b: logit = b2[o] + bias[b,j] + sum_{k<=o} W2[o,k]*relu(a1[b,k])
-   *   with o = d-1+j;
+   * x [B,V] out: the row (0/1). Token j of record b: logit = b2[o] + sum_{k<=o} W2[o,k]*relu(a1[b,k]) with o = d-1+j;
    *   if fixed != null and fixed[b*V+j] >= 0 the value is forced to fixed[b*V+j], else
    *   x = (uniforms[b*V+j] < sigmoid(logit)) ? 1 : 0.
    *   When x[b,j] becomes 1: a1[b,o'] += W1[o', d+j] for all o' >= d+j.
@@ -108,7 +106,6 @@ export interface Kernels {
     W1p: Float32Array,
     W2p: Float32Array,
     b2: Float32Array,
-    bias: Float32Array | null,
     uniforms: Float32Array,
     fixed: Int8Array | null,
     B: number,

@@ -36,7 +36,6 @@ type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow" | "isa"> &
     W1p: Float32Array,
     W2p: Float32Array,
     b2: Float32Array,
-    bias: Float32Array | null,
     uniforms: Float32Array,
     fixed: Int8Array | null,
     B: number,
@@ -281,7 +280,7 @@ function wrap(addon: Addon): NativeKernels {
       f32("adamStep", "v", v, n);
       addon.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t);
     },
-    madeSampleRow(x, probs, a1, W1p, W2p, b2, bias, uniforms, fixed, B, d, V, rules) {
+    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V, rules) {
       sizes("madeSampleRow", { B, d, V });
       if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);
       const D = d + V;
@@ -291,7 +290,6 @@ function wrap(addon: Addon): NativeKernels {
       f32("madeSampleRow", "W1p", W1p, tri(D));
       f32("madeSampleRow", "W2p", W2p, tri(D));
       f32("madeSampleRow", "b2", b2, D);
-      if (bias !== null) f32("madeSampleRow", "bias", bias, B * V);
       f32("madeSampleRow", "uniforms", uniforms, B * V);
       if (fixed !== null) {
         if (!(fixed instanceof Int8Array))
@@ -326,7 +324,6 @@ function wrap(addon: Addon): NativeKernels {
         W1p,
         W2p,
         b2,
-        bias,
         uniforms,
         fixed,
         B,

@@ -502,7 +502,6 @@ function madeSampleRow(
   W1p: Float32Array,
   W2p: Float32Array,
   b2: Float32Array,
-  bias: Float32Array | null,
   uniforms: Float32Array,
   fixed: Int8Array | null,
   B: number,
@@ -538,9 +537,9 @@ function madeSampleRow(
       const r = b * D;
       for (let q = 0; q < nSet[b]; q++) a1[r + o] += W1p[w1 + set[b * V + q]];
       h1[r + o] = Math.max(a1[r + o], 0);
-      const xi = b * V + j;
-      const logit = b2[o] + (bias === null ? 0 : bias[xi]) + dot(h1, r, W2p, w2, o + 1);
+      const logit = b2[o] + dot(h1, r, W2p, w2, o + 1);
       const p = 1 / (1 + Math.exp(-logit));
+      const xi = b * V + j;
       if (probs !== null) probs[xi] = p;
       const f = fixed === null ? -1 : fixed[xi];
       x[xi] = 0;

@@ -12,7 +12,6 @@ export interface TrainOptions {
   modelKind: ModelKind; // which model: halo, halo-coarse, gpt or lstm (default "halo")
   preset: PresetName; // model size preset (default "small")
   model: ModelOverrides; // overrides of the preset's sizes (default none)
-  historyBias: boolean; // HALO only, a departure from the paper: per-code logit offsets for codes held before (HaloConfig.historyBias) (default false)
   out: string; // run directory holding best/ and last/ (default ./halo-runs/<dataset-name>)
   maxEpochs: number; // stop after this many epochs (default: sized, see sizedDefaults)
   maxSteps: number; // stop after this many optimizer steps, 0 = no limit (default 0)
@@ -41,7 +40,6 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   modelKind: "halo",
   preset: "small",
   model: {},
-  historyBias: false,
   maxEpochs: 100,
   maxSteps: 0,
   maxMinutes: 0,
@@ -192,7 +190,6 @@ export const runDefiningOptions = [
   "modelKind",
   "preset",
   "model",
-  "historyBias",
   "batchSize",
   "lr",
   "lrSchedule",
@@ -245,13 +242,6 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
     const v = o.model[key];
     if (v !== undefined) check(isInt(v) && v > 0, key, "a positive integer", v);
   }
-  check(typeof o.historyBias === "boolean", "historyBias", "true or false", o.historyBias);
-  check(
-    !o.historyBias || o.modelKind === "halo",
-    "historyBias",
-    `false with modelKind ${o.modelKind} (the history bias is a HALO head option)`,
-    o.historyBias,
-  );
   check(typeof o.out === "string" && o.out.length > 0, "out", "a directory path", o.out);
   check(isInt(o.maxEpochs) && o.maxEpochs > 0, "maxEpochs (--epochs)", "a positive integer", o.maxEpochs);
   check(isInt(o.maxSteps) && o.maxSteps >= 0, "maxSteps (--max-steps)", "an integer >= 0", o.maxSteps);
@@ -315,7 +305,7 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
     throw new Error(`Expected a JSON object for --config-json but received ${describe(parsed)}.`);
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
-  const textKeys = ["modelKind", "preset", "lrSchedule", "keep", "historyBias"];
+  const textKeys = ["modelKind", "preset", "lrSchedule", "keep"];
   const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
     if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;

@@ -133,7 +133,6 @@ export function trainLoop(
       ...checkpoint.config.training,
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
       keep: checkpoint.config.training.keep ?? "best", // and kept the best validation loss
-      historyBias: checkpoint.config.training.historyBias ?? false, // and had no history bias
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,
@@ -159,8 +158,7 @@ export function trainLoop(
       model: { nCtx: sized.nCtx, ...sized.width, ...request.model },
     });
     const config = makeConfig(options.preset, { nCodes: C, nLabels: L }, options.model);
-    const history = options.historyBias ? { historyBias: true } : {};
-    model = createModel({ ...config, ...history, kind: options.modelKind }, { seed: options.seed, kernels });
+    model = createModel({ ...config, kind: options.modelKind }, { seed: options.seed, kernels });
     // Under DP the biases start from the validation split's frequencies: the training records' would
     // leak outside the accountant (the validation split is outside the privacy unit; docs/ARCHITECTURE.md).
     initOutputBias(model, options.dp ? validation : train);

@@ -30,7 +30,7 @@ test("drawIndependentRows draws what madeSampleRow draws when the row's tokens d
   }
   const made = new Float32Array(B * V);
   const probs = new Float32Array(B * V);
-  tsKernels.madeSampleRow(made, probs, a1.slice(), w1, w2, b2, null, uniforms, fixed, B, d, V, structure.rules);
+  tsKernels.madeSampleRow(made, probs, a1.slice(), w1, w2, b2, uniforms, fixed, B, d, V, structure.rules);
   const logits = Float32Array.from(probs, (p) => Math.log(p / (1 - p)));
   const independent = new Float32Array(B * V);
   drawIndependentRows(independent, logits, uniforms, fixed, B, V, structure.rules);

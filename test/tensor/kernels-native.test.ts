@@ -176,7 +176,7 @@ describe("native kernels agree with the TypeScript kernels", { skip }, () => {
       k,
       "madeSampleRow",
       [new Float32Array(B * V), new Float32Array(B * V), a1],
-      (kk, [x, p, a]) => kk.madeSampleRow(x, p, a, W1p, W2p, b2, null, uniforms, fixed, B, d, V),
+      (kk, [x, p, a]) => kk.madeSampleRow(x, p, a, W1p, W2p, b2, uniforms, fixed, B, d, V),
       1e-5,
     );
   });

@@ -89,8 +89,7 @@ export function finiteDiff(f: () => number, x: Float64Array, i: number, h = 1e-6
 /**
  * The masked two-layer head evaluated in full for each token, in double (HALO.md section 2.3):
  * for record b and token j, z = concat(h, x so far), a1 = b1 + tri(W1) z, logit = b2 + tri(W2) relu(a1)
- * at o = d-1+j, plus bias[b,j] when given; x[b,j] drawn as in madeSampleRow. Returns the row, the
- * probabilities and the final a1.
+ * at o = d-1+j; x[b,j] drawn as in madeSampleRow. Returns the row, the probabilities and the final a1.
  */
 export function naiveSampleRow(
   h: Float32Array,
@@ -98,7 +97,6 @@ export function naiveSampleRow(
   b1: Float32Array,
   W2: Float32Array,
   b2: Float32Array,
-  bias: Float32Array | null,
   uniforms: Float32Array,
   fixed: Int8Array | null,
   B: number,
@@ -124,7 +122,7 @@ export function naiveSampleRow(
     for (let j = 0; j < V; j++) {
       const a = layer1(z);
       const o = d - 1 + j;
-      let logit = b2[o] + (bias === null ? 0 : bias[b * V + j]);
+      let logit = b2[o];
       for (let k = 0; k <= o; k++) logit += W2[o * D + k] * Math.max(a[k], 0);
       const p = 1 / (1 + Math.exp(-logit));
       probs[b * V + j] = p;
