@@ -266,3 +266,35 @@ test("dropoutForward drops about p of the units and scales the rest by 1/(1-p); 
   dropoutBackward(dx, mask, n);
   for (let i = 0; i < n; i++) assert.equal(dx[i], 2 * x[i]);
 });
+
+for (const kernels of kernelSets)
+  test(`the sampler's probability of every token equals the teacher-forced one (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 6, nLabels: 2 });
+    const model = new HaloModel(c, { seed: 6, kernels });
+    const V = c.nVocab;
+    // start 8, labels {6}, visits {0, 2, 4}, {1, 2}, {2, 3, 5}, {0, 2, end}
+    const rows = [8, [6], [0, 2, 4], [1, 2], [2, 3, 5], [0, 2, 9]].map((r) => Int32Array.from([r].flat()));
+    model.forward(batchFromRows([rows], c));
+    const logits = model.logits.slice();
+    const sampler = model.rowSampler(1);
+    const x = new Float32Array(V);
+    // a stream whose every uniform is u: the token is on exactly when u < its probability
+    const constant = (u: number) => ({ fillUniform: (a: Float32Array) => a.fill(u) }) as unknown as Rng;
+    for (let t = 0; t + 1 < rows.length; t++) {
+      sampler.feed([0], [rows[t]], [t]);
+      for (let j = 0; j < V; j++) {
+        // the rest of the row fixed to its real values: token j sees the prefix the forward saw
+        const fixed = new Int8Array(V).fill(0);
+        for (const k of rows[t + 1]) fixed[k] = 1;
+        fixed[j] = -1;
+        const p = 1 / (1 + Math.exp(-logits[t * V + j]));
+        for (const [u, on] of [
+          [p * (1 - 1e-4) - 1e-6, 1],
+          [p * (1 + 1e-4) + 1e-6, 0],
+        ]) {
+          sampler.draw([0], [constant(u)], fixed, undefined, x);
+          assert.equal(x[j], on, `row ${t + 1} token ${j}: p ${p}, u ${u}`);
+        }
+      }
+    }
+  });
