@@ -45,12 +45,13 @@ export interface IngestOptions {
   age?: boolean;
   gaps?: boolean;
   sex?: boolean;
-  /** --no-visit-types / --no-stays / --no-death / --no-structure-first / --no-visit-sex set these to false. */
+  /** --no-visit-types / --no-stays / --no-death / --no-structure-first / --no-visit-sex / --no-visit-age set these to false. */
   visitTypes?: boolean;
   stays?: boolean;
   death?: boolean;
   structureFirst?: boolean;
   visitSex?: boolean;
+  visitAge?: boolean;
   /** Add lab tokens (value-bucketed) to the kinds. */
   labs?: boolean;
   labBuckets?: number;
@@ -210,6 +211,7 @@ async function ingestFrom(input: string, source: TableSource | undefined, opts: 
       death: opts.death,
       structureFirst: opts.structureFirst,
       visitSex: opts.visitSex,
+      visitAge: opts.visitAge,
       labBuckets: opts.labBuckets,
       valueBuckets: opts.valueBuckets,
       seed: opts.seed,

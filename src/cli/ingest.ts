@@ -41,6 +41,10 @@ export function registerIngest(program: Command): void {
       "every token in one seeded random within-visit order (the paper's), not structural tokens first, and sex after the phenotypes in the label row",
     )
     .option("--no-visit-sex", "no token of the patient's sex on each visit (the label row still holds it)")
+    .option(
+      "--no-visit-age",
+      "no token of the patient's age at the previous visit on each later visit (the first visit still holds the age)",
+    )
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)
     .option(

@@ -42,6 +42,22 @@ export const STAY_BUCKETS: Bucket[] = fromEdges([0, 1, 4, 12, 24, 48, 96, 192, 3
 /** Days from the last visit's start to death, on the gap table's edges. */
 export const DEATH_BUCKETS: Bucket[] = GAP_BUCKETS;
 
+/**
+ * A later visit's visit-age token: the age in years at the previous visit, from the record's own
+ * tokens: the middle of the first visit's age bucket plus the middles of the gap buckets since (in
+ * days), which is what decoding those buckets gives on average. Encoding and sampling compute it
+ * from the same tokens, so the head is trained on the very value it is given when sampling.
+ */
+export function visitAgeYears(
+  age: { lo?: number; hi?: number },
+  gaps: readonly { lo?: number; hi?: number }[],
+): number {
+  const middle = (b: { lo?: number; hi?: number }) => ((b.lo ?? 0) + (b.hi ?? b.lo ?? 0)) / 2;
+  let days = 0;
+  for (const g of gaps) days += middle(g);
+  return middle(age) + days / 365.25;
+}
+
 /** Index of the bucket holding x; values outside the table are clamped to the first or last bucket. */
 export function bucketIndex(buckets: readonly { lo: number; hi: number }[], x: number): number {
   let lo = 0;

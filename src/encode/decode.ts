@@ -122,8 +122,8 @@ export class Decoder {
           v.stayMinutes ??= uniformInt(opts.rand, (t.lo ?? 0) * 60, (t.hi ?? 0) * 60);
         } else if (t.kind === "death") {
           deathBucket ??= [t.lo ?? 0, t.hi ?? 0];
-        } else if (t.kind !== "sex") {
-          // a medical code or lab (a visit's sex token only repeats the label row's sex)
+        } else if (t.kind !== "sex" && t.kind !== "visit-age") {
+          // a medical code or lab (a visit's sex and visit-age tokens only repeat what the record says)
           const e: ClinicalEvent = {
             kind: t.eventKind as EventKind,
             system: t.system as CodeSystem,

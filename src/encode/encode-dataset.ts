@@ -33,6 +33,8 @@ export interface EncodeOptions {
   structureFirst?: boolean;
   /** The record's sex as a token on every visit (default true; needs sex labels). */
   visitSex?: boolean;
+  /** A visit-age token (the age at the previous visit) on every visit after the first (default true; needs age and gaps). */
+  visitAge?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;
   /** How lab values are bucketed: "quantile:K", "uniform:K" or "reference" (default quantile:labBuckets). */
@@ -123,6 +125,7 @@ export function encodeDataset(
     death: opts.death ?? true,
     structureFirst: opts.structureFirst ?? true,
     visitSex: (opts.visitSex ?? true) && (opts.sex ?? true),
+    visitAge: opts.visitAge ?? true,
   };
   const vocab = buildVocabulary(parts.train, phenotypes.defs, {
     kinds,

@@ -4,7 +4,7 @@
 // visits are dropped, and the label row holds the matched phenotypes and the sex.
 import type { PatientRecord } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
-import { bucketIndex } from "./buckets.ts";
+import { bucketIndex, visitAgeYears } from "./buckets.ts";
 import { ageInYears, dayNumber, isoDay, minuteNumber } from "./dates.ts";
 import { EventCodeMap } from "./event-code-map.ts";
 import { phenotypeMatcher } from "./labels.ts";
@@ -23,7 +23,7 @@ interface LabTokens {
   buckets: RangeToken[];
 }
 
-function ranges(vocab: Vocabulary, kind: "age" | "gap" | "stay" | "death"): RangeToken[] {
+function ranges(vocab: Vocabulary, kind: "age" | "gap" | "stay" | "death" | "visit-age"): RangeToken[] {
   const out: RangeToken[] = [];
   vocab.codes.forEach((t, id) => {
     if (t.kind === kind) out.push({ id, lo: t.lo ?? 0, hi: t.hi ?? 0 });
@@ -47,6 +47,7 @@ export class Encoder {
   private readonly gapTokens: RangeToken[];
   private readonly stayTokens: RangeToken[];
   private readonly deathTokens: RangeToken[];
+  private readonly visitAgeTokens: RangeToken[];
   private readonly typeIds = new Map<string, number>();
   /** Sex -> the token every visit of a record with that sex holds. */
   private readonly visitSexIds = new Map<string, number>();
@@ -77,6 +78,7 @@ export class Encoder {
     this.gapTokens = ranges(vocab, "gap");
     this.stayTokens = ranges(vocab, "stay");
     this.deathTokens = ranges(vocab, "death");
+    this.visitAgeTokens = ranges(vocab, "visit-age");
     const matches: LabelMatch[] = [];
     vocab.labels.forEach((l, k) => {
       if (l.kind === "sex") this.sexLabels.set(l.name.slice("sex:".length), k);
@@ -142,17 +144,27 @@ export class Encoder {
     }
     if (kept.length === 0) return undefined;
     if (keptDays) keptDays.push(...kept.map((v) => v.day));
+    let ageToken: RangeToken | undefined;
     if (this.ageTokens.length > 0 && r.birthDate !== undefined) {
       const birth = dayNumber(r.birthDate);
       if (!Number.isNaN(birth)) {
         const age = Math.max(0, ageInYears(birth, kept[0].day));
-        kept[0].ids.add(this.ageTokens[bucketIndex(this.ageTokens, age)].id);
+        ageToken = this.ageTokens[bucketIndex(this.ageTokens, age)];
+        kept[0].ids.add(ageToken.id);
       }
     }
+    const gapTokens: RangeToken[] = [];
     if (this.gapTokens.length > 0) {
       for (let i = 1; i < kept.length; i++) {
         const gap = Math.max(0, kept[i].day - kept[i - 1].day);
-        kept[i].ids.add(this.gapTokens[bucketIndex(this.gapTokens, gap)].id);
+        gapTokens.push(this.gapTokens[bucketIndex(this.gapTokens, gap)]);
+        kept[i].ids.add(gapTokens[i - 1].id);
+      }
+    }
+    if (this.visitAgeTokens.length > 0 && ageToken !== undefined) {
+      for (let i = 1; i < kept.length; i++) {
+        const years = visitAgeYears(ageToken, gapTokens.slice(0, i - 1));
+        kept[i].ids.add(this.visitAgeTokens[bucketIndex(this.visitAgeTokens, years)].id);
       }
     }
     const sexToken = r.sex === undefined ? undefined : this.visitSexIds.get(r.sex);

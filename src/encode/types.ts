@@ -11,7 +11,8 @@ export type TokenKind =
   | "type" // the source's visit class (inpatient, ambulatory, ...), one per visit
   | "stay" // length of stay in hours, bucketed (on visits with a known discharge)
   | "death" // the patient died: days from this visit's start to death, bucketed (on the last visit)
-  | "sex"; // the record's sex (its sex label) again on every visit, so the head draws each visit's codes knowing it
+  | "sex" // the record's sex (its sex label) again on every visit, so the head draws each visit's codes knowing it
+  | "visit-age"; // age at the previous visit, bucketed (on visits after the first), from the record's age and gap tokens (visitAgeYears)
 
 export interface CodeToken {
   kind: TokenKind;
@@ -23,7 +24,7 @@ export interface CodeToken {
   system?: string;
   code?: string;
   eventKind?: "diagnosis" | "procedure" | "medication" | "lab";
-  /** For buckets (lab value, gap days, age years): the half-open range [lo, hi). */
+  /** For buckets (lab value, gap days, age years, visit age years): the half-open range [lo, hi). */
   lo?: number;
   hi?: number;
   /** For labs: the most common unit in the training split, written back when decoding. */

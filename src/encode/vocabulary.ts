@@ -48,6 +48,13 @@ export interface VocabularyOptions {
    * 6.4%); on the visit row, the head conditions every code on it directly.
    */
   visitSex?: boolean;
+  /**
+   * With age and gap tokens, also a visit-age token on every visit after the first: the age at the
+   * previous visit (visitAgeYears). The age token sits on the first visit only, so HALO had to add
+   * up the gaps to know a later visit's age, and did not: on the STU3 demo 11% of synthetic records
+   * that start at age 0 got a colonoscopy (real: none), and 28% of all records against 17%.
+   */
+  visitAge?: boolean;
   /** Value buckets per lab (quantiles), unless valueBuckets says otherwise. */
   labBuckets: number;
   /** How lab values are bucketed (default quantile:labBuckets). */
@@ -212,6 +219,8 @@ export function buildVocabulary(
   }
   if (opts.age) for (const b of AGE_BUCKETS) tokens.push({ kind: "age", name: `age:${b.label}`, lo: b.lo, hi: b.hi });
   if (opts.gaps) for (const b of GAP_BUCKETS) tokens.push({ kind: "gap", name: `gap:${b.label}`, lo: b.lo, hi: b.hi });
+  if (opts.visitAge && opts.age && opts.gaps)
+    for (const b of AGE_BUCKETS) tokens.push({ kind: "visit-age", name: `visit-age:${b.label}`, lo: b.lo, hi: b.hi });
   if (opts.visitTypes) {
     const types = new Set<string>();
     for (const r of train) for (const v of r.visits) if (v.type !== undefined && v.type !== "") types.add(v.type);
@@ -251,6 +260,7 @@ export function buildVocabulary(
   return {
     codes: [
       ...group("sex"),
+      ...group("visit-age"),
       ...group("gap"),
       ...group("age"),
       ...group("type"),

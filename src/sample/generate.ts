@@ -9,7 +9,7 @@
 import type { EncodedRecord } from "../encode/types.ts";
 import type { Generator, RowSampler } from "../model/generator.ts";
 import { Rng } from "../tensor/rng.ts";
-import type { SamplingStructure } from "./structure.ts";
+import { type SamplingStructure, visitAgeToken } from "./structure.ts";
 
 export interface GenerateOptions {
   /** Records to attempt; those that end without a visit are dropped and counted. */
@@ -319,6 +319,8 @@ class Sampler {
             for (const id of slot.forbid) fixedTok[r * V + id] = 0;
             const sex = this.visitSexOf(slot.rows[1]);
             if (sex >= 0) fixedTok[r * V + sex] = 1;
+            const age = st.visitAge === null || t < 3 ? -1 : visitAgeToken(st.visitAge, slot.rows.slice(2));
+            if (age >= 0) fixedTok[r * V + age] = 1;
           }
           anyFixed = true;
         }

@@ -16,6 +16,9 @@
 //   training can leave dead: STU3 demo, 0.487 where the data say 1, so renormalising gave 69.6%
 //   women against 51.9% (the head's chance of the first sex: 50.8%). Age and gap groups are better
 //   renormalised (giving the rest to the last bucket put 24% of first visits at 90+ years).
+// - Visit tokens: a visit's sex token is forced to the label row's sex, and a later visit's visit-age
+//   token to the age at the previous visit as encoding computes it from the record's age and gap
+//   tokens (visitAgeToken); plain HALO draws them like any token.
 // - Eras: where no training visit mixes ICD-9 and ICD-10 codes, a visit's first coded era excludes
 //   the other for the rest of the row (an intervention on the chain, not a posterior).
 // - A visit row without a medical code is drawn again (rejection: exactly HALO's distribution of a
@@ -38,6 +41,7 @@
 //   probability c_k (c_k > 0), so that records end at the training split's rate at every visit. Codes
 //   precede the end token in the row's order, so the row's codes keep their distribution exactly;
 //   rows that must end (a death, no code) are never continued.
+import { bucketIndex, visitAgeYears } from "../encode/buckets.ts";
 import type { Vocabulary } from "../encode/types.ts";
 import { codeEra } from "../encode/vocab-structure.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
@@ -60,6 +64,8 @@ export interface SamplingStructure {
   labelsFromCodes: boolean;
   /** Per label (L): the visit token repeating that sex label on every visit, or -1; forced to the label row's sex. */
   visitSex: Int32Array;
+  /** The visit-age tokens, forced on each later visit to the record's age at the previous one; null without them. */
+  visitAge: VisitAgeTokens | null;
   /** Draws of a visit row that holds no medical code before the record ends there. */
   rowTries: number;
   /** Draws of a record that lacks a code of a label given as present. */
@@ -134,6 +140,8 @@ export function samplingStructure(
     visitSex[k] = id;
     firstVisit[id] = 0; // on only where the sampler forces it
   });
+  const visitAgeIds = ofKind("visit-age");
+  for (const id of visitAgeIds) firstVisit[id] = 0; // on only where the sampler forces it
   const laterVisit = firstVisit.slice();
   for (const id of ofKind("gap")) firstVisit[id] = 0;
   for (const id of ofKind("age")) laterVisit[id] = 0;
@@ -165,8 +173,52 @@ export function samplingStructure(
     labelCodes,
     labelsFromCodes: opts.labelsFromCodes ?? true,
     visitSex,
+    visitAge: visitAgeIds.length === 0 ? null : visitAgeTokens(vocab),
     rowTries: 50,
     recordTries: 50,
     endCorrection: opts.endCorrection?.length ? Float64Array.from(opts.endCorrection) : null,
   };
+}
+
+/** The visit-age tokens and the ranges of the age and gap tokens they are computed from. */
+export interface VisitAgeTokens {
+  /** The visit-age tokens, ascending by range. */
+  buckets: { id: number; lo: number; hi: number }[];
+  /** Per token id: 1 an age token, 2 a gap token, else 0; lo and hi: its range. */
+  role: Uint8Array;
+  lo: Float64Array;
+  hi: Float64Array;
+}
+
+function visitAgeTokens(vocab: Vocabulary): VisitAgeTokens {
+  const V = vocab.codes.length;
+  const role = new Uint8Array(V);
+  const lo = new Float64Array(V);
+  const hi = new Float64Array(V);
+  const buckets: VisitAgeTokens["buckets"] = [];
+  vocab.codes.forEach((t, id) => {
+    lo[id] = t.lo ?? 0;
+    hi[id] = t.hi ?? 0;
+    if (t.kind === "age") role[id] = 1;
+    if (t.kind === "gap") role[id] = 2;
+    if (t.kind === "visit-age") buckets.push({ id, lo: lo[id], hi: hi[id] });
+  });
+  return { buckets: buckets.sort((a, b) => a.lo - b.lo), role, lo, hi };
+}
+
+/**
+ * The visit-age token of the visit after `visits` (the record's visit rows so far, at least one), as
+ * encoding gives it (src/encode/encode.ts): from the first visit's age token and each later visit's
+ * first gap token (a visit without one is the same day, as decoding reads it); -1 when the first
+ * visit has no age token.
+ */
+export function visitAgeToken(v: VisitAgeTokens, visits: readonly Int32Array[]): number {
+  const age = visits[0].find((id) => v.role[id] === 1);
+  if (age === undefined) return -1;
+  const gaps: { lo: number; hi: number }[] = [];
+  for (let t = 1; t < visits.length; t++) {
+    const g = visits[t].find((id) => v.role[id] === 2);
+    if (g !== undefined) gaps.push({ lo: v.lo[g], hi: v.hi[g] });
+  }
+  return v.buckets[bucketIndex(v.buckets, visitAgeYears({ lo: v.lo[age], hi: v.hi[age] }, gaps))].id;
 }

@@ -5,6 +5,7 @@ import type { PhenotypeDefinition } from "../../src/encode/labels.ts";
 import { learnStructure } from "../../src/encode/vocab-structure.ts";
 import { buildVocabulary } from "../../src/encode/vocabulary.ts";
 import { IngestError } from "../../src/ingest/record.ts";
+import { samplingStructure, visitAgeToken } from "../../src/sample/structure.ts";
 import { dx, lab, patient, px, rx } from "./helpers.ts";
 
 const opts = {
@@ -259,4 +260,36 @@ test("with structureFirst, sex leads the label row and visitSex repeats the reco
   const without = build(false);
   assert.ok(!without.codes.some((t) => t.kind === "sex"));
   assert.deepEqual(new Encoder(without).encode(alice)?.labels, Int32Array.of(0, 2));
+});
+
+test("visitAge: every later visit holds the age at the previous visit, from the age and gap buckets' middles, as the sampler computes it", () => {
+  // Born 2000-06-01; first visit at 49 (bucket 45-49, middle 47.5), then gaps of 2 days (bucket 2-3,
+  // middle 3), 1,827 days (731+, decoded as 731..1826, middle 1,278.5) and 1,824 days (731+).
+  const carol = patient(
+    "carol",
+    [
+      ["2050-01-01", [dx("4019")]],
+      ["2050-01-03", [dx("25000")]],
+      ["2055-01-04", [dx("4019")]],
+      ["2060-01-02", [dx("4019")]],
+    ],
+    { sex: "F", birthDate: "2000-06-01" },
+  );
+  const vocab = buildVocabulary([carol], [], { ...opts, kinds: [...opts.kinds], structureFirst: true, visitAge: true });
+  assert.equal(vocab.codes.filter((t) => t.kind === "visit-age").length, 20);
+  const visits = new Encoder(vocab).encode(carol)?.visits ?? [];
+  const ofKind = (kind: string) => visits.map((v) => [...v].filter((id) => vocab.codes[id].kind === kind));
+  const names = (ids: number[][]) => ids.map((v) => v.map((id) => vocab.codes[id].name));
+  assert.deepEqual(names(ofKind("age")), [["age:45-49"], [], [], []]);
+  // 47.5, 47.5 + 3/365.25, then + 1278.5/365.25 = 51.0
+  assert.deepEqual(names(ofKind("visit-age")), [[], ["visit-age:45-49"], ["visit-age:45-49"], ["visit-age:50-54"]]);
+  const structure = samplingStructure(vocab);
+  const tokens = structure.visitAge;
+  assert.ok(tokens !== null);
+  for (let i = 1; i < visits.length; i++)
+    assert.deepEqual([visitAgeToken(tokens, visits.slice(0, i))], ofKind("visit-age")[i], `visit ${i}`);
+  assert.equal(structure.laterVisit[ofKind("visit-age")[1][0]], 0, "drawn off unless the sampler forces it on");
+  assert.equal(visitAgeToken(tokens, [Int32Array.from(ofKind("code")[0])]), -1, "no age token, no visit age");
+  const without = buildVocabulary([carol], [], { ...opts, kinds: [...opts.kinds], structureFirst: true });
+  assert.equal(samplingStructure(without).visitAge, null);
 });

@@ -43,6 +43,7 @@ function groupOnly(V: number, required: 0 | 1 | 2): SamplingStructure {
     recordTries: 0,
     endCorrection: null,
     visitSex: Int32Array.of(-1),
+    visitAge: null,
   };
 }
 
