@@ -8,13 +8,16 @@
 // --checkpoints best,last scores both of each run's checkpoints from one training (best/ is what
 // `train` keeps, last/ the final state): the same run compares checkpoint selections.
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3] [--seeds 1,2] [--chunks 4]
-//        [--train '{"maxMinutes": 2}'] [--checkpoints best] [--work /tmp/halo-fidelity] [--no-end-correction]
+//        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": false}'] [--checkpoints best]
+//        [--work /tmp/halo-fidelity] [--no-end-correction]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { IngestOptions } from "../src/api/ingest.ts";
 import { runIngest } from "../src/cli/ingest.ts";
+import { AGE_BUCKETS, bucketIndex, visitAgeYears } from "../src/encode/buckets.ts";
 import { loadDataset } from "../src/encode/dataset-file.ts";
-import type { EncodedRecord } from "../src/encode/types.ts";
+import type { CodeToken, EncodedRecord, Vocabulary } from "../src/encode/types.ts";
 import { ceilingComparison } from "../src/evaluate/ceiling.ts";
 import { countedMask, countedVisits } from "../src/evaluate/fidelity.ts";
 import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts";
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "1,2" },
     chunks: { type: "string", default: "4" },
     train: { type: "string", default: "{}" },
+    ingest: { type: "string", default: "{}" },
     checkpoints: { type: "string", default: "best" },
     work: { type: "string", default: "/tmp/halo-fidelity" },
     verbose: { type: "boolean", default: false },
@@ -42,6 +46,7 @@ const { values } = parseArgs({
 const seeds = values.seeds.split(",").map(Number);
 const chunks = Number(values.chunks);
 const trainOverrides = JSON.parse(values.train) as Partial<TrainRequest>;
+const ingestOverrides = JSON.parse(values.ingest) as Partial<IngestOptions>;
 const ROWS = [...TABLE_NAMES, "tstr"] as const;
 type Row = (typeof ROWS)[number];
 interface RunFigures {
@@ -75,6 +80,50 @@ function shape(records: readonly EncodedRecord[], counted: Uint8Array): [number,
   return [visits / kept.length, codes / visits];
 }
 
+/**
+ * Age plausibility: the share of (visit, medical code) pairs whose visit's age bucket (from the age
+ * and gap tokens, as decoding reads them) holds no training visit with that code, in the test split
+ * (what a fresh real sample has) and in the synthetic set. A colonoscopy at 3 counts.
+ */
+function unseenAges(
+  train: readonly EncodedRecord[],
+  test: readonly EncodedRecord[],
+  synthetic: readonly EncodedRecord[],
+  vocab: Vocabulary,
+): string {
+  const codes = vocab.codes;
+  const nb = AGE_BUCKETS.length;
+  const ageOf = (r: EncodedRecord): number[] => {
+    const age = r.visits[0]?.find((id) => codes[id].kind === "age");
+    if (age === undefined) return [];
+    const gaps: CodeToken[] = [];
+    return r.visits.map((v, i) => {
+      const gap = i > 0 ? v.find((id) => codes[id].kind === "gap") : undefined;
+      if (gap !== undefined) gaps.push(codes[gap]);
+      return bucketIndex(AGE_BUCKETS, visitAgeYears(codes[age], gaps));
+    });
+  };
+  const seen = new Uint8Array(codes.length * nb);
+  for (const r of train)
+    ageOf(r).forEach((b, i) => {
+      for (const c of r.visits[i]) seen[c * nb + b] = 1;
+    });
+  const share = (rs: readonly EncodedRecord[]) => {
+    let pairs = 0;
+    let unseen = 0;
+    for (const r of rs)
+      ageOf(r).forEach((b, i) => {
+        for (const c of r.visits[i]) {
+          if (codes[c].kind !== "code" && codes[c].kind !== "lab") continue;
+          pairs++;
+          unseen += 1 - seen[c * nb + b];
+        }
+      });
+    return pairs === 0 ? "n/a" : (unseen / pairs).toFixed(4);
+  };
+  return `codes at an age no training visit has them: test ${share(test)}, synthetic ${share(synthetic)}`;
+}
+
 function oneSex(records: readonly EncodedRecord[], vocab: Parameters<typeof sexCounts>[1]): string {
   const sex = sexCounts(records, vocab);
   return sex.labels === 0 ? "no sex labels" : `records without exactly one sex ${records.length - sex.one}`;
@@ -84,7 +133,7 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
   const dir = join(values.work, `${name}-s${seed}`);
   rmSync(dir, { recursive: true, force: true });
   const set = SETS[name];
-  await runIngest(set.path, { out: join(dir, "dataset"), labels: set.labels, seed, quiet: true });
+  await runIngest(set.path, { out: join(dir, "dataset"), labels: set.labels, seed, quiet: true, ...ingestOverrides });
   const dataset = await loadDataset(join(dir, "dataset"));
 
   const cpu0 = cpuSeconds();
@@ -141,7 +190,7 @@ async function score(
     ceiling,
     synthetic: synth,
     shape: { visits: [realVisits, synVisits, trainVisits], codes: [realCodes, synCodes, trainCodes] },
-    validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}`,
+    validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}, ${unseenAges(train, test, synthetic, vocab)}`,
   };
 }
 
