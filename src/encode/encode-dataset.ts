@@ -125,7 +125,7 @@ export function encodeDataset(
     death: opts.death ?? true,
     structureFirst: opts.structureFirst ?? true,
     visitSex: (opts.visitSex ?? true) && (opts.sex ?? true),
-    visitAge: opts.visitAge ?? true,
+    visitAge: (opts.visitAge ?? true) && (opts.age ?? true) && (opts.gaps ?? true),
   };
   const vocab = buildVocabulary(parts.train, phenotypes.defs, {
     kinds,

@@ -149,6 +149,8 @@ export interface EncodingInfo {
   structureFirst?: boolean;
   /** The record's sex as a token on every visit (absent: false). */
   visitSex?: boolean;
+  /** The age at the previous visit as a token on every later visit (absent: false). */
+  visitAge?: boolean;
   /** Value buckets per lab (at most; for "reference", 3). */
   labBuckets: number;
   /** How lab values were bucketed: "quantile:K", "uniform:K" or "reference" (absent: quantile:labBuckets). */

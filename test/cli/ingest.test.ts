@@ -51,8 +51,9 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
       "--quiet",
       "--min-count",
       "2",
-      "--no-age",
+      "--no-death",
       "--no-visit-sex",
+      "--no-visit-age",
       "--labs",
       "--labels",
       labels,
@@ -65,8 +66,11 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
   const ds = await loadDataset(out);
   assert.deepEqual(ds.encoding?.kinds, ["diagnosis", "procedure", "medication", "lab"]);
   assert.equal(ds.encoding?.minCount, 2);
-  assert.equal(ds.encoding?.age, false);
+  assert.equal(ds.encoding?.death, false);
+  assert.equal(ds.encoding?.age, true);
   assert.equal(ds.encoding?.visitSex, false);
+  assert.equal(ds.encoding?.visitAge, false);
+  assert.ok(!ds.vocab.codes.some((t) => t.kind === "visit-age"));
   assert.ok(!ds.vocab.codes.some((t) => t.kind === "sex"));
   assert.equal(ds.encoding?.seed, 7);
   assert.deepEqual(
@@ -74,7 +78,7 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
     ["sex:F", "sex:M", "pheno:Hypertension (any 401)", "pheno:Sepsis", "pheno:Mechanical ventilation"],
   );
   assert.ok(ds.vocab.codes.some((t) => t.kind === "lab"));
-  assert.ok(!ds.vocab.codes.some((t) => t.kind === "age"));
+  assert.ok(ds.vocab.codes.some((t) => t.kind === "age"));
   // Ventilation (a procedure prefix) is common in an ICU cohort.
   const vent = ds.splits.train.filter((r) => r.labels.includes(4)).length;
   assert.ok(vent > 10, String(vent));
