@@ -82,12 +82,6 @@ export interface VocabStructure {
   firstDaysBySpan?: { edges: number[]; quantiles: (number[] | null)[] };
   /** The latest day of any training visit start, discharge or death. */
   maxDay: number;
-  /**
-   * Training records by their first visit's age token, per age token in ascending age (absent: no
-   * age tokens, or a vocabulary from before). Sampling draws the first visit's age from these shares
-   * (src/sample/structure.ts says why).
-   */
-  firstAgeCounts?: number[];
   /** The training visits carry times of day: decoded starts and discharges are date-times. */
   dateTimes: boolean;
   /** When dateTimes: training visit starts per hour of day (24 counts), so decoded times spread alike. */

@@ -74,11 +74,6 @@ export function learnStructure(
     }
   }
   const q = firstDays.length === 0 ? [] : quantiles(firstDays, FIRST_DAY_QUANTILES);
-  const ageIds = vocab.codes
-    .flatMap((t, id) => (t.kind === "age" ? [{ id, lo: t.lo ?? 0 }] : []))
-    .sort((a, b) => a.lo - b.lo)
-    .map((a) => a.id);
-  const firstAgeCounts = ageIds.map((id) => encoded.filter((r) => r.visits[0]?.includes(id)).length);
   return {
     required,
     mixedEras,
@@ -95,7 +90,6 @@ export function learnStructure(
       ),
     },
     maxDay: Number.isFinite(maxDay) ? maxDay : 0,
-    ...(ageIds.length > 0 && { firstAgeCounts }),
     dateTimes,
     ...(dateTimes ? { startHours } : {}),
   };

@@ -9,7 +9,7 @@
 import type { EncodedRecord } from "../encode/types.ts";
 import type { Generator, RowSampler } from "../model/generator.ts";
 import { Rng } from "../tensor/rng.ts";
-import { drawFirstAge, type SamplingStructure, visitAgeToken } from "./structure.ts";
+import { type SamplingStructure, visitAgeToken } from "./structure.ts";
 
 export interface GenerateOptions {
   /** Records to attempt; those that end without a visit are dropped and counted. */
@@ -321,10 +321,6 @@ class Sampler {
             if (sex >= 0) fixedTok[r * V + sex] = 1;
             const age = st.visitAge === null || t < 3 ? -1 : visitAgeToken(st.visitAge, slot.rows.slice(2));
             if (age >= 0) fixedTok[r * V + age] = 1;
-            if (t === 2 && st.firstAge !== null) {
-              for (const id of st.firstAge.ids) fixedTok[r * V + id] = 0;
-              fixedTok[r * V + drawFirstAge(st.firstAge, slot.rng.uniform())] = 1;
-            }
           }
           anyFixed = true;
         }

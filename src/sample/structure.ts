@@ -19,11 +19,6 @@
 // - Visit tokens: a visit's sex token is forced to the label row's sex, and a later visit's visit-age
 //   token to the age at the previous visit as encoding computes it from the record's age and gap
 //   tokens (visitAgeToken); plain HALO draws them like any token.
-// - First-visit age: drawn from the training records' shares (vocab.structure.firstAgeCounts), the
-//   rest of the record from the model given it. The head's renormalised age draw under-rates the
-//   later buckets (STU3 demo: 11% of synthetic records start at 65+ against 17%), and with the
-//   visit-age token each visit's codes follow the age, so the old age buckets' chronic conditions
-//   went missing with them. Like the end-of-record correction, a marginal of the training split.
 // - Eras: where no training visit mixes ICD-9 and ICD-10 codes, a visit's first coded era excludes
 //   the other for the rest of the row (an intervention on the chain, not a posterior).
 // - A visit row without a medical code is drawn again (rejection: exactly HALO's distribution of a
@@ -71,8 +66,6 @@ export interface SamplingStructure {
   visitSex: Int32Array;
   /** The visit-age tokens, forced on each later visit to the record's age at the previous one; null without them. */
   visitAge: VisitAgeTokens | null;
-  /** The age tokens and the training records' cumulative shares of them at the first visit, which the first visit's age is drawn from; null: the head's draw. */
-  firstAge: { ids: Int32Array; cumulative: Float64Array } | null;
   /** Draws of a visit row that holds no medical code before the record ends there. */
   rowTries: number;
   /** Draws of a record that lacks a code of a label given as present. */
@@ -181,35 +174,10 @@ export function samplingStructure(
     labelsFromCodes: opts.labelsFromCodes ?? true,
     visitSex,
     visitAge: visitAgeIds.length === 0 ? null : visitAgeTokens(vocab),
-    firstAge: firstAgeShares(vocab),
     rowTries: 50,
     recordTries: 50,
     endCorrection: opts.endCorrection?.length ? Float64Array.from(opts.endCorrection) : null,
   };
-}
-
-function firstAgeShares(vocab: Vocabulary): SamplingStructure["firstAge"] {
-  const counts = vocab.structure?.firstAgeCounts;
-  const ids = vocab.codes
-    .flatMap((t, id) => (t.kind === "age" ? [{ id, lo: t.lo ?? 0 }] : []))
-    .sort((a, b) => a.lo - b.lo)
-    .map((a) => a.id);
-  const total = counts?.reduce((a, b) => a + b, 0) ?? 0;
-  if (counts === undefined || counts.length !== ids.length || total === 0) return null;
-  const cumulative = new Float64Array(ids.length);
-  let acc = 0;
-  counts.forEach((n, i) => {
-    acc += n;
-    cumulative[i] = acc / total;
-  });
-  return { ids: Int32Array.from(ids), cumulative };
-}
-
-/** The age token a record's first visit holds, drawn with the training shares (u uniform in [0, 1)). */
-export function drawFirstAge(firstAge: NonNullable<SamplingStructure["firstAge"]>, u: number): number {
-  const { ids, cumulative } = firstAge;
-  for (let i = 0; i < ids.length; i++) if (u < cumulative[i]) return ids[i];
-  return ids[ids.length - 1];
 }
 
 /** The visit-age tokens and the ranges of the age and gap tokens they are computed from. */

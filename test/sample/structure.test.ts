@@ -6,7 +6,7 @@ import { batchFromRows } from "../../src/model/batch.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import type { HaloModel } from "../../src/model/halo.ts";
 import { generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
-import { drawFirstAge, type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
+import { type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { assertFitsExact } from "./chi-square.ts";
 import { assertStructuredRecord, tinyVocab } from "./tiny-vocab.ts";
@@ -44,7 +44,6 @@ function groupOnly(V: number, required: 0 | 1 | 2): SamplingStructure {
     endCorrection: null,
     visitSex: Int32Array.of(-1),
     visitAge: null,
-    firstAge: null,
   };
 }
 
@@ -243,23 +242,3 @@ if (nativeKernels) {
       );
     });
 }
-
-test("the first visit's age is drawn with the training records' shares (vocab.structure.firstAgeCounts)", async () => {
-  const vocab = tinyVocab();
-  vocab.structure = { ...(vocab.structure as NonNullable<typeof vocab.structure>), firstAgeCounts: [6, 0, 2] };
-  const C = vocab.codes.length;
-  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: vocab.labels.length });
-  const structure = samplingStructure(vocab);
-  const firstAge = structure.firstAge as NonNullable<typeof structure.firstAge>;
-  // age tokens 3, 4, 5; cumulative shares 0.75, 0.75, 1
-  assert.deepEqual(
-    [0, 0.7499, 0.75, 0.9999].map((u) => drawFirstAge(firstAge, u)),
-    [3, 3, 5, 5],
-  );
-  const raws = await collect(model(c, tsKernels, 5), { count: 400, batchSize: 32, seed: 6, structure });
-  const ages = [3, 4, 5].map((id) => raws.filter((r) => r.rows[2].includes(id)).length / raws.length);
-  assert.equal(ages[1], 0, "an age no training record starts at never starts a record");
-  assert.ok(Math.abs(ages[0] - 0.75) < 4 * Math.sqrt((0.75 * 0.25) / 400), `age 0: ${ages[0]}`);
-  assert.equal(ages[0] + ages[2], 1);
-  assert.equal(samplingStructure(tinyVocab()).firstAge, null, "no counts: the head draws the age");
-});
