@@ -45,7 +45,7 @@ export interface IngestOptions {
   age?: boolean;
   gaps?: boolean;
   sex?: boolean;
-  /** --no-visit-types / --no-stays / --no-death / --no-structure-first / --no-visit-sex / --no-visit-age set these to false. */
+  /** --no-visit-types / --no-stays / --no-death / --no-structure-first / --no-visit-sex set these to false; --visit-age sets visitAge. */
   visitTypes?: boolean;
   stays?: boolean;
   death?: boolean;

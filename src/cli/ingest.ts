@@ -42,8 +42,8 @@ export function registerIngest(program: Command): void {
     )
     .option("--no-visit-sex", "no token of the patient's sex on each visit (the label row still holds it)")
     .option(
-      "--no-visit-age",
-      "no token of the patient's age at the previous visit on each later visit (the first visit still holds the age)",
+      "--visit-age",
+      "also a token of the patient's age at the previous visit on each later visit (off by default: see the README)",
     )
     .option("--labs", "also encode labs, value-bucketed (same as adding lab to --kinds)")
     .option("--lab-buckets <n>", "value buckets per lab (training quantiles)", wholeNumber(1), 5)

@@ -33,7 +33,7 @@ export interface EncodeOptions {
   structureFirst?: boolean;
   /** The record's sex as a token on every visit (default true; needs sex labels). */
   visitSex?: boolean;
-  /** A visit-age token (the age at the previous visit) on every visit after the first (default true; needs age and gaps). */
+  /** A visit-age token (the age at the previous visit) on every visit after the first (default false; needs age and gaps). */
   visitAge?: boolean;
   /** Value buckets per lab (default 5); labs are encoded only when "lab" is among the kinds. */
   labBuckets?: number;
@@ -125,7 +125,7 @@ export function encodeDataset(
     death: opts.death ?? true,
     structureFirst: opts.structureFirst ?? true,
     visitSex: (opts.visitSex ?? true) && (opts.sex ?? true),
-    visitAge: (opts.visitAge ?? true) && (opts.age ?? true) && (opts.gaps ?? true),
+    visitAge: (opts.visitAge ?? false) && (opts.age ?? true) && (opts.gaps ?? true),
   };
   const vocab = buildVocabulary(parts.train, phenotypes.defs, {
     kinds,

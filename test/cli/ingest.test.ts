@@ -53,7 +53,7 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
       "2",
       "--no-death",
       "--no-visit-sex",
-      "--no-visit-age",
+      "--visit-age",
       "--labs",
       "--labels",
       labels,
@@ -69,8 +69,8 @@ test("the ingest command: options reach the encoding", { skip }, async () => {
   assert.equal(ds.encoding?.death, false);
   assert.equal(ds.encoding?.age, true);
   assert.equal(ds.encoding?.visitSex, false);
-  assert.equal(ds.encoding?.visitAge, false);
-  assert.ok(!ds.vocab.codes.some((t) => t.kind === "visit-age"));
+  assert.equal(ds.encoding?.visitAge, true);
+  assert.ok(ds.vocab.codes.some((t) => t.kind === "visit-age"));
   assert.ok(!ds.vocab.codes.some((t) => t.kind === "sex"));
   assert.equal(ds.encoding?.seed, 7);
   assert.deepEqual(

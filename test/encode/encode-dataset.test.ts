@@ -32,13 +32,17 @@ test("splits, learns the vocabulary on train, encodes all splits and summarises"
   assert.equal(summary.droppedVisits, 0);
   assert.equal(summary.visitsPerRecord.max, 2);
   assert.equal(dataset.encoding?.maxVisits, 2);
-  // Each visit: first {4019, snomed, age, sex}, second {25000, gap, sex, visit-age}.
-  assert.equal(summary.tokensPerVisit, 4);
+  // Each visit: first {4019, snomed, age, sex}, second {25000, gap, sex} (visit-age is opt-in).
+  assert.equal(summary.tokensPerVisit, 3.5);
   assert.equal(summary.codesPerVisit, 1.5);
   assert.equal(summary.vocabulary.byKind.code, 5);
   assert.equal(summary.vocabulary.byKind.lab, undefined, "labs are opt-in");
   assert.equal(summary.vocabulary.byKind.age, 20);
-  assert.equal(summary.vocabulary.byKind["visit-age"], 20);
+  assert.equal(summary.vocabulary.byKind["visit-age"], undefined);
+  const withAge = encodeDataset(records, source, { labels: "default", visitAge: true });
+  assert.equal(withAge.summary.vocabulary.byKind["visit-age"], 20);
+  assert.equal(withAge.summary.tokensPerVisit, 4, "the second visit also holds a visit-age token");
+  assert.equal(withAge.dataset.encoding?.visitAge, true);
   assert.deepEqual(summary.vocabulary.bySystem.icd9cm, 2);
   assert.match(summary.labelSource, /hcup/);
   const htn = summary.labels.find((l) => l.name === "pheno:Essential hypertension");
