@@ -6,7 +6,7 @@ import { batchFromRows } from "../../src/model/batch.ts";
 import { makeConfig } from "../../src/model/config.ts";
 import type { HaloModel } from "../../src/model/halo.ts";
 import { generate, type RawRecord, sampleRows } from "../../src/sample/generate.ts";
-import { type SamplingStructure, samplingStructure } from "../../src/sample/structure.ts";
+import { type SamplingStructure, samplingStructure, visitAgeToken } from "../../src/sample/structure.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { assertFitsExact } from "./chi-square.ts";
 import { assertStructuredRecord, tinyVocab } from "./tiny-vocab.ts";
@@ -242,3 +242,34 @@ if (nativeKernels) {
       );
     });
 }
+
+test("with visit-age tokens, every later visit holds exactly the one of the age at the previous visit, the first visit none", async () => {
+  const vocab = tinyVocab();
+  const C0 = vocab.codes.length;
+  // ages 0..2 years and gaps 0..2 days: buckets that tell the first visit's age from later ones
+  for (const [lo, hi] of [
+    [0, 0.501],
+    [0.501, 1],
+    [1, 2],
+    [2, 100],
+  ])
+    vocab.codes.push({ kind: "visit-age", name: `visit-age:${lo}`, lo, hi });
+  const C = vocab.codes.length;
+  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: C, nLabels: vocab.labels.length });
+  const structure = samplingStructure(vocab);
+  const tokens = structure.visitAge as NonNullable<typeof structure.visitAge>;
+  const raws = await collect(model(c, tsKernels, 5), { count: 100, batchSize: 16, seed: 8, structure });
+  let later = 0;
+  const seen = new Set<number>();
+  for (const raw of raws) {
+    const visits = raw.rows.slice(2);
+    visits.forEach((v, i) => {
+      const held = [...v].filter((id) => id >= C0 && id < C);
+      assert.deepEqual(held, i === 0 ? [] : [visitAgeToken(tokens, visits.slice(0, i))], `visit ${i}`);
+      if (i > 0) later++;
+      for (const id of held) seen.add(id);
+    });
+  }
+  assert.ok(later > 50, `records should have later visits (${later})`);
+  assert.ok(seen.size >= 2, `the forced token should vary with the record (${[...seen]})`);
+});
