@@ -52,7 +52,7 @@ export interface VocabularyOptions {
    * With age and gap tokens, also a visit-age token on every visit after the first: the age at the
    * previous visit (visitAgeYears). The age token sits on the first visit only, so HALO had to add
    * up the gaps to know a later visit's age, and did not: on the STU3 demo 11% of synthetic records
-   * that start at age 0 got a colonoscopy (real: none), and 28% of all records against 17%. Off by
+   * that start at age 0 got a colonoscopy (real: none), and 26% of all records against 17%. Off by
    * default: it halves the codes drawn at ages no training visit has them, but leaves HALO's six
    * tables no closer to the ceiling (README, fidelity).
    */
