@@ -9,7 +9,7 @@
 // `train` keeps, last/ the final state): the same run compares checkpoint selections.
 // --data generated: a MIMIC-III-sized set sampled from a model of the STU3 demo (generatedSet).
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3,generated] [--seeds 1,2] [--chunks 4]
-//        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": false}'] [--checkpoints best]
+//        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": true}'] [--checkpoints best]
 //        [--work /tmp/halo-fidelity] [--no-end-correction]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -17,17 +17,17 @@ import { parseArgs } from "node:util";
 import { sampleRecords } from "../src/api/generate.ts";
 import type { IngestOptions } from "../src/api/ingest.ts";
 import { runIngest } from "../src/cli/ingest.ts";
-import { AGE_BUCKETS, bucketIndex, visitAgeYears } from "../src/encode/buckets.ts";
+import { AGE_BUCKETS, bucketIndex } from "../src/encode/buckets.ts";
 import { loadDataset, saveDataset } from "../src/encode/dataset-file.ts";
 import { encodeDataset } from "../src/encode/encode-dataset.ts";
-import type { CodeToken, EncodedRecord, Vocabulary } from "../src/encode/types.ts";
+import type { EncodedRecord, Vocabulary } from "../src/encode/types.ts";
 import { ceilingComparison } from "../src/evaluate/ceiling.ts";
 import { countedMask, countedVisits } from "../src/evaluate/fidelity.ts";
 import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts";
 import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
 import type { PatientRecord } from "../src/ingest/record.ts";
 import { generate } from "../src/sample/generate.ts";
-import { samplingStructure } from "../src/sample/structure.ts";
+import { ageTokens, recordAges, samplingStructure } from "../src/sample/structure.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainEvent, type TrainRequest, trainLoop } from "../src/train/train.ts";
 import { OPEN_DATA_SETS } from "./open-data.ts";
@@ -98,16 +98,9 @@ function unseenAges(
 ): string {
   const codes = vocab.codes;
   const nb = AGE_BUCKETS.length;
-  const ageOf = (r: EncodedRecord): number[] => {
-    const age = r.visits[0]?.find((id) => codes[id].kind === "age");
-    if (age === undefined) return [];
-    const gaps: CodeToken[] = [];
-    return r.visits.map((v, i) => {
-      const gap = i > 0 ? v.find((id) => codes[id].kind === "gap") : undefined;
-      if (gap !== undefined) gaps.push(codes[gap]);
-      return bucketIndex(AGE_BUCKETS, visitAgeYears(codes[age], gaps));
-    });
-  };
+  const tokens = ageTokens(vocab);
+  const ageOf = (r: EncodedRecord): number[] =>
+    (recordAges(tokens, r.visits) ?? []).map((years) => bucketIndex(AGE_BUCKETS, years));
   const seen = new Uint8Array(codes.length * nb);
   for (const r of train)
     ageOf(r).forEach((b, i) => {

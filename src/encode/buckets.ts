@@ -43,19 +43,25 @@ export const STAY_BUCKETS: Bucket[] = fromEdges([0, 1, 4, 12, 24, 48, 96, 192, 3
 export const DEATH_BUCKETS: Bucket[] = GAP_BUCKETS;
 
 /**
- * A later visit's visit-age token: the age in years at the previous visit, from the record's own
- * tokens: the middle of the first visit's age bucket plus the middles of the gap buckets since (in
- * days), which is what decoding those buckets gives on average. Encoding and sampling compute it
- * from the same tokens, so the head is trained on the very value it is given when sampling.
+ * The age in years at each visit of a record, from its own tokens: the middle of the first visit's
+ * age bucket plus the middles of the gap buckets since (in days), which is what decoding those
+ * buckets gives on average. gaps[i] is visit i's gap bucket (gaps[0] is not read; undefined: the same
+ * day). A later visit's visit-age token holds the previous visit's age; encoding and sampling compute
+ * it from the same tokens, so the head is trained on the very value it is given when sampling.
  */
-export function visitAgeYears(
+export function visitAges(
   age: { lo?: number; hi?: number },
-  gaps: readonly { lo?: number; hi?: number }[],
-): number {
+  gaps: readonly ({ lo?: number; hi?: number } | undefined)[],
+): number[] {
   const middle = (b: { lo?: number; hi?: number }) => ((b.lo ?? 0) + (b.hi ?? b.lo ?? 0)) / 2;
+  const ages = [middle(age)];
   let days = 0;
-  for (const g of gaps) days += middle(g);
-  return middle(age) + days / 365.25;
+  for (let i = 1; i < gaps.length; i++) {
+    const gap = gaps[i];
+    if (gap !== undefined) days += middle(gap);
+    ages.push(ages[0] + days / 365.25);
+  }
+  return ages;
 }
 
 /** Index of the bucket holding x; values outside the table are clamped to the first or last bucket. */

@@ -4,7 +4,7 @@
 // visits are dropped, and the label row holds the matched phenotypes and the sex.
 import type { PatientRecord } from "../ingest/record.ts";
 import { IngestError } from "../ingest/record.ts";
-import { bucketIndex, visitAgeYears } from "./buckets.ts";
+import { bucketIndex, visitAges } from "./buckets.ts";
 import { ageInYears, dayNumber, isoDay, minuteNumber } from "./dates.ts";
 import { EventCodeMap } from "./event-code-map.ts";
 import { phenotypeMatcher } from "./labels.ts";
@@ -162,10 +162,9 @@ export class Encoder {
       }
     }
     if (this.visitAgeTokens.length > 0 && ageToken !== undefined) {
-      for (let i = 1; i < kept.length; i++) {
-        const years = visitAgeYears(ageToken, gapTokens.slice(0, i - 1));
-        kept[i].ids.add(this.visitAgeTokens[bucketIndex(this.visitAgeTokens, years)].id);
-      }
+      const ages = visitAges(ageToken, [undefined, ...gapTokens]);
+      for (let i = 1; i < kept.length; i++)
+        kept[i].ids.add(this.visitAgeTokens[bucketIndex(this.visitAgeTokens, ages[i - 1])].id);
     }
     const sexToken = r.sex === undefined ? undefined : this.visitSexIds.get(r.sex);
     if (sexToken !== undefined) for (const v of kept) v.ids.add(sexToken);

@@ -12,7 +12,7 @@ export type TokenKind =
   | "stay" // length of stay in hours, bucketed (on visits with a known discharge)
   | "death" // the patient died: days from this visit's start to death, bucketed (on the last visit)
   | "sex" // the record's sex (its sex label) again on every visit, so the head draws each visit's codes knowing it
-  | "visit-age"; // age at the previous visit, bucketed (on visits after the first), from the record's age and gap tokens (visitAgeYears)
+  | "visit-age"; // age at the previous visit, bucketed (on visits after the first), from the record's age and gap tokens (visitAges)
 
 export interface CodeToken {
   kind: TokenKind;

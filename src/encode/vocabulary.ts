@@ -50,7 +50,7 @@ export interface VocabularyOptions {
   visitSex?: boolean;
   /**
    * With age and gap tokens, also a visit-age token on every visit after the first: the age at the
-   * previous visit (visitAgeYears). The age token sits on the first visit only, so HALO had to add
+   * previous visit (visitAges). The age token sits on the first visit only, so HALO had to add
    * up the gaps to know a later visit's age, and did not: on the STU3 demo 11% of synthetic records
    * that start at age 0 got a colonoscopy (real: none), and 26% of all records against 17%. Off by
    * default: it halves the codes drawn at ages no training visit has them, but leaves HALO's six

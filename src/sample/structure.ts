@@ -41,7 +41,7 @@
 //   probability c_k (c_k > 0), so that records end at the training split's rate at every visit. Codes
 //   precede the end token in the row's order, so the row's codes keep their distribution exactly;
 //   rows that must end (a death, no code) are never continued.
-import { bucketIndex, visitAgeYears } from "../encode/buckets.ts";
+import { bucketIndex, visitAges } from "../encode/buckets.ts";
 import type { Vocabulary } from "../encode/types.ts";
 import { codeEra } from "../encode/vocab-structure.ts";
 import type { RowRules } from "../tensor/kernel-api.ts";
@@ -180,45 +180,57 @@ export function samplingStructure(
   };
 }
 
-/** The visit-age tokens and the ranges of the age and gap tokens they are computed from. */
-export interface VisitAgeTokens {
-  /** The visit-age tokens, ascending by range. */
-  buckets: { id: number; lo: number; hi: number }[];
+/** The age and gap tokens' ranges, to read a record's ages from its tokens (recordAges). */
+export interface AgeTokens {
   /** Per token id: 1 an age token, 2 a gap token, else 0; lo and hi: its range. */
   role: Uint8Array;
   lo: Float64Array;
   hi: Float64Array;
 }
 
-function visitAgeTokens(vocab: Vocabulary): VisitAgeTokens {
+/** The visit-age tokens, ascending by range, and the age and gap tokens they are computed from. */
+export interface VisitAgeTokens extends AgeTokens {
+  buckets: { id: number; lo: number; hi: number }[];
+}
+
+/** A vocabulary's age and gap tokens, for recordAges. */
+export function ageTokens(vocab: Vocabulary): AgeTokens {
   const V = vocab.codes.length;
   const role = new Uint8Array(V);
   const lo = new Float64Array(V);
   const hi = new Float64Array(V);
-  const buckets: VisitAgeTokens["buckets"] = [];
   vocab.codes.forEach((t, id) => {
     lo[id] = t.lo ?? 0;
     hi[id] = t.hi ?? 0;
     if (t.kind === "age") role[id] = 1;
     if (t.kind === "gap") role[id] = 2;
-    if (t.kind === "visit-age") buckets.push({ id, lo: lo[id], hi: hi[id] });
   });
-  return { buckets: buckets.sort((a, b) => a.lo - b.lo), role, lo, hi };
+  return { role, lo, hi };
+}
+
+function visitAgeTokens(vocab: Vocabulary): VisitAgeTokens {
+  const t = ageTokens(vocab);
+  const buckets = vocab.codes.flatMap((c, id) => (c.kind === "visit-age" ? [{ id, lo: t.lo[id], hi: t.hi[id] }] : []));
+  return { ...t, buckets: buckets.sort((a, b) => a.lo - b.lo) };
 }
 
 /**
- * The visit-age token of the visit after `visits` (the record's visit rows so far, at least one), as
- * encoding gives it (src/encode/encode.ts): from the first visit's age token and each later visit's
- * first gap token (a visit without one is the same day, as decoding reads it); -1 when the first
- * visit has no age token.
+ * The age in years at each of `visits` (visitAges), as encoding reads them (src/encode/encode.ts):
+ * from the first visit's age token and each later visit's first gap token (a visit without one is
+ * the same day, as decoding reads it); null when the first visit has no age token.
  */
+export function recordAges(t: AgeTokens, visits: readonly Int32Array[]): number[] | null {
+  const age = visits[0]?.find((id) => t.role[id] === 1);
+  if (age === undefined) return null;
+  const gaps = visits.map((v, i) => {
+    const g = i === 0 ? undefined : v.find((id) => t.role[id] === 2);
+    return g === undefined ? undefined : { lo: t.lo[g], hi: t.hi[g] };
+  });
+  return visitAges({ lo: t.lo[age], hi: t.hi[age] }, gaps);
+}
+
+/** The visit-age token of the visit after `visits` (at least one): the last one's age; -1 without an age token. */
 export function visitAgeToken(v: VisitAgeTokens, visits: readonly Int32Array[]): number {
-  const age = visits[0].find((id) => v.role[id] === 1);
-  if (age === undefined) return -1;
-  const gaps: { lo: number; hi: number }[] = [];
-  for (let t = 1; t < visits.length; t++) {
-    const g = visits[t].find((id) => v.role[id] === 2);
-    if (g !== undefined) gaps.push({ lo: v.lo[g], hi: v.hi[g] });
-  }
-  return v.buckets[bucketIndex(v.buckets, visitAgeYears({ lo: v.lo[age], hi: v.hi[age] }, gaps))].id;
+  const ages = recordAges(v, visits);
+  return ages === null ? -1 : v.buckets[bucketIndex(v.buckets, ages[ages.length - 1])].id;
 }
