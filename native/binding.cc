@@ -109,6 +109,10 @@ Napi::Value AdamStep(const Napi::CallbackInfo& i) {
   K->adamStep(F(i, 0), F(i, 1), F(i, 2), F(i, 3), L(i, 4), R(i, 5), R(i, 6), R(i, 7), R(i, 8), R(i, 9), L(i, 10));
   return i.Env().Undefined();
 }
+Napi::Value EmaUpdate(const Napi::CallbackInfo& i) {
+  K->emaUpdate(F(i, 0), F(i, 1), L(i, 2), R(i, 3));
+  return i.Env().Undefined();
+}
 Napi::Value MadeSampleRow(const Napi::CallbackInfo& i) {
   const int8_t* fixed = i[7].IsNull() ? nullptr : i[7].As<Napi::Int8Array>().Data();
   const int32_t* group = i[11].IsNull() ? nullptr : i[11].As<Napi::Int32Array>().Data();
@@ -155,6 +159,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"attentionBackward", AttentionBackward},
       {"sigmoidBce", SigmoidBce},
       {"adamStep", AdamStep},
+      {"emaUpdate", EmaUpdate},
       {"madeSampleRow", MadeSampleRow},
       {"peakGflops", PeakGflops},
       {"threadCount", ThreadCount},

@@ -10,7 +10,7 @@ namespace halo {
   X(matmulNN) X(matmulNT) X(matmulTN) X(triForward) X(triBackwardInput) X(triBackwardWeight)               \
   X(embeddingBagForward) X(embeddingBagBackward) X(layernormForward) X(layernormBackward) X(geluForward)   \
   X(geluBackward) X(reluForward) X(reluBackward) X(addInPlace) X(biasAddForward) X(biasAddBackward)        \
-  X(attentionForward) X(attentionBackward) X(sigmoidBce) X(adamStep) X(peakGflops) X(madeSampleRow)
+  X(attentionForward) X(attentionBackward) X(sigmoidBce) X(adamStep) X(emaUpdate) X(peakGflops) X(madeSampleRow)
 
 struct KernelTable {
   const char* isa;

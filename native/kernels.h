@@ -40,6 +40,7 @@ double sigmoidBce(float* dlogits, const float* logits, const float* targets, con
                   float scale);
 void adamStep(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
               float wd, long t);
+void emaUpdate(float* avg, const float* p, long n, float w);
 double peakGflops(double seconds);
 
 // ---- sample.cc: incremental fill of one visit row through the masked head ----

@@ -522,6 +522,12 @@ void adamStep(float* p, const float* g, float* m, float* v, long n, float lr, fl
   });
 }
 
+void emaUpdate(float* avg, const float* p, long n, float w) {
+  parallel_for(n, n, [&](long i0, long i1) {
+    for (long i = i0; i < i1; i++) avg[i] += w * (p[i] - avg[i]);
+  });
+}
+
 // ---- FMA peak: independent FMA chains on every thread, enough of them to cover FMA latency ----
 
 namespace {

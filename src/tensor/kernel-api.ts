@@ -169,6 +169,9 @@ export interface Kernels {
     wd: number,
     t: number,
   ): void;
+
+  /** avg[i] += w * (p[i] - avg[i]): one step of the weights' moving average (w = 1 - decay) */
+  emaUpdate(avg: Float32Array, p: Float32Array, n: number, w: number): void;
 }
 
 /**

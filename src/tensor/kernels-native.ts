@@ -280,6 +280,12 @@ function wrap(addon: Addon): NativeKernels {
       f32("adamStep", "v", v, n);
       addon.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, wd, t);
     },
+    emaUpdate(avg, p, n, w) {
+      sizes("emaUpdate", { n });
+      f32("emaUpdate", "avg", avg, n);
+      f32("emaUpdate", "p", p, n);
+      addon.emaUpdate(avg, p, n, w);
+    },
     madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V, rules) {
       sizes("madeSampleRow", { B, d, V });
       if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);

@@ -467,6 +467,10 @@ function adamStep(
   }
 }
 
+function emaUpdate(avg: Float32Array, p: Float32Array, n: number, w: number) {
+  for (let i = 0; i < n; i++) avg[i] += w * (p[i] - avg[i]);
+}
+
 // ---- sampling: one visit row of the masked head, filled token by token (HALO.md section 4) ----
 
 // Token j's logit is layer-2 output o = d-1+j and needs relu(a1[0..o]). Setting token j' adds
@@ -639,5 +643,6 @@ export const tsKernels: Kernels = {
   attentionBackward,
   sigmoidBce,
   adamStep,
+  emaUpdate,
   madeSampleRow,
 };

@@ -81,10 +81,11 @@ export interface Checkpoint {
   state: TrainState;
 }
 
-/** Adam's moment estimates, one float per parameter each. */
+/** Adam's moment estimates, one float per parameter each, and the weights' moving average when the run keeps one. */
 export interface AdamMoments {
   m: Float32Array;
   v: Float32Array;
+  ema?: Float32Array;
 }
 
 const ROW_CHUNK_FLOATS = 1 << 20;
@@ -214,6 +215,7 @@ export function saveCheckpoint(
           [
             { name: "adam.m", shape: [moments.m.length], chunks: () => chunked(moments.m) },
             { name: "adam.v", shape: [moments.v.length], chunks: () => chunked(moments.v) },
+            ...(moments.ema ? [{ name: "ema", shape: [moments.ema.length], chunks: () => chunked(moments.ema!) }] : []),
           ],
           metadata,
         ),
@@ -328,16 +330,18 @@ export function loadMoments(dir: string, parameterCount: number): AdamMoments {
   checkSha256(path, readCheckpointConfig(dir).config.integrity?.optimizer);
   const reader = new SafetensorsReader(path);
   try {
-    for (const name of ["adam.m", "adam.v"]) {
+    const names = ["adam.m", "adam.v", ...(reader.has("ema") ? ["ema"] : [])];
+    for (const name of names) {
       const size = reader.entry(name).size;
       if (size !== parameterCount)
         throw new Error(`${path}: ${name} has ${size} values, the model has ${parameterCount} parameters.`);
     }
-    const m = new Float32Array(parameterCount);
-    const v = new Float32Array(parameterCount);
-    reader.read("adam.m", m);
-    reader.read("adam.v", v);
-    return { m, v };
+    const [m, v, ema] = names.map((name) => {
+      const into = new Float32Array(parameterCount);
+      reader.read(name, into);
+      return into;
+    });
+    return ema ? { m, v, ema } : { m, v };
   } finally {
     reader.close();
   }

@@ -136,6 +136,10 @@ export class SafetensorsReader {
     }
   }
 
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
   /** The entry of a tensor, or a clear error naming what the file holds. */
   entry(name: string): TensorEntry {
     const entry = this.tensors.get(name);

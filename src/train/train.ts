@@ -123,6 +123,7 @@ export function trainLoop(
   let model: Generator;
   let m: Float32Array;
   let v: Float32Array;
+  let ema: Float32Array | undefined;
   let state: TrainState;
   if (request.resume) {
     const checkpoint = loadCheckpoint(lastDir, kernels);
@@ -132,13 +133,15 @@ export function trainLoop(
     options = validateTrainOptions({
       ...checkpoint.config.training,
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
+      ema: checkpoint.config.training.ema ?? 0, // and without a moving average
       keep: checkpoint.config.training.keep ?? "best", // and kept the best validation loss
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,
     });
     model = checkpoint.model;
-    ({ m, v } = loadMoments(lastDir, model.params.length));
+    ({ m, v, ema } = loadMoments(lastDir, model.params.length));
+    if (options.ema > 0 && !ema) throw new Error(`${lastDir} holds no moving average of the weights to resume with.`);
     state = checkpoint.state;
   } else {
     const { C, L } = vocabSizes(dataset.vocab);
@@ -164,6 +167,7 @@ export function trainLoop(
     initOutputBias(model, options.dp ? validation : train);
     m = new Float32Array(model.params.length);
     v = new Float32Array(model.params.length);
+    if (options.ema > 0) ema = Float32Array.from(model.params);
     state = {
       step: 0,
       epoch: 0,
@@ -237,13 +241,26 @@ export function trainLoop(
     kernels: kernels.name,
     ...(dp ? { dp: dp.budget.record(state.step) } : {}),
   });
+  // With a moving average, validation scores it and best/ keeps it; last/ keeps the raw weights to resume.
+  const raw = ema && new Float32Array(model.params.length);
+  const averaged = <T>(fn: () => T): T => {
+    if (!ema || !raw) return fn();
+    raw.set(model.params);
+    model.params.set(ema);
+    try {
+      return fn();
+    } finally {
+      model.params.set(raw);
+    }
+  };
+  const saveBest = () => averaged(() => saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig()));
   const saveLast = () => {
-    saveCheckpoint(lastDir, model, dataset.vocab, checkpointConfig(), { m, v });
+    saveCheckpoint(lastDir, model, dataset.vocab, checkpointConfig(), ema ? { m, v, ema } : { m, v });
     stepsSinceSave = 0;
     emit({ type: "checkpoint", which: "last", dir: lastDir, step: state.step });
   };
   const evaluate = () => {
-    const valLoss = validationLoss(model, validation, options.batchSize);
+    const valLoss = averaged(() => validationLoss(model, validation, options.batchSize));
     const improved = valLoss < state.bestValLoss;
     if (improved) {
       state.bestValLoss = valLoss;
@@ -256,7 +273,7 @@ export function trainLoop(
     emit({ type: "eval", step: state.step, epoch: state.epoch, valLoss, bestValLoss: state.bestValLoss, improved });
     if (improved) {
       keptStep = state.step;
-      saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
+      saveBest();
       emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
     }
   };
@@ -310,6 +327,7 @@ export function trainLoop(
     const lr = learningRate(options, state, batches.length, sessionMinutes);
     const n = model.params.length;
     kernels.adamStep(model.params, model.grads, m, v, n, lr, beta1, beta2, eps, weightDecay, state.step);
+    if (ema) kernels.emaUpdate(ema, model.params, n, averageWeight(options.ema, state.step));
     checkFinite(loss, model.params, state, options, lr);
     state.batchInEpoch++;
     stepsSinceEval++;
@@ -343,7 +361,7 @@ export function trainLoop(
   // training patients: likelihood membership AUROC 0.998 against 0.52).
   if (options.keep === "last" && reason !== "early-stop" && reason !== "interrupted" && keptStep !== state.step) {
     keptStep = state.step;
-    saveCheckpoint(bestDir, model, dataset.vocab, checkpointConfig());
+    saveBest();
     emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
   }
   const endCalibration =
@@ -379,6 +397,15 @@ function calibrateEnds(
   const { integrity: _, ...config } = kept.config;
   saveCheckpoint(bestDir, kept.model, dataset.vocab, { ...config, endCalibration });
   return endCalibration;
+}
+
+/**
+ * The step's weight 1 - d in ema <- d ema + (1 - d) params, with d = min(decay, (1 + step) / (10 + step)):
+ * the first steps, whose weights are far from the later ones, are soon forgotten (TensorFlow's
+ * ExponentialMovingAverage).
+ */
+export function averageWeight(decay: number, step: number): number {
+  return 1 - Math.min(decay, (1 + step) / (10 + step));
 }
 
 /**

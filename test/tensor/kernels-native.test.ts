@@ -117,6 +117,7 @@ describe("native kernels agree with the TypeScript kernels", { skip }, () => {
         (kk, [p, m, v]) => kk.adamStep(p, dout, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3),
         1e-6,
       );
+      agree(k, "emaUpdate", [randArray(rand, n)], (kk, [avg]) => kk.emaUpdate(avg, dout, n, 0.01), 1e-6);
       const idx = Int32Array.from({ length: 3 * N }, () => Math.floor(rand() * 50));
       const off = Int32Array.from({ length: N + 1 }, (_, i) => 3 * i);
       const W = randArray(rand, 50 * C);

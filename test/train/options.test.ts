@@ -47,16 +47,17 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // 1,000 records of 7 visits and 20 of 100 (the 99th percentile), V = 324, the small preset.
   const visitCounts = [...Array(1000).fill(7), ...Array(20).fill(100)];
   const demoLike = sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 116 }, {});
-  // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 300 flops
+  // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 400 flops
   assert.deepEqual(demoLike, {
     nCtx: 102,
     width: { nEmbd: 256, nLayer: 4, nHead: 4 }, // 8 sqrt(1020) = 255.5: the small preset's
     options: {
-      maxEpochs: 57,
+      maxEpochs: 76,
       batchSize: 16,
       lr: 1e-3,
       lrSchedule: "cosine",
       dropout: 0.1,
+      ema: 0.998,
       evalEvery: 64,
       patience: 10,
       keep: "best",

@@ -7,9 +7,16 @@ import { test } from "node:test";
 import { saveDataset } from "../../src/encode/dataset-file.ts";
 import { realEnds } from "../../src/sample/end-calibration.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
-import { loadCheckpoint } from "../../src/train/checkpoint.ts";
+import { loadCheckpoint, loadMoments } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
-import { learningRate, type TrainEvent, type TrainRequest, trainLoop } from "../../src/train/train.ts";
+import {
+  learningRate,
+  type TrainEvent,
+  type TrainRequest,
+  trainLoop,
+  averageWeight,
+  validationLoss,
+} from "../../src/train/train.ts";
 import { skipOutsideCI } from "../ci.ts";
 import { syntheticDataset } from "./synthetic-dataset.ts";
 
@@ -66,6 +73,48 @@ for (const kernels of [tsKernels, nativeKernels]) {
     rmSync(split, { recursive: true });
   });
 }
+
+test("the moving average of the weights: decay (1 + step) / (10 + step) at first, then the asked one", () => {
+  assert.ok(Math.abs(averageWeight(0.9, 1) - 9 / 11) < 1e-15); // decay 2/11
+  assert.ok(Math.abs(averageWeight(0.9, 200) - 0.1) < 1e-15); // decay 0.9, not 201/210
+  const avg = new Float32Array([0, 2]);
+  tsKernels.emaUpdate(avg, new Float32Array([1, 1]), 2, 9 / 11);
+  assert.deepEqual([...avg].map((x) => +x.toFixed(6)), [0.818182, 1.181818]);
+});
+
+test("with ema, validation scores the moving average and best/ keeps it; the raw weights train and resume unchanged", () => {
+  const opts = { ...base, maxSteps: 12, keep: "last" } as const;
+  const plain = tempRun();
+  const whole = tempRun();
+  const split = tempRun();
+  const p = trainLoop(dataset, "synthetic", { ...opts, out: plain }, hooks);
+  const evals: number[] = [];
+  const a = trainLoop(dataset, "synthetic", { ...opts, out: whole, ema: 0.9 }, {
+    ...hooks,
+    onEvent: (e) => {
+      if (e.type === "eval") evals.push(e.valLoss);
+    },
+  });
+  // the average does not touch training: same losses and raw weights as without it
+  assert.deepEqual(a.losses, p.losses);
+  const last = loadCheckpoint(join(whole, "last"), tsKernels).model;
+  assert.deepEqual(last.params, loadCheckpoint(join(plain, "last"), tsKernels).model.params);
+  // best/ holds the average (as last/'s optimizer file has it) and its validation loss is the one reported
+  const best = loadCheckpoint(join(whole, "best"), tsKernels);
+  const { ema } = loadMoments(join(whole, "last"), last.params.length);
+  assert.ok(ema);
+  assert.deepEqual(best.model.params, ema);
+  assert.notDeepEqual(best.model.params, last.params);
+  const valLoss = validationLoss(best.model, dataset.splits.validation, opts.batchSize);
+  assert.equal(evals.at(-1), valLoss);
+  assert.notEqual(validationLoss(last, dataset.splits.validation, opts.batchSize), valLoss);
+  // interrupted after 5 steps and resumed: the same run, average included
+  let polls = 0;
+  trainLoop(dataset, "synthetic", { ...opts, out: split, ema: 0.9 }, { ...hooks, shouldStop: () => ++polls > 5 });
+  trainLoop(dataset, "synthetic", { out: split, resume: true }, hooks);
+  assert.deepEqual(loadCheckpoint(join(split, "best"), tsKernels).model.params, best.model.params);
+  for (const d of [plain, whole, split]) rmSync(d, { recursive: true });
+});
 
 test("the start event counts the training records cut at nCtx - 2 visits and the visits left out", () => {
   const out = tempRun();
