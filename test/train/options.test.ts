@@ -47,12 +47,12 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // 1,000 records of 7 visits and 20 of 100 (the 99th percentile), V = 324, the small preset.
   const visitCounts = [...Array(1000).fill(7), ...Array(20).fill(100)];
   const demoLike = sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 116 }, {});
-  // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 4e10 * 400 flops
+  // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 3e10 * 480 flops
   assert.deepEqual(demoLike, {
     nCtx: 102,
     width: { nEmbd: 256, nLayer: 4, nHead: 4 }, // 8 sqrt(1020) = 255.5: the small preset's
     options: {
-      maxEpochs: 76,
+      maxEpochs: 68,
       batchSize: 16,
       lr: 1e-3,
       lrSchedule: "cosine",
@@ -76,7 +76,7 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211, validationRecords: 2 }, {});
   assert.equal(tiny.options.batchSize, 8);
   assert.deepEqual(tiny.width, { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(20) = 36: the narrowest
-  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 18,546, capped
+  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 22,255, capped
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
