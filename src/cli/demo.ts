@@ -90,7 +90,7 @@ export function registerDemo(program: Command): void {
     .option("--force", "replace the output folder even when it holds more than an earlier demo")
     .option(
       "--minutes <m>",
-      "training time limit in minutes (default: none; the defaults train for about 5 CPU-minutes)",
+      "training time limit in minutes (default: none; the defaults train for about 8 CPU-minutes)",
       positive,
       0,
     )

@@ -93,7 +93,7 @@ export function registerTrain(program: Command): void {
       "model size: tiny, small or paper (default: sized to the training records, from width 64 and 2 blocks to the small preset)",
     )
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
-    .option("--epochs <n>", "maximum epochs (default: as many as about 5 CPU-minutes allow, 20..2000)", number)
+    .option("--epochs <n>", "maximum epochs (default: as many as about 8 CPU-minutes allow, 3..2000)", number)
     .option("--max-steps <n>", "maximum optimizer steps, 0 = no limit (default: 0)", number)
     .option("--max-minutes <m>", "stop after this many minutes of training, 0 = no limit (default: 0)", number)
     .option("--batch-size <n>", "records per step (default: about records/64, 8..48)", number)

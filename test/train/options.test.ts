@@ -76,7 +76,7 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211, validationRecords: 2 }, {});
   assert.equal(tiny.options.batchSize, 8);
   assert.deepEqual(tiny.width, { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(20) = 36: the narrowest
-  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 22,255, capped
+  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 22,256, capped
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
