@@ -10,11 +10,11 @@ import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { loadCheckpoint, loadMoments } from "../../src/train/checkpoint.ts";
 import { defaultTrainOptions } from "../../src/train/options.ts";
 import {
+  averageWeight,
   learningRate,
   type TrainEvent,
   type TrainRequest,
   trainLoop,
-  averageWeight,
   validationLoss,
 } from "../../src/train/train.ts";
 import { skipOutsideCI } from "../ci.ts";
@@ -79,7 +79,10 @@ test("the moving average of the weights: decay (1 + step) / (10 + step) at first
   assert.ok(Math.abs(averageWeight(0.9, 200) - 0.1) < 1e-15); // decay 0.9, not 201/210
   const avg = new Float32Array([0, 2]);
   tsKernels.emaUpdate(avg, new Float32Array([1, 1]), 2, 9 / 11);
-  assert.deepEqual([...avg].map((x) => +x.toFixed(6)), [0.818182, 1.181818]);
+  assert.deepEqual(
+    [...avg].map((x) => +x.toFixed(6)),
+    [0.818182, 1.181818],
+  );
 });
 
 test("with ema, validation scores the moving average and best/ keeps it; the raw weights train and resume unchanged", () => {
@@ -89,12 +92,17 @@ test("with ema, validation scores the moving average and best/ keeps it; the raw
   const split = tempRun();
   const p = trainLoop(dataset, "synthetic", { ...opts, out: plain }, hooks);
   const evals: number[] = [];
-  const a = trainLoop(dataset, "synthetic", { ...opts, out: whole, ema: 0.9 }, {
-    ...hooks,
-    onEvent: (e) => {
-      if (e.type === "eval") evals.push(e.valLoss);
+  const a = trainLoop(
+    dataset,
+    "synthetic",
+    { ...opts, out: whole, ema: 0.9 },
+    {
+      ...hooks,
+      onEvent: (e) => {
+        if (e.type === "eval") evals.push(e.valLoss);
+      },
     },
-  });
+  );
   // the average does not touch training: same losses and raw weights as without it
   assert.deepEqual(a.losses, p.losses);
   const last = loadCheckpoint(join(whole, "last"), tsKernels).model;
