@@ -24,7 +24,7 @@ export interface TrainOptions {
   eps: number; // Adam epsilon (default 1e-8)
   weightDecay: number; // L2 penalty added to the gradient before Adam, 0 = plain Adam as the paper (default 0)
   dropout: number; // training-only dropout on visit embeddings and on h_t into the head, 0 = none as the paper (default: sized, 0.1)
-  ema: number; // decay per step of an exponential moving average of the weights, which validation scores and checkpoints keep; 0 = off, as the paper (default: sized)
+  ema: number; // decay per step of an exponential moving average of the weights, which validation scores and best/ keeps; 0 = off, as the paper (default: sized, 0.998)
   evalEvery: number; // steps between validation evaluations, 0 = once per epoch (default: sized)
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
   keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the final model unless the run stopped early (default: sized)
