@@ -209,13 +209,14 @@ export function saveCheckpoint(
       model: sha256File(join(tmp, "model.safetensors")),
     };
     if (moments) {
+      const { ema } = moments;
       writeFileSynced(join(tmp, "optimizer.safetensors"), (fd) =>
         writeSafetensors(
           fd,
           [
             { name: "adam.m", shape: [moments.m.length], chunks: () => chunked(moments.m) },
             { name: "adam.v", shape: [moments.v.length], chunks: () => chunked(moments.v) },
-            ...(moments.ema ? [{ name: "ema", shape: [moments.ema.length], chunks: () => chunked(moments.ema!) }] : []),
+            ...(ema ? [{ name: "ema", shape: [ema.length], chunks: () => chunked(ema) }] : []),
           ],
           metadata,
         ),
