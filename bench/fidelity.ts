@@ -7,9 +7,14 @@
 // Prints a markdown table of mean +- sd across seeds. Not a timed benchmark: CPU time is printed.
 // --checkpoints best,last scores both of each run's checkpoints from one training (best/ is what
 // `train` keeps, last/ the final state): the same run compares checkpoint selections.
+// --sampling structured,plain scores each checkpoint's records sampled both ways: structured (what
+// `generate` does by default) and plain HALO sampling (../shared/HALO.md section 4, `generate
+// --plain-halo`): the same model, so what the sampling structure does to the tables.
+// Each run also prints the likelihood membership attack's AUROC (train against test records, as
+// `evaluate` reports it): a model that beats the ceiling by fitting its training records shows there.
 // --data generated: a MIMIC-III-sized set sampled from a model of the STU3 demo (generatedSet).
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3,generated] [--seeds 1,2] [--chunks 4]
-//        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": true}'] [--checkpoints best]
+//        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": true}'] [--checkpoints best] [--sampling structured]
 //        [--work /tmp/halo-fidelity] [--no-end-correction]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -23,11 +28,13 @@ import { encodeDataset } from "../src/encode/encode-dataset.ts";
 import type { EncodedRecord, Vocabulary } from "../src/encode/types.ts";
 import { ceilingComparison } from "../src/evaluate/ceiling.ts";
 import { countedMask, countedVisits } from "../src/evaluate/fidelity.ts";
+import { membershipAttack } from "../src/evaluate/privacy.ts";
 import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts";
+import { recordLogLikelihoods } from "../src/evaluate/record-log-likelihood.ts";
 import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
 import type { PatientRecord } from "../src/ingest/record.ts";
 import { generate } from "../src/sample/generate.ts";
-import { ageTokens, recordAges, samplingStructure } from "../src/sample/structure.ts";
+import { ageTokens, recordAges, type SamplingStructure, samplingStructure } from "../src/sample/structure.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainEvent, type TrainRequest, trainLoop } from "../src/train/train.ts";
 import { OPEN_DATA_SETS } from "./open-data.ts";
@@ -43,12 +50,16 @@ const { values } = parseArgs({
     train: { type: "string", default: "{}" },
     ingest: { type: "string", default: "{}" },
     checkpoints: { type: "string", default: "best" },
+    sampling: { type: "string", default: "structured" },
     work: { type: "string", default: "/tmp/halo-fidelity" },
     verbose: { type: "boolean", default: false },
     "no-end-correction": { type: "boolean", default: false },
   },
 });
 const seeds = values.seeds.split(",").map(Number);
+const samplings = values.sampling.split(",");
+for (const s of samplings)
+  if (s !== "structured" && s !== "plain") throw new Error(`--sampling takes structured and plain, not ${s}`);
 const chunks = Number(values.chunks);
 const trainOverrides = JSON.parse(values.train) as Partial<TrainRequest>;
 const ingestOverrides = JSON.parse(values.ingest) as Partial<IngestOptions>;
@@ -60,6 +71,8 @@ interface RunFigures {
   /** [real test, synthetic, real train] means, counting visits that hold a code. */
   shape: { visits: [number, number, number]; codes: [number, number, number] };
   trainCpuSeconds: number;
+  /** The likelihood membership attack's AUROC on the scored model (likelihoodMembership). */
+  membership: number;
   stop: string;
   /** Synthetic: share of (record, label) pairs agreeing with the defining codes; records without exactly one sex. */
   validity: string;
@@ -174,26 +187,42 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
   for (const which of checkpoints) {
     const { model, config } = loadCheckpoint(join(dir, "run", which));
     const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
-    figures.push({
-      ...(await score(model, dataset, seed, endCorrection)),
-      trainCpuSeconds,
-      stop: `${which}/: ${stop}`,
-    });
+    const membership = likelihoodMembership(model, dataset);
+    for (const sampling of samplings) {
+      const structure = sampling === "plain" ? undefined : samplingStructure(dataset.vocab, { endCorrection });
+      figures.push({
+        ...(await score(model, dataset, seed, structure)),
+        trainCpuSeconds,
+        membership,
+        stop: `${which}/ ${sampling}: ${stop}; likelihood membership AUROC ${membership.toFixed(3)}`,
+      });
+    }
   }
   return figures;
+}
+
+/** AUROC of the likelihood membership attack: training records against test records, the likelier the member. */
+function likelihoodMembership(
+  model: ReturnType<typeof loadCheckpoint>["model"],
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
+): number {
+  const { train, test } = dataset.splits;
+  const ll = [...recordLogLikelihoods(model, train), ...recordLogLikelihoods(model, test)];
+  return membershipAttack(
+    ll.map((v) => -v),
+    train.length,
+  ).auroc;
 }
 
 async function score(
   model: ReturnType<typeof loadCheckpoint>["model"],
   dataset: Awaited<ReturnType<typeof loadDataset>>,
   seed: number,
-  endCorrection: number[] | undefined,
-): Promise<Omit<RunFigures, "trainCpuSeconds" | "stop">> {
+  structure: SamplingStructure | undefined,
+): Promise<Omit<RunFigures, "trainCpuSeconds" | "membership" | "stop">> {
   const { train, test } = dataset.splits;
   const vocab = dataset.vocab;
-  // as `halo-ehr generate` samples by default: structured (src/sample/structure.ts)
   const count = Math.max(train.length, chunks * test.length);
-  const structure = samplingStructure(vocab, { endCorrection });
   const { records: synthetic } = await generate(model, { count, batchSize: 64, seed, structure });
 
   const comparison = ceilingComparison({ vocab, train, test, synthetic }, { maxChunks: chunks, maxUtilityChunks: 1 });
@@ -220,8 +249,9 @@ async function score(
 const fmt = (xs: number[]) => `${mean(xs).toFixed(3)} ± ${sd(xs).toFixed(3)}`;
 const lines: string[] = [];
 const checkpoints = values.checkpoints.split(",");
+const variants = checkpoints.flatMap((c) => samplings.map((s) => `${c}/ ${s}`));
 for (const name of values.data.split(",")) {
-  const byCheckpoint: RunFigures[][] = checkpoints.map(() => []);
+  const byCheckpoint: RunFigures[][] = variants.map(() => []);
   for (const seed of seeds) {
     const figures = await runOne(name, seed, checkpoints);
     for (const [k, run] of figures.entries()) {
@@ -236,9 +266,10 @@ for (const name of values.data.split(",")) {
     }
   }
   for (const [k, runs] of byCheckpoint.entries()) {
-    const which = checkpoints.length > 1 ? `, ${checkpoints[k]}/` : "";
+    const which = variants.length > 1 ? `, ${variants[k]}` : "";
     lines.push(
-      `\n### ${name} (seeds ${seeds.join(", ")}${which}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))})\n`,
+      `\n### ${name} (seeds ${seeds.join(", ")}${which}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))}; ` +
+        `likelihood membership AUROC ${fmt(runs.map((r) => r.membership))})\n`,
     );
     lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling |");
     lines.push("| --- | --- | --- | --- |");
