@@ -4,6 +4,7 @@ import {
   defaultTrainOptions,
   parseConfigJson,
   sizedDefaults,
+  sizedDropout,
   sizedWidth,
   validateTrainOptions,
 } from "../../src/train/options.ts";
@@ -79,6 +80,7 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 22,256, capped
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
+  assert.equal(tiny.options.dropout, 0.3); // tens of records: the small sets' dropout
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 49 }, {}).options.keep, "last");
   assert.equal(sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 50 }, {}).options.keep, "best");
   const large = sizedDefaults(
@@ -91,6 +93,15 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // long records are kept whole up to 256 rows, never cut below the preset's nCtx
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50, validationRecords: 5 }, {}).nCtx, 256);
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(2), nVocab: 50, validationRecords: 5 }, {}).nCtx, 48);
+});
+
+test("dropout follows the number of training records: 0.3 up to 100, 0.1 from 1,000, log-linear between", () => {
+  assert.equal(sizedDropout(1), 0.3);
+  assert.equal(sizedDropout(80), 0.3);
+  assert.equal(sizedDropout(100), 0.3);
+  assert.equal(sizedDropout(316), 0.2); // log10(316) = 2.4998: halfway
+  assert.equal(sizedDropout(1000), 0.1);
+  assert.equal(sizedDropout(46000), 0.1);
 });
 
 test("the model's width follows the number of training records unless a preset or a size is asked for", () => {
