@@ -10,8 +10,9 @@
 // --sampling structured,plain scores each checkpoint's records sampled both ways: structured (what
 // `generate` does by default) and plain HALO sampling (../shared/HALO.md section 4, `generate
 // --plain-halo`): the same model, so what the sampling structure does to the tables.
-// Each run also prints the likelihood membership attack's AUROC (train against test records, as
-// `evaluate` reports it): a model that beats the ceiling by fitting its training records shows there.
+// Each run also prints the AUROC of `evaluate`'s likelihood membership attack, here over every
+// training and test record (evaluate draws as many of each): a model that beats the ceiling by
+// fitting its training records shows there.
 // --data generated: a MIMIC-III-sized set sampled from a model of the STU3 demo (generatedSet).
 // Run: node --import tsx bench/fidelity.ts [--data stu3,csv,omop,mimic3,generated] [--seeds 1,2] [--chunks 4]
 //        [--train '{"maxMinutes": 2}'] [--ingest '{"visitAge": true}'] [--checkpoints best] [--sampling structured]
