@@ -34,10 +34,12 @@ import { TABLE_NAMES, TABLE_TITLES } from "../src/evaluate/probability-tables.ts
 import { recordLogLikelihoods } from "../src/evaluate/record-log-likelihood.ts";
 import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
 import type { PatientRecord } from "../src/ingest/record.ts";
-import { generate } from "../src/sample/generate.ts";
-import { ageTokens, recordAges, type SamplingStructure, samplingStructure } from "../src/sample/structure.ts";
-import { loadCheckpoint } from "../src/train/checkpoint.ts";
-import { type TrainEvent, type TrainRequest, trainLoop } from "../src/train/train.ts";
+import type { Generator } from "../src/model/generator.ts";
+import { generate, type MixtureMember } from "../src/sample/generate.ts";
+import { ageTokens, recordAges, samplingStructure } from "../src/sample/structure.ts";
+import { loadMixture } from "../src/train/checkpoint.ts";
+import { trainMixture } from "../src/train/mixture.ts";
+import type { TrainEvent, TrainRequest } from "../src/train/train.ts";
 import { OPEN_DATA_SETS } from "./open-data.ts";
 
 const SETS = OPEN_DATA_SETS;
@@ -150,7 +152,7 @@ function oneSex(records: readonly EncodedRecord[], vocab: Parameters<typeof sexC
 async function generatedSet(dir: string, seed: number): Promise<void> {
   const source = join(dir, "source");
   await runIngest(SETS.stu3.path, { out: join(source, "dataset"), labels: SETS.stu3.labels, seed, quiet: true });
-  trainLoop(await loadDataset(join(source, "dataset")), join(source, "dataset"), { out: join(source, "run"), seed });
+  trainMixture(await loadDataset(join(source, "dataset")), join(source, "dataset"), { out: join(source, "run"), seed });
   const records: PatientRecord[] = [];
   for await (const r of sampleRecords(join(source, "run", "best"), { count: MIMIC_III_PATIENTS, seed }))
     records.push(r);
@@ -180,19 +182,27 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
     if (e.type === "eval") evals.push(`${e.epoch}:${e.valLoss.toFixed(5)}${e.improved ? "*" : ""}`);
   };
   const request = { out: join(dir, "run"), seed, ...trainOverrides };
-  const result = trainLoop(dataset, join(dir, "dataset"), request, { onEvent });
+  const result = trainMixture(dataset, join(dir, "dataset"), request, { onEvent });
   if (values.verbose) console.error(`${name} validation (epoch:loss, * = best so far): ${evals.join(" ")}`);
   const trainCpuSeconds = cpuSeconds() - cpu0;
-  const stop = `${result.reason} at epoch ${result.epoch} (kept step ${result.keptStep}, best validation step ${result.bestStep}, of ${result.step})`;
+  const stop =
+    `${result.reason} at epoch ${result.epoch} (kept step ${result.keptStep}, best validation step ${result.bestStep}, of ${result.step})` +
+    (result.mixture ? `, mixture of ${result.mixture.length + 1}` : "");
   const figures: RunFigures[] = [];
   for (const which of checkpoints) {
-    const { model, config } = loadCheckpoint(join(dir, "run", which));
-    const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
-    const membership = likelihoodMembership(model, dataset);
+    const members = loadMixture(join(dir, "run", which));
+    const models = members.map((m) => m.model);
+    const membership = likelihoodMembership(models, dataset);
     for (const sampling of samplings) {
-      const structure = sampling === "plain" ? undefined : samplingStructure(dataset.vocab, { endCorrection });
+      const mixture: MixtureMember[] = members.map(({ model, config }) => {
+        const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
+        return {
+          model,
+          structure: sampling === "plain" ? undefined : samplingStructure(dataset.vocab, { endCorrection }),
+        };
+      });
       figures.push({
-        ...(await score(model, dataset, seed, structure)),
+        ...(await score(mixture, dataset, seed)),
         trainCpuSeconds,
         membership,
         stop: `${which}/ ${sampling}: ${stop}; likelihood membership AUROC ${membership.toFixed(3)}`,
@@ -203,10 +213,7 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
 }
 
 /** AUROC of the likelihood membership attack: training records against test records, the likelier the member. */
-function likelihoodMembership(
-  model: ReturnType<typeof loadCheckpoint>["model"],
-  dataset: Awaited<ReturnType<typeof loadDataset>>,
-): number {
+function likelihoodMembership(model: readonly Generator[], dataset: Awaited<ReturnType<typeof loadDataset>>): number {
   const { train, test } = dataset.splits;
   const ll = [...recordLogLikelihoods(model, train), ...recordLogLikelihoods(model, test)];
   return membershipAttack(
@@ -216,15 +223,14 @@ function likelihoodMembership(
 }
 
 async function score(
-  model: ReturnType<typeof loadCheckpoint>["model"],
+  mixture: readonly MixtureMember[],
   dataset: Awaited<ReturnType<typeof loadDataset>>,
   seed: number,
-  structure: SamplingStructure | undefined,
 ): Promise<Omit<RunFigures, "trainCpuSeconds" | "membership" | "stop">> {
   const { train, test } = dataset.splits;
   const vocab = dataset.vocab;
   const count = Math.max(train.length, chunks * test.length);
-  const { records: synthetic } = await generate(model, { count, batchSize: 64, seed, structure });
+  const { records: synthetic } = await generate(mixture, { count, batchSize: 64, seed });
 
   const comparison = ceilingComparison({ vocab, train, test, synthetic }, { maxChunks: chunks, maxUtilityChunks: 1 });
   const ceiling = {} as Record<Row, number>;

@@ -9,12 +9,12 @@ import type { TokenKind, Vocabulary } from "../encode/types.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
 import { type Perplexity, testPerplexity } from "../evaluate/perplexity.ts";
 import type { AttackRisk } from "../evaluate/privacy-risk.ts";
-import { recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
+import { mixtureLogLikelihoods, recordLogLikelihoods } from "../evaluate/record-log-likelihood.ts";
 import { type FormatChecks, formatChecks } from "../evaluate/validity.ts";
 import { IngestError } from "../ingest/record.ts";
 import { checkOutputDir, describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { renderHtmlReport } from "../report/html-report.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
+import { loadMixture } from "../train/checkpoint.ts";
 import { checkpointDir } from "./generate.ts";
 
 export interface EvaluateOptions {
@@ -91,16 +91,18 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   let perplexity: Perplexity | undefined;
   if (opts.model !== undefined) {
     const dir = checkpointDir(opts.model);
-    const checkpoint = loadCheckpoint(dir);
+    const members = loadMixture(dir);
+    const checkpoint = members[0];
     if (vocabFingerprint(checkpoint.vocab) !== vocabFingerprint(vocab))
       throw new IngestError(
         `--model: the checkpoint ${dir} was trained on another vocabulary (${describeVocab(checkpoint.vocab)}) ` +
           `than the dataset ${opts.real} (${describeVocab(vocab)}); pass the checkpoint trained on this dataset`,
       );
-    // the test split is scored once, for the likelihood attack and for perplexity
-    const testScored = checkpoint.model.recordLogLikelihoods(test);
+    // A mixture is scored as one model (record-log-likelihood.ts); the test split once, for the attack and for perplexity.
+    const models = members.map((m) => m.model);
+    const testScored = mixtureLogLikelihoods(models, test);
     likelihoods = {
-      trainLogLikelihood: recordLogLikelihoods(checkpoint.model, train),
+      trainLogLikelihood: recordLogLikelihoods(models, train),
       testLogLikelihood: testScored.ll,
     };
     dp = checkpoint.config.dp ?? null;

@@ -1,8 +1,8 @@
 // Train (what `halo-ehr train <dataset>` runs): checks the request against the run directory (a resume
 // continues the run on the vocabulary it started on; a fresh run refuses an earlier run's folder
 // unless forced), then trains in a worker thread through runTrain, keeping the best validation
-// checkpoint in <out>/best and the latest in <out>/last.
-import { existsSync, rmSync } from "node:fs";
+// checkpoint in <out>/best and the latest in <out>/last, and a mixture's other models in <out>/member-k.
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { loadDatasetHeader } from "../encode/dataset-file.ts";
 import { checkOutputDir } from "../io/atomic.ts";
@@ -55,6 +55,9 @@ export async function runTraining(
     // --force: the earlier run's checkpoints go now, so best/ never mixes two runs.
     for (const name of ["best", "last", "best.old", "last.old"])
       rmSync(join(request.out, name), { recursive: true, force: true });
+    if (existsSync(request.out))
+      for (const name of readdirSync(request.out))
+        if (/^member-\d+$/.test(name)) rmSync(join(request.out, name), { recursive: true, force: true });
   }
   return runTrain(datasetDir, request, control.onProgress, control.signal);
 }

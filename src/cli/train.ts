@@ -26,6 +26,7 @@ interface TrainFlags {
   evalEvery?: number;
   patience?: number;
   seed?: number;
+  members?: number;
   nCtx?: number;
   resume?: boolean;
   force?: boolean;
@@ -58,6 +59,7 @@ export function trainRequest(datasetDir: string, flags: TrainFlags): TrainReques
     evalEvery: flags.evalEvery,
     patience: flags.patience,
     seed: flags.seed,
+    members: flags.members,
     resume: flags.resume,
   };
   const request: TrainRequest = { ...fromJson, out: flags.out ?? defaultRunDir(datasetDir) };
@@ -109,6 +111,11 @@ export function registerTrain(program: Command): void {
     )
     .option("--patience <n>", "evaluations without improvement before stopping, 0 = never (default: 10)", number)
     .option("--seed <n>", `seed of initialization and shuffling (default: ${d.seed})`, number)
+    .option(
+      "--members <k>",
+      "train k models, with seeds seed, seed+1, ...; generate draws each record from one of them in turn (default: 1)",
+      number,
+    )
     .option(
       "--n-ctx <n>",
       "visit slots + 2: longer records are cut to their first n-2 visits (default: holds 99% of the records whole, 48..256)",

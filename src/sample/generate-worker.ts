@@ -1,8 +1,8 @@
-// The sampling worker: loads a checkpoint and runs generate() off the main thread, posting each run
+// The sampling worker: loads a checkpoint (with its mixture's other members) and runs generate() off the main thread, posting each run
 // of finished records to the parent as it comes (so the parent streams them to disk with progress).
 import { parentPort, workerData } from "node:worker_threads";
 import type { EncodedRecord } from "../encode/types.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
+import { loadMixture } from "../train/checkpoint.ts";
 import { type GenerateOptions, generate, type SampleStats } from "./generate.ts";
 import { samplingStructure } from "./structure.ts";
 
@@ -46,13 +46,12 @@ async function post(records: EncodedRecord[], done: number): Promise<void> {
 }
 
 try {
-  const { model, vocab, config } = loadCheckpoint(checkpoint);
-  const correction = endCorrection ? config.endCalibration?.correction : undefined;
-  const { dropped, stats } = await generate(model, {
-    ...options,
-    ...(plainHalo ? {} : { structure: samplingStructure(vocab, { endCorrection: correction }) }),
-    onBatch: post,
+  // A mixture's record n comes from member n mod K, each with its own end-of-record correction.
+  const members = loadMixture(checkpoint).map(({ model, vocab, config }) => {
+    const correction = endCorrection ? config.endCalibration?.correction : undefined;
+    return { model, structure: plainHalo ? undefined : samplingStructure(vocab, { endCorrection: correction }) };
   });
+  const { dropped, stats } = await generate(members, { ...options, onBatch: post });
   port.postMessage({ type: "done", dropped, stats } satisfies GenerateWorkerMessage);
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));

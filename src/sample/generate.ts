@@ -65,22 +65,44 @@ export interface SampleStats {
   conditionMisses: number;
 }
 
+/** Runs of finished records in record order; returns what structured sampling had to do. */
+export type RecordRuns = globalThis.Generator<RawRecord[], SampleStats, undefined>;
+
+/** One model of a mixture, with the structure its records obey (each member has its own end correction). */
+export interface MixtureMember {
+  model: Generator;
+  structure?: SamplingStructure;
+}
+
+/** A model with options.structure, or a mixture of models (mixtureRowRuns). */
+export type SampleSource = Generator | readonly MixtureMember[];
+
+function mixtureOf(source: SampleSource, structure: SamplingStructure | undefined): readonly MixtureMember[] {
+  if (!Array.isArray(source)) return [{ model: source as Generator, structure }];
+  if (source.length === 0) throw new Error("Expected at least one model to sample from but received none");
+  return source;
+}
+
 /**
  * Samples `count` records and decodes them (labels from row 1, codes from rows >= 2, empty visits dropped).
  * With `onBatch`, records are handed out as they finish and not kept (memory stays flat whatever the
  * count), so `records` comes back empty.
  */
 export async function generate(
-  model: Generator,
+  source: SampleSource,
   options: GenerateOptions,
 ): Promise<{ records: EncodedRecord[]; dropped: number; stats: SampleStats }> {
+  const members = mixtureOf(source, options.structure);
+  // Members share the vocabulary, so decoding (which reads only the structure's label codes) is theirs alike.
+  const { nCodes, nLabels } = members[0].model.config;
+  const structure = members[0].structure;
   const records: EncodedRecord[] = [];
   let dropped = 0;
   let done = 0;
-  const stats = await sampleRows(model, options, async (raws) => {
+  const stats = await sampleRows(members, options, async (raws) => {
     const batch: EncodedRecord[] = [];
     for (const raw of raws) {
-      const rec = decodeRows(raw, model.config.nCodes, model.config.nLabels, options.structure);
+      const rec = decodeRows(raw, nCodes, nLabels, structure);
       if (rec === null) dropped++;
       else batch.push(rec);
     }
@@ -121,19 +143,67 @@ export function decodeRows(raw: RawRecord, C: number, L: number, structure?: Sam
  * about batchSize (the last run may be shorter).
  */
 export async function sampleRows(
-  model: Generator,
+  source: SampleSource,
   options: GenerateOptions,
   onRecords: (records: RawRecord[]) => void | Promise<void>,
 ): Promise<SampleStats> {
-  const runs = sampleRowRuns(model, options);
+  const runs = mixtureRowRuns(mixtureOf(source, options.structure), options);
   for (let run = runs.next(); ; run = runs.next()) {
     if (run.done) return run.value;
     await onRecords(run.value);
   }
 }
 
-/** sampleRows without waiting on a consumer: yields the runs of finished records, returns the stats. */
-export function* sampleRowRuns(model: Generator, options: GenerateOptions): Iterator<RawRecord[], SampleStats> {
+/**
+ * The records of a mixture of K models: record n is drawn by member n mod K from stream Rng(seed, n),
+ * so it is the record n that member would draw alone, and the output still depends on the seed only.
+ * Members sample side by side, each a little ahead, and runs come out in record order.
+ */
+export function* mixtureRowRuns(members: readonly MixtureMember[], options: GenerateOptions): RecordRuns {
+  const K = members.length;
+  if (K === 1) return yield* sampleRowRuns(members[0].model, { ...options, structure: members[0].structure });
+  if (options.endTally) throw new Error("endTally counts one model's ends; it cannot be kept over a mixture");
+  const runs = members.map((m, k) =>
+    sampleRowRuns(m.model, { ...options, structure: m.structure }, { index: k, of: K }),
+  );
+  const queues: RawRecord[][] = members.map(() => []);
+  const stats: SampleStats = { redrawnRows: 0, endedAtEmptyRow: 0, redrawnRecords: 0, conditionMisses: 0 };
+  const addStats = (s: SampleStats) => {
+    for (const key of Object.keys(stats) as (keyof SampleStats)[]) stats[key] += s[key];
+  };
+  let run: RawRecord[] = [];
+  for (let n = 0; n < options.count; n++) {
+    const queue = queues[n % K];
+    while (queue.length === 0) {
+      const next = runs[n % K].next();
+      if (next.done) throw new Error(`Mixture member ${n % K} ended before record ${n}`);
+      queue.push(...next.value);
+    }
+    run.push(queue.shift() as RawRecord);
+    if (run.length >= options.batchSize) {
+      yield run;
+      run = [];
+    }
+  }
+  if (run.length > 0) yield run;
+  for (const member of runs)
+    for (let next = member.next(); ; next = member.next())
+      if (next.done) {
+        addStats(next.value);
+        break;
+      }
+  return stats;
+}
+
+/**
+ * sampleRows of one model without waiting on a consumer: yields the runs of finished records, returns
+ * the stats. With `part`, only records n = index, index + of, index + 2 of, ... below count.
+ */
+export function* sampleRowRuns(
+  model: Generator,
+  options: GenerateOptions,
+  part: { index: number; of: number } = { index: 0, of: 1 },
+): RecordRuns {
   const { count, batchSize, seed } = options;
   checkInt("count", count, 0);
   checkInt("batchSize", batchSize, 1);
@@ -150,16 +220,18 @@ export function* sampleRowRuns(model: Generator, options: GenerateOptions): Iter
     throw new Error(
       `Expected a sampling structure for ${c.nVocab} tokens and ${c.nLabels} labels but received one for ${st.labelRow.length} and ${st.labelCodes.length}: it belongs to another vocabulary`,
     );
-  const sampler = new Sampler(model, Math.min(batchSize, Math.max(count, 1)), lc, st, options.endTally);
+  const records = Math.max(0, Math.ceil((count - part.index) / part.of));
+  const nth = (j: number) => part.index + j * part.of;
+  const sampler = new Sampler(model, Math.min(batchSize, Math.max(records, 1)), lc, st, options.endTally);
   const finished = new Map<number, RawRecord>();
   let emitted = 0;
   let pendingRun: RawRecord[] = [];
   let next = 0;
   /** The next run to hand out, if one is due. */
   const due = (force: boolean): RawRecord[] | null => {
-    while (finished.has(emitted)) {
-      pendingRun.push(finished.get(emitted) as RawRecord);
-      finished.delete(emitted);
+    while (finished.has(nth(emitted))) {
+      pendingRun.push(finished.get(nth(emitted)) as RawRecord);
+      finished.delete(nth(emitted));
       emitted++;
     }
     if (pendingRun.length < batchSize && !(force && pendingRun.length > 0)) return null;
@@ -167,10 +239,10 @@ export function* sampleRowRuns(model: Generator, options: GenerateOptions): Iter
     pendingRun = [];
     return run;
   };
-  while (emitted < count) {
-    while (next < count && sampler.hasFreeSlot()) sampler.start(next++, seed, options);
+  while (emitted < records) {
+    while (next < records && sampler.hasFreeSlot()) sampler.start(nth(next++), seed, options);
     for (const raw of sampler.step()) finished.set(raw.n, raw);
-    const run = due(next >= count && sampler.active() === 0);
+    const run = due(next >= records && sampler.active() === 0);
     if (run !== null) yield run;
   }
   const last = due(true);

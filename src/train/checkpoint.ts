@@ -8,7 +8,7 @@
 // previous checkpoint readable.
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type ExpectedVocab, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { Vocabulary } from "../encode/types.ts";
 import { IngestError, type SourceFormat } from "../ingest/record.ts";
@@ -60,6 +60,8 @@ export interface CheckpointConfig {
   dp?: DpRecord;
   /** best/ of a finished run: the end-of-record correction structured sampling applies (src/sample/end-calibration.ts). */
   endCalibration?: EndCalibration;
+  /** best/ of a mixture (src/train/mixture.ts): the other members' run directories, relative to this run's. */
+  mixture?: string[];
   /** Written by saveCheckpoint (callers leave it out) and checked by loadCheckpoint. */
   integrity?: CheckpointIntegrity;
 }
@@ -321,6 +323,26 @@ export function loadCheckpoint(dir: string, kernels: Kernels = defaultKernels, e
     reader.close();
   }
   return { model, vocab, config, state: config.state };
+}
+
+/**
+ * A checkpoint and the other members of its mixture (config.mixture: run directories beside the one
+ * holding `dir`, each sampled from its best/), every member checked against the first's vocabulary.
+ * A checkpoint without a mixture is a mixture of one.
+ */
+export function loadMixture(dir: string, kernels: Kernels = defaultKernels, expect?: ExpectedVocab): Checkpoint[] {
+  const first = loadCheckpoint(dir, kernels, expect);
+  const runDir = dirname(resolve(dir));
+  const others = (first.config.mixture ?? []).map((member) => {
+    const best = join(runDir, member, "best");
+    if (!existsSync(join(committedDir(best), "config.json")))
+      throw new IngestError(
+        `${join(dir, "config.json")} lists the mixture member ${member}, but ${best} holds no checkpoint. ` +
+          "Hint: copy or move the whole run directory (best/ and its member-* folders), or retrain.",
+      );
+    return loadCheckpoint(best, kernels, { vocab: first.vocab, from: `the mixture's first member, ${dir}` });
+  });
+  return [first, ...others];
 }
 
 /** Reads the Adam moments saved with a checkpoint (last/ only). */

@@ -29,6 +29,7 @@ export interface TrainOptions {
   patience: number; // evaluations without improvement before stopping, 0 = never stop early (default: sized)
   keep: "best" | "last"; // what best/ holds: the lowest validation loss, or the final model unless the run stopped early (default: sized)
   seed: number; // seeds initialization and shuffling: same seed, same losses (default 1)
+  members: number; // models trained with seeds seed, seed + 1, ..., generate drawing each record from one in turn (src/train/mixture.ts) (default 1)
   resume: boolean; // continue the run in out/last/ (default false)
   dp?: DpOptions; // DP-SGD with a target epsilon (src/train/dp.ts); resolved settings once training starts (default: off)
 }
@@ -57,6 +58,7 @@ export const defaultTrainOptions: Omit<TrainOptions, "out"> = {
   patience: 5,
   keep: "best",
   seed: 1,
+  members: 1,
   resume: false,
 };
 
@@ -113,6 +115,8 @@ const DROPOUT_SMALL = 0.3;
  * before the schedule's end.
  */
 const EMA_DECAY = 0.998;
+/** Most models in a mixture (src/train/mixture.ts). */
+export const MAX_MEMBERS = 16;
 /** Fewest steps between validation evaluations, and how many evaluations may pass without improvement. */
 const EVAL_STEPS = 50;
 const PATIENCE = 10;
@@ -260,6 +264,7 @@ const numericKeys = [
   "evalEvery",
   "patience",
   "seed",
+  "members",
 ] as const;
 
 function describe(value: unknown): string {
@@ -318,8 +323,18 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   );
   check(["best", "last"].includes(o.keep), "keep", "best or last", o.keep);
   check(isInt(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, "seed (--seed)", "an integer in [0, 2^32)", o.seed);
+  check(
+    isInt(o.members) && o.members >= 1 && o.members <= MAX_MEMBERS,
+    "members (--members)",
+    `an integer in 1..${MAX_MEMBERS}`,
+    o.members,
+  );
   check(typeof o.resume === "boolean", "resume", "true or false", o.resume);
-  if (o.dp !== undefined) validateDpOptions(o.dp);
+  if (o.dp !== undefined) {
+    validateDpOptions(o.dp);
+    // Each member would spend the budget again on the same records: K models cost K times epsilon.
+    check(o.members === 1, "members (--members) with --dp-epsilon", "1", o.members);
+  }
   return o;
 }
 

@@ -114,6 +114,12 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
           break;
         case "checkpoint":
           break;
+        case "member":
+          multi?.stop();
+          multi = null;
+          bar = null;
+          stream.write(`\nMixture member ${e.member} of ${e.of} (seed ${e.seed}), into ${e.dir}:\n`);
+          break;
       }
     },
     finish(r) {
@@ -138,6 +144,9 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
             : `Privacy spent: epsilon ${epsilon.toFixed(3)} (each checkpoint records its own).\n`) +
           (r.endCalibration?.correction.length
             ? `Record ends calibrated to the training split's visit counts (${r.endCalibration.groups.length} groups of visits; generate --no-end-correction leaves it out).\n`
+            : "") +
+          (r.mixture
+            ? `A mixture of ${r.mixture.length + 1} models (${r.out}/best and ${r.mixture.join(", ")}): generate draws each record from one of them in turn.\n`
             : "") +
           (r.step > 0 ? `Latest state for --resume: ${r.out}/last.\n` : ""),
       );

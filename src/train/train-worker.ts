@@ -1,9 +1,10 @@
-// The training worker: loads the dataset and runs trainLoop off the main thread, posting every
+// The training worker: loads the dataset and runs trainMixture (trainLoop for each model) off the main thread, posting every
 // TrainEvent to the parent. The parent asks it to stop by setting a shared flag (the loop is
 // synchronous and never reads messages), which the loop polls between steps.
 import { parentPort, workerData } from "node:worker_threads";
 import { loadDataset } from "../encode/dataset-file.ts";
-import { type TrainRequest, trainLoop } from "./train.ts";
+import { trainMixture } from "./mixture.ts";
+import type { TrainRequest } from "./train.ts";
 
 /** What the parent passes in workerData. */
 export interface TrainWorkerData {
@@ -19,7 +20,7 @@ const { datasetDir, request, stopFlag } = workerData as TrainWorkerData;
 const stop = new Int32Array(stopFlag);
 try {
   const dataset = await loadDataset(datasetDir);
-  const result = trainLoop(dataset, datasetDir, request, {
+  const result = trainMixture(dataset, datasetDir, request, {
     onEvent: (event) => port.postMessage({ type: "event", event }),
     shouldStop: () => Atomics.load(stop, 0) === 1,
   });

@@ -61,7 +61,9 @@ export type TrainEvent =
       epsilon?: number;
     }
   | { type: "eval"; step: number; epoch: number; valLoss: number; bestValLoss: number; improved: boolean }
-  | { type: "checkpoint"; which: "best" | "last"; dir: string; step: number };
+  | { type: "checkpoint"; which: "best" | "last"; dir: string; step: number }
+  /** A mixture's next model starts training (src/train/mixture.ts); its own start event follows. */
+  | { type: "member"; member: number; of: number; seed: number; dir: string };
 
 export type StopReason = "epochs" | "steps" | "time" | "early-stop" | "interrupted" | "privacy-budget";
 
@@ -79,6 +81,8 @@ export interface TrainResult {
   out: string;
   /** The end-of-record correction fitted to the kept model (absent for DP and interrupted runs). */
   endCalibration?: EndCalibration;
+  /** A mixture's other models: their run directories, relative to `out` (src/train/mixture.ts). */
+  mixture?: string[];
 }
 
 export interface TrainHooks {
@@ -91,7 +95,7 @@ export interface TrainHooks {
 /** Training requests: every option optional but `out`; on resume, unset options come from the checkpoint. */
 export type TrainRequest = Partial<TrainOptions> & { out: string };
 
-const limitKeys = ["maxEpochs", "maxSteps", "maxMinutes", "evalEvery", "patience"] as const;
+const limitKeys = ["maxEpochs", "maxSteps", "maxMinutes", "evalEvery", "patience", "members"] as const;
 
 /**
  * Trains on `dataset` (loaded from `datasetDir`, recorded in the checkpoint so it can be found again).
@@ -135,6 +139,7 @@ export function trainLoop(
       dropout: checkpoint.config.training.dropout ?? 0, // checkpoints from before the option trained without it
       ema: checkpoint.config.training.ema ?? 0, // and without a moving average
       keep: checkpoint.config.training.keep ?? "best", // and kept the best validation loss
+      members: checkpoint.config.training.members ?? 1, // and trained one model
       ...pick(request, limitKeys),
       resume: true,
       out: request.out,

@@ -95,6 +95,29 @@ describe("generate: streamed, staged output with summary.json", {
     );
   });
 
+  it("samples a mixture's record n from member n mod K, each member with its own end correction", async () => {
+    const run = join(root, "run-mixture");
+    await runTrain(join(root, "ds"), {
+      out: run,
+      preset: "tiny",
+      batchSize: 8,
+      maxSteps: 20,
+      members: 2,
+    });
+    assert.deepEqual(loadCheckpoint(join(run, "best")).config.mixture, ["member-2"]);
+    // c = 1 in member 2 ends each of its records at the first visit; member 1 is left as trained.
+    const second = loadCheckpoint(join(run, "member-2", "best"));
+    const { integrity: _, ...config } = second.config;
+    const endCalibration = { correction: [1], groups: [0], realHazard: [1], modelHazard: [0], records: 0, rounds: 0 };
+    saveCheckpoint(join(run, "member-2", "best"), second.model, second.vocab, { ...config, endCalibration });
+    const to = join(root, "mixture");
+    await runGenerate(run, { count: 40, out: to, quiet: true, copyFilter: false });
+    const records = await loadRecords(join(to, "synthetic.records"));
+    const n = (id: string) => Number(id.slice("syn-".length));
+    assert.ok(records.filter((r) => n(r.id) % 2 === 1).every((r) => r.visits.length === 1));
+    assert.ok(records.some((r) => n(r.id) % 2 === 0 && r.visits.length > 1));
+  });
+
   it("refuses a folder with earlier results unless --force", async () => {
     const before = readFileSync(join(out, "summary.json"), "utf8");
     await assert.rejects(

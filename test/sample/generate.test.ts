@@ -104,6 +104,30 @@ test("output depends on the seed only, not on batchSize", async () => {
   assert.notDeepEqual(a.records, other.records);
 });
 
+test("a mixture's record n is the record n its member n mod K draws alone", async () => {
+  const c = makeConfig({ nCtx: 7, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 6, nLabels: 2 });
+  const members = [model(c, tsKernels, 2), model(c, tsKernels, 5), model(c, tsKernels, 9)];
+  const options = { count: 23, batchSize: 4, seed: 3 };
+  const alone = await Promise.all(members.map((m) => collect(m, options)));
+  const mixed: RawRecord[] = [];
+  await sampleRows(
+    members.map((m) => ({ model: m })),
+    options,
+    (rs) => {
+      mixed.push(...rs);
+    },
+  );
+  assert.deepEqual(
+    mixed.map((r) => r.n),
+    Array.from({ length: 23 }, (_, n) => n),
+  );
+  for (const r of mixed) assert.deepEqual(r, alone[r.n % 3][r.n]);
+  // the members differ, so the mixture is not any one of them
+  for (const one of alone) assert.notDeepEqual(mixed, one);
+  // a mixture of one is the model itself
+  assert.deepEqual(await generate([{ model: members[1] }], options), await generate(members[1], options));
+});
+
 test("sampled rows follow the model's distribution (chi-square over all 2^V rows, and marginals)", async () => {
   // C = 3, L = 1: V = 7, nCtx = 3 so every record is start, fixed label row, one sampled visit row.
   const c = makeConfig({ nCtx: 3, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 3, nLabels: 1 });
