@@ -198,7 +198,10 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
         const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
         return {
           model,
-          structure: sampling === "plain" ? undefined : samplingStructure(dataset.vocab, { endCorrection }),
+          structure:
+            sampling === "plain"
+              ? undefined
+              : samplingStructure(dataset.vocab, { endCorrection, ownDraws: config.ownDraws }),
         };
       });
       figures.push({

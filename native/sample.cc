@@ -55,9 +55,10 @@ void dot_rows(const float* h, const float* const w[J], long n, float out[J]) {
 // The categorical draw of one group (tokens lo..hi of one record's row; see RowRules in
 // src/tensor/kernel-api.ts, and drawMember in kernels-ts.ts, which this mirrors): -1 for none.
 // required: 0 none allowed, 1 none left out and the weights renormalised, 2 none given to the last
-// free member.
+// free member, 3 as 1 (the weights are then the members' own probabilities).
 long draw_member(const double* w, long lo, long hi, uint8_t required, float u, const int8_t* fixed_row) {
   auto free_member = [&](long m) { return fixed_row == nullptr || fixed_row[m] < 0; };
+  if (required == 3) required = 1;
   double sum = 0;
   for (long m = lo; m <= hi; m++) sum += w[m];
   if (required == 1 && !(sum > 0)) {
@@ -178,7 +179,7 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
               done = 1;
             }
           } else if (!done) {
-            w_row[j] = rem[r] * p;
+            w_row[j] = required != nullptr && required[g] == 3 ? p : rem[r] * p;
             rem[r] *= 1.0 - p;
           }
           if (j != glast[g] || done) continue;

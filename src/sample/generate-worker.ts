@@ -49,7 +49,8 @@ try {
   // A mixture's record n comes from member n mod K, each with its own end-of-record correction.
   const members = loadMixture(checkpoint).map(({ model, vocab, config }) => {
     const correction = endCorrection ? config.endCalibration?.correction : undefined;
-    return { model, structure: plainHalo ? undefined : samplingStructure(vocab, { endCorrection: correction }) };
+    const structure = samplingStructure(vocab, { endCorrection: correction, ownDraws: config.ownDraws });
+    return { model, structure: plainHalo ? undefined : structure };
   });
   const { dropped, stats } = await generate(members, { ...options, onBatch: post });
   port.postMessage({ type: "done", dropped, stats } satisfies GenerateWorkerMessage);

@@ -15,7 +15,9 @@
 //   not the first rests on the single hidden unit between them (identity MADE degrees), which
 //   training can leave dead: STU3 demo, 0.487 where the data say 1, so renormalising gave 69.6%
 //   women against 51.9% (the head's chance of the first sex: 50.8%). Age and gap groups are better
-//   renormalised (giving the rest to the last bucket put 24% of first visits at 90+ years).
+//   renormalised (giving the rest to the last bucket put 24% of first visits at 90+ years). A
+//   renormalised group may instead take the members' own probabilities, where training found that
+//   HALO's head had not learnt the chain (group-draws.ts).
 // - Visit tokens: a visit's sex token is forced to the label row's sex, and a later visit's visit-age
 //   token to the age at the previous visit as encoding computes it from the record's age and gap
 //   tokens (visitAgeToken); plain HALO draws them like any token.
@@ -81,6 +83,8 @@ export function samplingStructure(
     labelsFromCodes?: boolean;
     lastVisitRule?: SamplingStructure["lastVisitRule"];
     endCorrection?: readonly number[] | null;
+    /** Groups (token kinds) whose renormalised draw takes the members' own probabilities (group-draws.ts). */
+    ownDraws?: readonly string[];
   } = {},
 ): SamplingStructure {
   const C = vocab.codes.length;
@@ -99,10 +103,15 @@ export function samplingStructure(
     required.push(isRequired ? (rest === "last" ? 2 : 1) : 0);
   };
   const ofKind = (kind: string) => vocab.codes.flatMap((t, id) => (t.kind === kind ? [id] : []));
-  addGroup(ofKind("gap"), req.gap);
-  addGroup(ofKind("age"), req.age);
-  addGroup(ofKind("type"), req.type);
-  addGroup(ofKind("stay"), req.stay);
+  const renormalised = (kind: "gap" | "age" | "type" | "stay") => {
+    const g = required.length;
+    addGroup(ofKind(kind), req[kind]);
+    if (required[g] === 1 && opts.ownDraws?.includes(kind)) required[g] = 3;
+  };
+  renormalised("gap");
+  renormalised("age");
+  renormalised("type");
+  renormalised("stay");
   addGroup(ofKind("death"), false);
   addGroup(
     vocab.labels.flatMap((l, k) => (l.kind === "sex" ? [C + k] : [])),

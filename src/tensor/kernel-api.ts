@@ -181,7 +181,9 @@ export interface Kernels {
  *   member m given the tokens before it and no earlier member on (the chain's own values), member i is
  *   the first one on with weight w_i = p_i * prod_{m<i} (1 - p_m), none with prod_m (1 - p_m). For a
  *   required group "none" is left out: required[g] = 1 renormalises the weights, required[g] = 2 gives
- *   none's weight to the last free member (the first members keep the head's chances). The draw uses
+ *   none's weight to the last free member (the first members keep the head's chances), and
+ *   required[g] = 3 renormalises the members' own p_i instead of the chain's weights (for a head that
+ *   has not learnt how a member's chance grows once the earlier ones are off: structure.ts). The draw uses
  *   the uniform of the group's first token and is made at its last token; the chosen token then
  *   conditions every later token. Fixed entries still win: a member fixed on is the group's choice,
  *   members fixed off are left out of the draw; a group with every member fixed off stays empty.

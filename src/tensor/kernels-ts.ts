@@ -565,7 +565,7 @@ function madeSampleRow(
           chosen[b * G + g] = 1;
         }
       } else if (!chosen[b * G + g]) {
-        weight[xi] = rem[b] * p;
+        weight[xi] = rules?.required?.[g] === 3 ? p : rem[b] * p;
         rem[b] *= 1 - p;
       }
       if (j !== last[g] || chosen[b * G + g]) continue;
@@ -590,17 +590,19 @@ function madeSampleRow(
  * The categorical draw of one group (tokens lo..hi of record row `at`): member m with weight w_m,
  * none with 1 - sum w. required (RowRules): 0 none allowed; 1 none left out and the weights
  * renormalised (a group whose weights all underflow to 0 takes its first free member); 2 none given
- * to the last free member. Returns the token, or -1 for none.
+ * to the last free member; 3 as 1 (the weights are then the members' own probabilities). Returns the
+ * token, or -1 for none.
  */
 export function drawMember(
   weight: Float64Array,
   at: number,
   lo: number,
   hi: number,
-  required: number,
+  requiredRule: number,
   u: number,
   fixed: Int8Array | null,
 ): number {
+  const required = requiredRule === 3 ? 1 : requiredRule;
   let sum = 0;
   for (let m = lo; m <= hi; m++) sum += weight[at + m];
   const free = (m: number) => fixed === null || fixed[at + m] < 0;

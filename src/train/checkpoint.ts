@@ -60,6 +60,8 @@ export interface CheckpointConfig {
   dp?: DpRecord;
   /** best/ of a finished run: the end-of-record correction structured sampling applies (src/sample/end-calibration.ts). */
   endCalibration?: EndCalibration;
+  /** best/ of a finished HALO run: the renormalised groups drawn from the members' own probabilities (src/sample/group-draws.ts). */
+  ownDraws?: string[];
   /** best/ of a mixture (src/train/mixture.ts): the other members' run directories, relative to this run's. */
   mixture?: string[];
   /** Written by saveCheckpoint (callers leave it out) and checked by loadCheckpoint. */

@@ -145,6 +145,9 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr, log
           (r.endCalibration?.correction.length
             ? `Record ends calibrated to the training split's visit counts (${r.endCalibration.groups.length} groups of visits; generate --no-end-correction leaves it out).\n`
             : "") +
+          (r.ownDraws?.length
+            ? `Drawn from the head's own probabilities rather than its chain: ${r.ownDraws.join(", ")} (it scored the training split's members better).\n`
+            : "") +
           (r.mixture
             ? `A mixture of ${r.mixture.length + 1} models (${r.out}/best and ${r.mixture.join(", ")}): generate draws each record from one of them in turn.\n`
             : "") +

@@ -12,6 +12,7 @@ import type { Generator } from "../model/generator.ts";
 import { gptTokens } from "../model/gpt.ts";
 import { contextLength, createModel } from "../model/registry.ts";
 import { type EndCalibration, fitEndCorrection } from "../sample/end-calibration.ts";
+import { ownDraws as chosenOwnDraws, scoreGroupDraws } from "../sample/group-draws.ts";
 import { samplingStructure } from "../sample/structure.ts";
 import type { Kernels } from "../tensor/kernel-api.ts";
 import { kernels as defaultKernels } from "../tensor/kernels.ts";
@@ -81,6 +82,8 @@ export interface TrainResult {
   out: string;
   /** The end-of-record correction fitted to the kept model (absent for DP and interrupted runs). */
   endCalibration?: EndCalibration;
+  /** Groups the kept model draws from its own probabilities (src/sample/group-draws.ts). */
+  ownDraws?: string[];
   /** A mixture's other models: their run directories, relative to `out` (src/train/mixture.ts). */
   mixture?: string[];
 }
@@ -369,8 +372,8 @@ export function trainLoop(
     saveBest();
     emit({ type: "checkpoint", which: "best", dir: bestDir, step: state.step });
   }
-  const endCalibration =
-    reason === "interrupted" || dp ? undefined : calibrateEnds(bestDir, dataset, options.seed, kernels);
+  const { endCalibration, ownDraws } =
+    reason === "interrupted" || dp ? {} : calibrateSampling(bestDir, dataset, options.seed, kernels);
   return {
     reason,
     step: state.step,
@@ -382,26 +385,35 @@ export function trainLoop(
     losses,
     out: request.out,
     ...(endCalibration ? { endCalibration } : {}),
+    ...(ownDraws?.length ? { ownDraws } : {}),
   };
 }
 
 /**
- * Fits the kept model's end-of-record correction (src/sample/end-calibration.ts) and records it in
- * best/config.json, where generate reads it. Not for DP runs: the training split's visit counts are
- * not covered by the guarantee. Nothing to do before the first checkpoint.
+ * Fits how the kept model is sampled and records it in best/config.json, where generate reads it:
+ * which groups draw from the head's own probabilities (src/sample/group-draws.ts), then, sampling so,
+ * the end-of-record correction (src/sample/end-calibration.ts). Not for DP runs: the training split
+ * is not covered by the guarantee. Nothing to do before the first checkpoint.
  */
-function calibrateEnds(
+function calibrateSampling(
   bestDir: string,
   dataset: EncodedDataset,
   seed: number,
   kernels: Kernels,
-): EndCalibration | undefined {
-  if (!existsSync(join(bestDir, "config.json"))) return undefined;
+): { endCalibration?: EndCalibration; ownDraws?: string[] } {
+  if (!existsSync(join(bestDir, "config.json"))) return {};
   const kept = loadCheckpoint(bestDir, kernels);
-  const endCalibration = fitEndCorrection(kept.model, dataset.splits.train, samplingStructure(dataset.vocab), { seed });
+  const train = dataset.splits.train;
+  const own = chosenOwnDraws(scoreGroupDraws(kept.model, train, dataset.vocab, samplingStructure(dataset.vocab), seed));
+  const structure = samplingStructure(dataset.vocab, { ownDraws: own });
+  const endCalibration = fitEndCorrection(kept.model, train, structure, { seed });
   const { integrity: _, ...config } = kept.config;
-  saveCheckpoint(bestDir, kept.model, dataset.vocab, { ...config, endCalibration });
-  return endCalibration;
+  saveCheckpoint(bestDir, kept.model, dataset.vocab, {
+    ...config,
+    endCalibration,
+    ...(own.length > 0 ? { ownDraws: own } : {}),
+  });
+  return { endCalibration, ownDraws: own };
 }
 
 /**

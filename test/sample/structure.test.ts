@@ -25,7 +25,7 @@ async function collect(m: HaloModel, options: Parameters<typeof sampleRows>[1]):
 }
 
 // Tokens 1..3 form one group; token 0 comes before it, 4 (and the rest) after; every row free.
-function groupOnly(V: number, required: 0 | 1 | 2): SamplingStructure {
+function groupOnly(V: number, required: 0 | 1 | 2 | 3): SamplingStructure {
   const group = new Int32Array(V).fill(-1);
   group.fill(0, 1, 4);
   const free = new Int8Array(V).fill(-1);
@@ -51,8 +51,9 @@ const groupRules = {
   0: "at most one",
   1: "exactly one, renormalised",
   2: "exactly one, the last member taking the rest",
+  3: "exactly one, the members' own probabilities renormalised",
 } as const;
-for (const required of [0, 1, 2] as const)
+for (const required of [0, 1, 2, 3] as const)
   test(`a grouped draw follows its exact distribution (chi-square over all rows, ${groupRules[required]})`, async () => {
     // C = 5, L = 1: V = 9, nCtx = 3: start, fixed label row, one sampled visit row.
     const c = makeConfig({ nCtx: 3, nEmbd: 8, nLayer: 1, nHead: 2 }, { nCodes: 5, nLabels: 1 });
@@ -81,13 +82,13 @@ for (const required of [0, 1, 2] as const)
       let rest = 1;
       const w: number[] = [];
       for (let j = 1; j <= 3; j++) {
-        w.push(rest * p(cleared, j));
+        w.push(required === 3 ? p(cleared, j) : rest * p(cleared, j));
         rest *= 1 - p(cleared, j);
       }
       const sum = w.reduce((a, b) => a + b, 0);
       if (members.length === 0) return pr * rest;
       if (required === 2 && members[0] === 3) return pr * (w[2] + rest);
-      return (pr * w[members[0] - 1]) / (required === 1 ? sum : 1);
+      return (pr * w[members[0] - 1]) / (required === 1 || required === 3 ? sum : 1);
     });
     assert.ok(Math.abs(prob.reduce((a, b) => a + b) - 1) < 1e-9);
 
@@ -220,7 +221,7 @@ if (nativeKernels) {
     assert.deepEqual(rows(nat), rows(ts));
   });
 
-  for (const required of [1, 2] as const)
+  for (const required of [1, 2, 3] as const)
     test(`native and TypeScript kernels agree when a group spans the native kernel's blocks of 8 tokens (${groupRules[required]})`, async () => {
       // Tokens 5..10 form one group: a member chosen in the first block changes h values the second
       // block's prefix dots already hold, which the native kernel corrects.
