@@ -1,5 +1,6 @@
-// The sampling worker: loads a checkpoint (with its mixture's other members) and runs generate() off the main thread, posting each run
-// of finished records to the parent as it comes (so the parent streams them to disk with progress).
+// The sampling worker: loads a checkpoint (with its mixture's other members) and runs generate() off
+// the main thread, posting each run of finished records to the parent as it comes (so the parent
+// streams them to disk with progress).
 import { parentPort, workerData } from "node:worker_threads";
 import type { EncodedRecord } from "../encode/types.ts";
 import { loadMixture } from "../train/checkpoint.ts";

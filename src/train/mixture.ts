@@ -3,9 +3,9 @@
 // come out far apart: on Synthea CSV (80 training records, split 1, four training seeds) per-record
 // code R^2 ranged from 0.136 below the real-data ceiling to 0.004 above it. HALO's six tables are
 // averages over records, so a mixture's expected tables are its members' averaged, and by convexity
-// their squared error is at most the members' mean: a mixture is as good as its average member or better, and
-// never as bad as the worst. It costs K trainings, so it is an option, not a default (measured in
-// the README).
+// their squared error is at most the members' mean: a mixture is as good as its average member or
+// better, and never as bad as the worst. It costs K trainings, so it is an option, not a default
+// (measured in the README).
 //
 // The first member is the run itself (best/ and last/ in `out`, as for one model); member k trains
 // into out/member-k, and best/config.json lists them (`mixture`), so everything that loads best/

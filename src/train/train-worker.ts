@@ -1,6 +1,6 @@
-// The training worker: loads the dataset and runs trainMixture (trainLoop for each model) off the main thread, posting every
-// TrainEvent to the parent. The parent asks it to stop by setting a shared flag (the loop is
-// synchronous and never reads messages), which the loop polls between steps.
+// The training worker: loads the dataset and runs trainMixture (trainLoop for each model) off the
+// main thread, posting every TrainEvent to the parent. The parent asks it to stop by setting a shared
+// flag (the loop is synchronous and never reads messages), which the loop polls between steps.
 import { parentPort, workerData } from "node:worker_threads";
 import { loadDataset } from "../encode/dataset-file.ts";
 import { trainMixture } from "./mixture.ts";
