@@ -16,6 +16,7 @@ import { loadDataset } from "../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../src/encode/types.ts";
 import { makeBatch } from "../src/model/batch.ts";
 import { HaloModel } from "../src/model/halo.ts";
+import { chainWeights, groupRows } from "../src/sample/group-draws.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 
 const { values, positionals } = parseArgs({
@@ -96,42 +97,21 @@ function groups(split: "train" | "test"): void {
   for (const kind of ["age", "gap", "type", "stay"]) {
     const ids = vocab.codes.flatMap((t, id) => (t.kind === kind ? [id] : []));
     if (ids.length === 0) continue;
-    const member = new Set(ids);
-    // one item per visit holding a member: the record up to that visit, with the visit's members cleared
-    const items: { record: EncodedRecord; real: number }[] = [];
-    for (const r of dataset.splits[split])
-      r.visits.slice(0, maxVisits).forEach((v, t) => {
-        const real = ids.findIndex((id) => v.includes(id));
-        if (real < 0) return;
-        const visits = r.visits.slice(0, t + 1).map((w, i) => (i === t ? w.filter((c) => !member.has(c)) : w));
-        items.push({ record: { ...r, visits }, real });
-      });
-    const drawn = new Float64Array(ids.length);
-    const real = new Float64Array(ids.length);
+    const { p, real: realMember } = groupRows(model, dataset.splits[split], ids);
+    const M = ids.length;
+    const drawn = new Float64Array(M);
+    const real = new Float64Array(M);
     let ll = 0;
-    const last = new Map(items.map((it) => [it.record, it.record.visits.length - 1]));
-    const byRecord = new Map(items.map((it) => [it.record, it.real]));
-    forEachVisitRow(
-      items.map((it) => it.record),
-      (r, t, logits, at) => {
-        if (t !== last.get(r)) return;
-        let rem = 1;
-        const w = ids.map((id) => {
-          const p = sigmoid(logits[at + id]);
-          const x = rem * p;
-          rem *= 1 - p;
-          return x;
-        });
-        const total = w.reduce((s, x) => s + x, 0);
-        const m = byRecord.get(r) as number;
-        w.forEach((x, j) => {
-          drawn[j] += x / total;
-        });
-        real[m]++;
-        ll += Math.log(w[m] / total);
-      },
-    );
-    const n = items.length;
+    realMember.forEach((m, n) => {
+      const w = chainWeights(p.subarray(n * M, (n + 1) * M));
+      const total = w.reduce((s, x) => s + x, 0);
+      w.forEach((x, j) => {
+        drawn[j] += x / total;
+      });
+      real[m]++;
+      ll += Math.log(w[m] / total);
+    });
+    const n = realMember.length;
     console.log(
       `\n${split} ${kind} (${n} rows; mean log-likelihood of the real member ${(ll / n).toFixed(4)}): member drawn / real share`,
     );

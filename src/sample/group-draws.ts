@@ -36,6 +36,71 @@ const MAX_ROWS = 2000;
 const BATCH = 64;
 
 /**
+ * Teacher-forced, the head's probabilities p_m of a group's members (token ids `ids`, one group) on
+ * rows of `records` that hold one, each row's members cleared so that p_m is the chance given no
+ * earlier member on, as the sampler sees it: p (rows, members) and each row's real member. At most
+ * `maxRows` rows, a seeded sample when there are more.
+ */
+export function groupRows(
+  model: HaloModel,
+  records: readonly EncodedRecord[],
+  ids: readonly number[],
+  maxRows = Number.POSITIVE_INFINITY,
+  seed = 1,
+): { p: Float64Array; real: Int32Array } {
+  const cfg = model.config;
+  const V = cfg.nVocab;
+  const M = ids.length;
+  const member = new Set(ids);
+  // one item per visit holding a member: the record up to that visit, the visit's members cleared
+  const items: { record: EncodedRecord; real: number }[] = [];
+  for (const r of records)
+    r.visits.slice(0, cfg.nCtx - 2).forEach((v, t) => {
+      const real = ids.findIndex((id) => v.includes(id));
+      if (real < 0) return;
+      const visits = r.visits.slice(0, t + 1).map((w, i) => (i === t ? w.filter((c) => !member.has(c)) : w));
+      items.push({ record: { ...r, visits }, real });
+    });
+  if (items.length > maxRows) {
+    const rng = new Rng(seed);
+    for (let i = items.length - 1; i > 0; i--) {
+      const k = rng.below(i + 1);
+      [items[i], items[k]] = [items[k], items[i]];
+    }
+    items.length = maxRows;
+  }
+  const p = new Float64Array(items.length * M);
+  for (let s = 0; s < items.length; s += BATCH) {
+    const batch = items.slice(s, s + BATCH);
+    model.forward(
+      makeBatch(
+        batch.map((it) => it.record),
+        cfg,
+      ),
+    );
+    let row = 0; // head rows of a record: its label row, then one per visit; the item's row is its last
+    batch.forEach((it, b) => {
+      const at = (row + it.record.visits.length) * V;
+      row += it.record.visits.length + 1;
+      ids.forEach((id, m) => {
+        p[(s + b) * M + m] = 1 / (1 + Math.exp(-model.logits[at + id]));
+      });
+    });
+  }
+  return { p, real: Int32Array.from(items, (it) => it.real) };
+}
+
+/** The chain's weights of one row's members: w_m = p_m prod_{i<m} (1 - p_i). */
+export function chainWeights(p: ArrayLike<number>): number[] {
+  let rest = 1;
+  return Array.from(p, (x) => {
+    const w = rest * x;
+    rest *= 1 - x;
+    return w;
+  });
+}
+
+/**
  * Scores each fitted renormalised group of `structure` (required 1) both ways on `records`; returns
  * the scores by token kind. Not HALO: no group (its draws are not the masked head's chain).
  */
@@ -47,63 +112,23 @@ export function scoreGroupDraws(
   seed: number,
 ): Record<string, GroupDrawScore> {
   const out: Record<string, GroupDrawScore> = {};
-  if (!(model instanceof HaloModel)) return out;
   const { group, required } = structure.rules;
-  if (group === null || required === null) return out;
-  const cfg = model.config;
-  const V = cfg.nVocab;
-  const maxVisits = cfg.nCtx - 2;
-  required.forEach((rule, g) => {
-    const ids: number[] = [];
-    group.forEach((gj, j) => {
-      if (gj === g) ids.push(j);
-    });
-    const kind = vocab.codes[ids[0]]?.kind;
-    if (rule !== 1 || kind === undefined || !FITTED.includes(kind)) return;
-    const member = new Set(ids);
-    // one item per visit holding a member: the record up to that visit, the visit's members cleared
-    const items: { record: EncodedRecord; real: number }[] = [];
-    for (const r of records)
-      r.visits.slice(0, maxVisits).forEach((v, t) => {
-        const real = ids.findIndex((id) => v.includes(id));
-        if (real < 0) return;
-        const visits = r.visits.slice(0, t + 1).map((w, i) => (i === t ? w.filter((c) => !member.has(c)) : w));
-        items.push({ record: { ...r, visits }, real });
-      });
-    const rng = new Rng(seed);
-    for (let i = items.length - 1; i > 0 && items.length > MAX_ROWS; i--) {
-      const k = rng.below(i + 1);
-      [items[i], items[k]] = [items[k], items[i]];
-    }
-    const scored = items.slice(0, MAX_ROWS);
+  if (!(model instanceof HaloModel) || group === null || required === null) return out;
+  for (const kind of FITTED) {
+    const ids = vocab.codes.flatMap((t, id) => (t.kind === kind ? [id] : []));
+    if (ids.length === 0 || required[group[ids[0]]] !== 1) continue;
+    const { p, real } = groupRows(model, records, ids, MAX_ROWS, seed);
+    const M = ids.length;
     let chain = 0;
     let own = 0;
-    for (let s = 0; s < scored.length; s += BATCH) {
-      const batch = scored.slice(s, s + BATCH);
-      model.forward(
-        makeBatch(
-          batch.map((it) => it.record),
-          cfg,
-        ),
-      );
-      let row = 0; // head rows of a record: its label row, then one per visit
-      for (const it of batch) {
-        const at = (row + it.record.visits.length) * V;
-        row += it.record.visits.length + 1;
-        let rest = 1;
-        const w = ids.map((id) => {
-          const p = 1 / (1 + Math.exp(-model.logits[at + id]));
-          const x = rest * p;
-          rest *= 1 - p;
-          return [x, p];
-        });
-        const sum = (k: number) => w.reduce((a, x) => a + x[k], 0);
-        chain += Math.log(w[it.real][0] / sum(0));
-        own += Math.log(w[it.real][1] / sum(1));
-      }
-    }
-    if (scored.length > 0) out[kind] = { rows: scored.length, chain: chain / scored.length, own: own / scored.length };
-  });
+    real.forEach((m, n) => {
+      const row = p.subarray(n * M, (n + 1) * M);
+      const w = chainWeights(row);
+      chain += Math.log(w[m] / w.reduce((a, x) => a + x, 0));
+      own += Math.log(row[m] / row.reduce((a, x) => a + x, 0));
+    });
+    if (real.length > 0) out[kind] = { rows: real.length, chain: chain / real.length, own: own / real.length };
+  }
   return out;
 }
 
