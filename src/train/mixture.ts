@@ -14,7 +14,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { EncodedDataset } from "../encode/types.ts";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoint.ts";
 import { type TrainHooks, type TrainRequest, type TrainResult, trainLoop } from "./train.ts";
 
 /** The run directory of member k (2..K), relative to the run's. */
@@ -35,9 +35,9 @@ export function trainMixture(
   const first = trainLoop(dataset, datasetDir, request, hooks);
   if (first.reason === "interrupted" || first.step === 0) return first;
   const bestDir = join(request.out, "best");
-  const kept = loadCheckpoint(bestDir, hooks.kernels);
-  const options = kept.config.training;
+  const options = readCheckpointConfig(bestDir).config.training;
   const K = options.members ?? 1;
+  if (K === 1) return first;
   const mixture: string[] = [];
   for (let k = 2; k <= K; k++) {
     const dir = memberDir(k);
@@ -49,7 +49,8 @@ export function trainMixture(
     if (result.reason === "interrupted") return first;
     mixture.push(dir);
   }
+  const kept = loadCheckpoint(bestDir, hooks.kernels);
   const { integrity: _, ...config } = kept.config;
-  saveCheckpoint(bestDir, kept.model, kept.vocab, mixture.length > 0 ? { ...config, mixture } : config);
-  return mixture.length > 0 ? { ...first, mixture } : first;
+  saveCheckpoint(bestDir, kept.model, kept.vocab, { ...config, mixture });
+  return { ...first, mixture };
 }
