@@ -119,7 +119,7 @@ Napi::Value MadeSampleRow(const Napi::CallbackInfo& i) {
   const uint8_t* required = i[12].IsNull() ? nullptr : i[12].As<Napi::Uint8Array>().Data();
   const int8_t* era = i[13].IsNull() ? nullptr : i[13].As<Napi::Int8Array>().Data();
   K->madeSampleRow(F(i, 0), FOrNull(i, 1), F(i, 2), F(i, 3), F(i, 4), F(i, 5), F(i, 6), fixed, L(i, 8), L(i, 9),
-                      L(i, 10), group, required, era, FOrNull(i, 14));
+                      L(i, 10), group, required, era);
   return i.Env().Undefined();
 }
 Napi::Value PeakGflops(const Napi::CallbackInfo& i) {

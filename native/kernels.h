@@ -45,10 +45,9 @@ double peakGflops(double seconds);
 
 // ---- sample.cc: incremental fill of one visit row through the masked head ----
 // group, required, era: RowRules of src/tensor/kernel-api.ts, each may be null (plain HALO draws).
-// logit_bias [B,V] (may be null): added to each token's logit (the history skip).
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
                    const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
-                   const uint8_t* required, const int8_t* era, const float* logit_bias);
+                   const uint8_t* required, const int8_t* era);
 
 // ---- shared helpers ----
 // sum_{t<n} a[t]*b[t] (vectorised, 4 accumulators).

@@ -100,7 +100,7 @@ long draw_member(const double* w, long lo, long hi, uint8_t required, float u, c
 // prefix dots are corrected for the steps still ahead in it).
 void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const float* W2p, const float* b2,
                    const float* uniforms, const int8_t* fixed, long B, long d, long V, const int32_t* group,
-                   const uint8_t* required, const int8_t* era, const float* logit_bias) {
+                   const uint8_t* required, const int8_t* era) {
   const long D = d + V;
   const auto tri = [](long o) { return o * (o + 1) / 2; };
   long G = 0;
@@ -152,7 +152,6 @@ void madeSampleRow(float* x, float* probs, float* a1, const float* W1p, const fl
           const float* h = h1.data() + r * D;
           float logit = b2[o] + prefix[r * J + t];
           for (long k = o0 + 1; k <= o; k++) logit += w[t][k] * h[k];
-          if (logit_bias != nullptr) logit += logit_bias[(b0 + r) * V + j];
           const float p = 1.0f / (1.0f + std::exp(-logit));
           const long xi = (b0 + r) * V + j;
           if (probs != nullptr) probs[xi] = p;

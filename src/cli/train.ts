@@ -27,7 +27,6 @@ interface TrainFlags {
   patience?: number;
   seed?: number;
   members?: number;
-  history?: boolean;
   nCtx?: number;
   resume?: boolean;
   force?: boolean;
@@ -68,7 +67,6 @@ export function trainRequest(datasetDir: string, flags: TrainFlags): TrainReques
     if (value !== undefined) (request as Record<string, unknown>)[key] = value;
   }
   if (flags.nCtx !== undefined) request.model = { ...request.model, nCtx: flags.nCtx };
-  if (flags.history) request.model = { ...request.model, history: true };
   if (request.model && Object.keys(request.model).length === 0) delete request.model;
   const dp = { epsilon: flags.dpEpsilon, delta: flags.dpDelta, clip: flags.dpClip, noise: flags.dpNoise };
   if (dp.epsilon !== undefined)
@@ -117,10 +115,6 @@ export function registerTrain(program: Command): void {
       "--members <k>",
       "train k models, with seeds seed, seed+1, ...; generate draws each record from one of them in turn (default: 1)",
       number,
-    )
-    .option(
-      "--history",
-      "the history skip (not in the paper): per code, a learnt weight on its logit when the code is in the previous visit and when it is in any earlier one (default: off)",
     )
     .option(
       "--n-ctx <n>",

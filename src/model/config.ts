@@ -18,15 +18,10 @@ export interface HaloConfig {
   nLayer: number;
   /** Attention heads; must divide nEmbd (12 in the paper). */
   nHead: number;
-  /**
-   * The history skip (not in the paper; absent = plain HALO): the logit of code j (< C) for row t+1
-   * adds a learnt weight when j is in row t and another when j is in any of rows 0..t (src/model/halo.ts).
-   */
-  history?: boolean;
 }
 
 /** The vocabulary-independent part of a config. */
-export type HaloShape = Pick<HaloConfig, "nCtx" | "nEmbd" | "nLayer" | "nHead" | "history">;
+export type HaloShape = Pick<HaloConfig, "nCtx" | "nEmbd" | "nLayer" | "nHead">;
 
 export const presets = {
   /** Unit tests: small enough for finite differences. */
@@ -42,7 +37,6 @@ export type PresetName = keyof typeof presets;
 const FIELDS: (keyof HaloConfig)[] = ["nVocab", "nCodes", "nLabels", "nCtx", "nEmbd", "nLayer", "nHead"];
 /** Also allowed: the model kind (src/model/generator.ts); absent means HALO. */
 const KIND = "kind";
-const HISTORY = "history";
 
 /** A full config from a preset (or shape) and the vocabulary sizes, with optional overrides. */
 export function makeConfig(
@@ -69,16 +63,11 @@ export function validateConfig(value: unknown): ModelConfig {
     throw new Error(`Expected a HALO config object but received ${describe(value)}`);
   }
   const obj = value as Record<string, unknown>;
-  const unknown = Object.keys(obj).filter(
-    (k) => k !== KIND && k !== HISTORY && !FIELDS.includes(k as keyof HaloConfig),
-  );
+  const unknown = Object.keys(obj).filter((k) => k !== KIND && !FIELDS.includes(k as keyof HaloConfig));
   if (unknown.length > 0) {
     throw new Error(
-      `Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${[...FIELDS, KIND, HISTORY].join(", ")}`,
+      `Unknown HALO config key(s): ${unknown.join(", ")}; allowed keys are ${[...FIELDS, KIND].join(", ")}`,
     );
-  }
-  if (obj.history !== undefined && typeof obj.history !== "boolean") {
-    throw new Error(`Expected true or false for HALO config history but received ${describe(obj.history)}`);
   }
   if (obj.kind !== undefined && !(modelKinds as readonly unknown[]).includes(obj.kind)) {
     throw new Error(

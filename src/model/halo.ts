@@ -32,8 +32,6 @@ export interface HaloTensors extends TransformerTensors {
   b1: Float32Array; // (D)
   w2: Float32Array; // (D(D+1)/2) packed lower-triangular auto2 weight
   b2: Float32Array; // (D)
-  histLast: Float32Array; // (C) history skip: added to code j's logit when j is in row t (empty without it)
-  histSeen: Float32Array; // (C) and when j is in any of rows 0..t
 }
 
 /** The parameter layout of a config, in storage order. */
@@ -45,10 +43,6 @@ export function paramLayout(c: HaloConfig): ParamView[] {
   add("ehr_head.auto1.bias", [D]);
   add("ehr_head.auto2.weight", [D, D], { tri: true });
   add("ehr_head.auto2.bias", [D]);
-  if (c.history) {
-    add("ehr_head.history.last", [c.nCodes]);
-    add("ehr_head.history.seen", [c.nCodes]);
-  }
   return views;
 }
 
@@ -60,8 +54,6 @@ function bindTensors(buf: Float32Array, views: ParamView[], c: ModelConfig): Hal
     b1: get("ehr_head.auto1.bias"),
     w2: get("ehr_head.auto2.weight"),
     b2: get("ehr_head.auto2.bias"),
-    histLast: c.history ? get("ehr_head.history.last") : new Float32Array(0),
-    histSeen: c.history ? get("ehr_head.history.seen") : new Float32Array(0),
   };
 }
 
@@ -75,7 +67,6 @@ interface HeadActs {
   targets: Float32Array; // (N, V) x_{t+1}, dense
   dlogits: Float32Array; // (N, V) d loss / d logits
   rowMask: Float32Array; // (N) all 1: every packed head row is a real target
-  history: HistoryRows | null; // the codes of row t and of rows 0..t, per head row (history skip only)
   dhead: Float32Array; // (N, D) d a2, then d a1
   dr: Float32Array; // (N, D) d r
   dw1h: Float32Array; // (D, d) d W1[o][i], i < d
@@ -115,22 +106,10 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     return makeBatch(records as EncodedRecord[], this.config);
   }
 
-  /**
-   * Sets b2 of the logit outputs (d-1 .. D-2) to the tokens' log-odds in `train` (tokenLogOdds). With
-   * the history skip, a code's bias and skip weights start at its log-odds in the three cases they
-   * separate (historyLogOdds), so the model starts out knowing how often each code recurs.
-   */
+  /** Sets b2 of the logit outputs (d-1 .. D-2) to the tokens' log-odds in `train` (tokenLogOdds). */
   initOutputBias(train: readonly EncodedRecord[]): void {
-    const d = this.config.nEmbd;
     const lo = tokenLogOdds(train, this.config);
-    for (let j = 0; j < lo.length; j++) this.p.b2[d - 1 + j] = lo[j];
-    if (!this.config.history) return;
-    const h = historyLogOdds(train, this.config);
-    for (let j = 0; j < this.config.nCodes; j++) {
-      this.p.b2[d - 1 + j] = h.unseen[j];
-      this.p.histSeen[j] = h.seen[j] - h.unseen[j];
-      this.p.histLast[j] = h.last[j] - h.seen[j];
-    }
+    for (let j = 0; j < lo.length; j++) this.p.b2[this.config.nEmbd - 1 + j] = lo[j];
   }
 
   private headActsFor(N: number): HeadActs {
@@ -150,7 +129,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
       dhead: this.take("dhead", N * D),
       dr: this.take("dr", N * D),
       dw1h: this.take("dw1h", D * d),
-      history: null,
     };
   }
 
@@ -197,10 +175,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     k.biasAddForward(a.a2, p.b2, N, D);
     // logit of token j is output d-1+j: it sees h_t and tokens 0..j-1 of the next row only
     for (let n = 0; n < N; n++) a.logits.set(a.a2.subarray(n * D + d - 1, n * D + d - 1 + V), n * V);
-    if (this.config.history) {
-      a.history = historyRows(batch, this.config.nCodes);
-      historySkipForward(a.logits, a.history, p.histLast, p.histSeen, V);
-    }
     const sum = k.sigmoidBce(a.dlogits, a.logits, a.targets, a.rowMask, N, V, gradScale ?? 1 / (N * V));
     return sum / (N * V);
   }
@@ -220,7 +194,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
     const p = this.p;
     const g = this.g;
 
-    if (a.history) historySkipBackward(g.histLast, g.histSeen, a.dlogits, a.history, V);
     // head, auto2: only outputs d-1 .. D-2 carry gradient
     const da2 = a.dhead;
     da2.fill(0);
@@ -254,116 +227,6 @@ export class HaloModel extends TransformerModel<HaloTensors> {
 
   rowSampler(B: number): RowSampler {
     return new HaloRowSampler(this, B);
-  }
-}
-
-/**
- * Per head row n (pair t -> t+1 of one record), the codes (< C) of row t (last) and of rows 0..t
- * (seen), sparse: row n's are idx[off[n] .. off[n+1]).
- */
-export interface HistoryRows {
-  lastIdx: Int32Array;
-  lastOff: Int32Array; // (N+1)
-  seenIdx: Int32Array;
-  seenOff: Int32Array; // (N+1)
-}
-
-/** The history of every head row of a batch; head rows come in record order, t ascending. */
-export function historyRows(batch: HaloBatch, C: number): HistoryRows {
-  const { N, T, src, rowIdx, rowOff } = batch;
-  const last: number[] = [];
-  const seen: number[] = [];
-  const lastOff = new Int32Array(N + 1);
-  const seenOff = new Int32Array(N + 1);
-  let record = -1;
-  const have = new Set<number>();
-  for (let n = 0; n < N; n++) {
-    const b = Math.floor(src[n] / T);
-    if (b !== record) {
-      record = b;
-      have.clear();
-    }
-    for (let q = rowOff[src[n]]; q < rowOff[src[n] + 1]; q++) {
-      const j = rowIdx[q];
-      if (j >= C) continue;
-      last.push(j);
-      have.add(j);
-    }
-    for (const j of have) seen.push(j);
-    lastOff[n + 1] = last.length;
-    seenOff[n + 1] = seen.length;
-  }
-  return { lastIdx: Int32Array.from(last), lastOff, seenIdx: Int32Array.from(seen), seenOff };
-}
-
-/** Pseudo-rows that pull a code's rate toward all codes' rate in the same case. */
-const HISTORY_PRIOR_ROWS = 2;
-
-/**
- * Each code's log-odds of being in row t+1 in three cases: in none of rows 0..t (unseen), in an
- * earlier row but not row t (seen), in row t (last); over `train`'s head rows (label row and kept
- * visits), each case's counts smoothed toward the rate of all codes in that case.
- */
-export function historyLogOdds(
-  train: readonly EncodedRecord[],
-  c: HaloConfig,
-): { unseen: Float64Array; seen: Float64Array; last: Float64Array } {
-  const C = c.nCodes;
-  const cases = [0, 1, 2].map(() => ({ hits: new Float64Array(C), rows: new Float64Array(C) }));
-  const state = new Uint8Array(C); // 0 unseen, 1 seen, 2 in the row before
-  for (const r of train) {
-    state.fill(0);
-    const rows = [new Int32Array(0), ...r.visits.slice(0, c.nCtx - 2)]; // targets: label row, then visits
-    for (const row of rows) {
-      for (let j = 0; j < C; j++) cases[state[j]].rows[j]++;
-      for (const j of row) cases[state[j]].hits[j]++;
-      for (let j = 0; j < C; j++) if (state[j] === 2) state[j] = 1;
-      for (const j of row) state[j] = 2;
-    }
-  }
-  const [unseen, seen, last] = cases.map(({ hits, rows }) => {
-    let h = 0;
-    let n = 0;
-    for (let j = 0; j < C; j++) {
-      h += hits[j];
-      n += rows[j];
-    }
-    const pooled = (h + 0.5) / (n + 1);
-    return Float64Array.from(hits, (k, j) => {
-      const p = (k + HISTORY_PRIOR_ROWS * pooled) / (rows[j] + HISTORY_PRIOR_ROWS);
-      return Math.log(p / (1 - p));
-    });
-  });
-  return { unseen, seen, last };
-}
-
-/** logits[n, j] += last[j] for j in row t, + seen[j] for j in rows 0..t. logits (N, V). */
-export function historySkipForward(
-  logits: Float32Array,
-  h: HistoryRows,
-  last: Float32Array,
-  seen: Float32Array,
-  V: number,
-): void {
-  const N = h.lastOff.length - 1;
-  for (let n = 0; n < N; n++) {
-    for (let q = h.lastOff[n]; q < h.lastOff[n + 1]; q++) logits[n * V + h.lastIdx[q]] += last[h.lastIdx[q]];
-    for (let q = h.seenOff[n]; q < h.seenOff[n + 1]; q++) logits[n * V + h.seenIdx[q]] += seen[h.seenIdx[q]];
-  }
-}
-
-/** The backward of historySkipForward: accumulates d loss / d last and d seen from dlogits (N, V). */
-export function historySkipBackward(
-  dlast: Float32Array,
-  dseen: Float32Array,
-  dlogits: Float32Array,
-  h: HistoryRows,
-  V: number,
-): void {
-  const N = h.lastOff.length - 1;
-  for (let n = 0; n < N; n++) {
-    for (let q = h.lastOff[n]; q < h.lastOff[n + 1]; q++) dlast[h.lastIdx[q]] += dlogits[n * V + h.lastIdx[q]];
-    for (let q = h.seenOff[n]; q < h.seenOff[n + 1]; q++) dseen[h.seenIdx[q]] += dlogits[n * V + h.seenIdx[q]];
   }
 }
 
@@ -406,7 +269,6 @@ class HaloRowSampler implements RowSampler {
   private readonly hsel: Float32Array; // (B, d) h_t of the rows being drawn
   private readonly a1: Float32Array; // (B, D)
   private readonly uniforms: Float32Array; // (B, V)
-  private readonly history: { last: Uint8Array; seen: Uint8Array; bias: Float32Array } | null; // (B, C) x2, (B, V)
 
   constructor(
     private readonly model: HaloModel,
@@ -424,42 +286,10 @@ class HaloRowSampler implements RowSampler {
     this.hsel = new Float32Array(B * d);
     this.a1 = new Float32Array(B * D);
     this.uniforms = new Float32Array(B * V);
-    const C = model.config.nCodes;
-    this.history = model.config.history
-      ? { last: new Uint8Array(B * C), seen: new Uint8Array(B * C), bias: new Float32Array(B * V) }
-      : null;
   }
 
   feed(slots: readonly number[], rows: readonly Int32Array[], t: readonly number[]): void {
     this.coarse.feed(slots, rows, t);
-    const h = this.history;
-    if (h === null) return;
-    const C = this.model.config.nCodes;
-    slots.forEach((s, i) => {
-      const last = h.last.subarray(s * C, s * C + C);
-      const seen = h.seen.subarray(s * C, s * C + C);
-      last.fill(0);
-      if (t[i] === 0) seen.fill(0);
-      for (const j of rows[i])
-        if (j < C) {
-          last[j] = 1;
-          seen[j] = 1;
-        }
-    });
-  }
-
-  /** (n, V): the history skip's addition to each token's logit, from the rows fed so far. */
-  private historyBias(slots: readonly number[]): Float32Array | null {
-    const h = this.history;
-    if (h === null) return null;
-    const { nCodes: C, nVocab: V } = this.model.config;
-    const { histLast, histSeen } = this.model.p;
-    const bias = h.bias.subarray(0, slots.length * V);
-    bias.fill(0);
-    slots.forEach((s, r) => {
-      for (let j = 0; j < C; j++) bias[r * V + j] = h.last[s * C + j] * histLast[j] + h.seen[s * C + j] * histSeen[j];
-    });
-    return bias;
   }
 
   draw(
@@ -484,7 +314,6 @@ class HaloRowSampler implements RowSampler {
     // layer-1 pre-activations from bias and h_t only; madeSampleRow adds the row's codes as drawn
     k.matmulNT(a1, h, this.w1h, n, d, D, 0);
     k.biasAddForward(a1, m.p.b1, n, D);
-    const bias = this.historyBias(slots);
-    k.madeSampleRow(x.subarray(0, n * V), null, a1, m.p.w1, m.p.w2, m.p.b2, uniforms, fixed, n, d, V, rules, bias);
+    k.madeSampleRow(x.subarray(0, n * V), null, a1, m.p.w1, m.p.w2, m.p.b2, uniforms, fixed, n, d, V, rules);
   }
 }

@@ -98,7 +98,6 @@ export interface Kernels {
    *   When x[b,j] becomes 1: a1[b,o'] += W1[o', d+j] for all o' >= d+j.
    * probs [B,V] out (may be null): the sigmoid probability of each token given the tokens before it.
    * rules (optional): structure every row must obey (see RowRules); absent: plain HALO draws.
-   * logitBias [B,V] (optional): added to each token's logit (the history skip, src/model/halo.ts).
    */
   madeSampleRow(
     x: Float32Array,
@@ -113,7 +112,6 @@ export interface Kernels {
     d: number,
     V: number,
     rules?: RowRules,
-    logitBias?: Float32Array | null,
   ): void;
 
   /**

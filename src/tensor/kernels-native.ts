@@ -28,7 +28,7 @@ type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow" | "isa"> &
   sourceHash: string;
   /** The instruction set chosen at load: avx512, avx2 (x86-64) or generic. */
   isa: string;
-  /** The kernel's arguments, then RowRules flattened (group, required, era), then logitBias; each may be null. */
+  /** The kernel's arguments, then RowRules flattened: group, required, era (each may be null). */
   madeSampleRow(
     x: Float32Array,
     probs: Float32Array | null,
@@ -44,7 +44,6 @@ type Addon = Omit<NativeKernels, "name" | "threads" | "madeSampleRow" | "isa"> &
     group: Int32Array | null,
     required: Uint8Array | null,
     era: Int8Array | null,
-    logitBias: Float32Array | null,
   ): void;
 };
 
@@ -287,7 +286,7 @@ function wrap(addon: Addon): NativeKernels {
       f32("emaUpdate", "p", p, n);
       addon.emaUpdate(avg, p, n, w);
     },
-    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V, rules, logitBias) {
+    madeSampleRow(x, probs, a1, W1p, W2p, b2, uniforms, fixed, B, d, V, rules) {
       sizes("madeSampleRow", { B, d, V });
       if (d < 1) throw new RangeError(`madeSampleRow: expected a hidden size d >= 1 but received ${d}`);
       const D = d + V;
@@ -298,7 +297,6 @@ function wrap(addon: Addon): NativeKernels {
       f32("madeSampleRow", "W2p", W2p, tri(D));
       f32("madeSampleRow", "b2", b2, D);
       f32("madeSampleRow", "uniforms", uniforms, B * V);
-      if (logitBias) f32("madeSampleRow", "logitBias", logitBias, B * V);
       if (fixed !== null) {
         if (!(fixed instanceof Int8Array))
           throw new TypeError(`madeSampleRow: expected an Int8Array or null for fixed but received ${describe(fixed)}`);
@@ -340,7 +338,6 @@ function wrap(addon: Addon): NativeKernels {
         group,
         group === null ? null : required,
         era,
-        logitBias ?? null,
       );
     },
   };

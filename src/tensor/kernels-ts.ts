@@ -512,7 +512,6 @@ function madeSampleRow(
   d: number,
   V: number,
   rules?: RowRules,
-  logitBias?: Float32Array | null,
 ) {
   const D = d + V;
   const h1 = new Float32Array(B * D);
@@ -542,7 +541,7 @@ function madeSampleRow(
       const r = b * D;
       for (let q = 0; q < nSet[b]; q++) a1[r + o] += W1p[w1 + set[b * V + q]];
       h1[r + o] = Math.max(a1[r + o], 0);
-      const logit = b2[o] + dot(h1, r, W2p, w2, o + 1) + (logitBias ? logitBias[b * V + j] : 0);
+      const logit = b2[o] + dot(h1, r, W2p, w2, o + 1);
       const p = 1 / (1 + Math.exp(-logit));
       const xi = b * V + j;
       if (probs !== null) probs[xi] = p;

@@ -291,15 +291,6 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
     const v = o.model[key];
     if (v !== undefined) check(isInt(v) && v > 0, key, "a positive integer", v);
   }
-  if (o.model.history !== undefined) {
-    check(typeof o.model.history === "boolean", "history (--history)", "true or false", o.model.history);
-    check(
-      !o.model.history || o.modelKind === "halo",
-      "history (--history)",
-      "false with --model other than halo",
-      true,
-    );
-  }
   check(typeof o.out === "string" && o.out.length > 0, "out", "a directory path", o.out);
   check(isInt(o.maxEpochs) && o.maxEpochs > 0, "maxEpochs (--epochs)", "a positive integer", o.maxEpochs);
   check(isInt(o.maxSteps) && o.maxSteps >= 0, "maxSteps (--max-steps)", "an integer >= 0", o.maxSteps);
@@ -375,10 +366,9 @@ export function parseConfigJson(text: string, readFile: (path: string) => string
   }
   const out: Partial<TrainOptions> & { model: ModelOverrides } = { model: {} };
   const textKeys = ["modelKind", "preset", "lrSchedule", "keep"];
-  const allowed = [...numericKeys, ...modelKeys, "history", ...textKeys];
+  const allowed = [...numericKeys, ...modelKeys, ...textKeys];
   for (const [key, value] of Object.entries(parsed)) {
-    if ((modelKeys as readonly string[]).includes(key)) out.model[key as (typeof modelKeys)[number]] = value as number;
-    else if (key === "history") out.model.history = value as boolean;
+    if ((modelKeys as readonly string[]).includes(key)) out.model[key as keyof ModelOverrides] = value as number;
     else if ((numericKeys as readonly string[]).includes(key)) (out as Record<string, unknown>)[key] = value;
     else if (textKeys.includes(key)) (out as Record<string, unknown>)[key] = value;
     else throw new Error(`Unknown key "${key}" in --config-json. Known keys: ${allowed.join(", ")}.`);

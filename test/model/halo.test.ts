@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchFromRows, makeBatch } from "../../src/model/batch.ts";
 import { makeConfig } from "../../src/model/config.ts";
-import {
-  dropoutBackward,
-  dropoutForward,
-  HaloModel,
-  historyLogOdds,
-  linearBackward,
-  linearForward,
-} from "../../src/model/halo.ts";
+import { dropoutBackward, dropoutForward, HaloModel, linearBackward, linearForward } from "../../src/model/halo.ts";
 import { nativeKernels, tsKernels } from "../../src/tensor/kernels.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { assertGradientsMatch, perturb, randomRecords } from "./gradient-check.ts";
@@ -30,83 +23,6 @@ for (const kernels of kernelSets)
     const scale = batch.N * c.nVocab;
     assertGradientsMatch(model, () => model.forward(batch) * scale, scale);
   });
-
-for (const kernels of kernelSets)
-  test(`with the history skip, every parameter's gradient matches finite differences (${kernels.name})`, () => {
-    const c = makeConfig({ nCtx: 5, nEmbd: 8, nLayer: 2, nHead: 2, history: true }, { nCodes: 5, nLabels: 2 });
-    const model = new HaloModel(c, { seed: 4, kernels });
-    perturb(model, 9, /transformer\.h\./, 10);
-    const rng = new Rng(8);
-    for (const t of [model.p.histLast, model.p.histSeen]) for (let j = 0; j < t.length; j++) t[j] = rng.normal();
-    const batch = makeBatch(randomRecords(c, 3, 4), c);
-    const scale = batch.N * c.nVocab;
-    assertGradientsMatch(model, () => model.forward(batch) * scale, scale);
-  });
-
-test("history skip: code j's logit for row t+1 gains last[j] if j is in row t and seen[j] if in rows 0..t", () => {
-  const shape = { nCtx: 6, nEmbd: 8, nLayer: 1, nHead: 2 };
-  const plain = new HaloModel(makeConfig(shape, { nCodes: 4, nLabels: 1 }), { seed: 2, kernels: tsKernels });
-  const skip = new HaloModel(makeConfig({ ...shape, history: true }, { nCodes: 4, nLabels: 1 }), {
-    seed: 2,
-    kernels: tsKernels,
-  });
-  assert.equal(skip.params.length, plain.params.length + 8, "two weights per code");
-  skip.params.set(plain.params.subarray(0, plain.params.length));
-  skip.p.histLast.set([1, 2, 3, 4]);
-  skip.p.histSeen.set([10, 20, 30, 40]);
-  // rows: start, label 0, visit {0, 2}, visit {1}, visit {3} (+ end)
-  const record = {
-    id: "r",
-    labels: Int32Array.of(0),
-    visits: [Int32Array.of(0, 2), Int32Array.of(1), Int32Array.of(3)],
-  };
-  plain.forward(plain.makeBatch([record]));
-  skip.forward(skip.makeBatch([record]));
-  const V = plain.config.nVocab;
-  // head row n predicts row n+1 from rows 0..n; the start and label rows hold no code
-  const added = [
-    [0, 0, 0, 0],
-    [0, 0, 0, 0],
-    [11, 0, 33, 0],
-    [10, 22, 30, 0],
-  ];
-  for (let n = 0; n < 4; n++)
-    for (let j = 0; j < V; j++) {
-      const want = plain.logits[n * V + j] + (j < 4 ? added[n][j] : 0);
-      assert.ok(Math.abs(skip.logits[n * V + j] - want) < 1e-5, `row ${n} token ${j}`);
-    }
-});
-
-test("history skip init: each code's log-odds when unseen, seen before, and in the row before, smoothed toward all codes'", () => {
-  const c = makeConfig({ nCtx: 8, nEmbd: 8, nLayer: 1, nHead: 2, history: true }, { nCodes: 3, nLabels: 1 });
-  // targets: the label row (no code), then visits {0}, {0, 1}, {2}
-  const record = {
-    id: "r",
-    labels: Int32Array.of(0),
-    visits: [Int32Array.of(0), Int32Array.of(0, 1), Int32Array.of(2)],
-  };
-  const h = historyLogOdds([record], c);
-  const logit = (p: number) => Math.log(p / (1 - p));
-  // unseen: hits 1, 1, 1 of rows 2, 3, 4 (all codes: 3.5/10); seen: none (0.5/1); last: 1 of 2, 0 of 1, none (1.5/4)
-  const near = (a: ArrayLike<number>, b: number[]) => {
-    for (const [j, v] of b.entries()) assert.ok(Math.abs(a[j] - v) < 1e-12, `${j}`);
-  };
-  near(h.unseen, [logit(1.7 / 4), logit(1.7 / 5), logit(1.7 / 6)]);
-  near(h.seen, [0, 0, 0]);
-  near(h.last, [logit(1.75 / 4), logit(0.75 / 3), logit(0.75 / 2)]);
-  const model = new HaloModel(c, { seed: 1, kernels: tsKernels });
-  model.initOutputBias([record]);
-  const d = c.nEmbd;
-  near(model.p.b2.subarray(d - 1, d + 2), Array.from(h.unseen, Math.fround));
-  near(
-    model.p.histSeen,
-    Array.from(h.seen, (v, j) => Math.fround(v - h.unseen[j])),
-  );
-  near(
-    model.p.histLast,
-    Array.from(h.last, (v, j) => Math.fround(v - h.seen[j])),
-  );
-});
 
 test("linearForward/linearBackward (Conv1D layout) match finite differences", () => {
   const rng = new Rng(1);
@@ -352,38 +268,33 @@ test("dropoutForward drops about p of the units and scales the rest by 1/(1-p); 
 });
 
 for (const kernels of kernelSets)
-  for (const history of [false, true])
-    test(`the sampler's probability of every token equals the teacher-forced one (${kernels.name}${history ? ", history skip" : ""})`, () => {
-      const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 2, nHead: 2, history }, { nCodes: 6, nLabels: 2 });
-      const model = new HaloModel(c, { seed: 6, kernels });
-      if (history) {
-        model.p.histLast.set([2, -1, 1.5, 0.5, -2, 1]);
-        model.p.histSeen.set([-1, 2, 0.5, 1, 1.5, -0.5]);
-      }
-      const V = c.nVocab;
-      // start 8, labels {6}, visits {0, 2, 4}, {1, 2}, {2, 3, 5}, {0, 2, end}
-      const rows = [8, [6], [0, 2, 4], [1, 2], [2, 3, 5], [0, 2, 9]].map((r) => Int32Array.from([r].flat()));
-      model.forward(batchFromRows([rows], c));
-      const logits = model.logits.slice();
-      const sampler = model.rowSampler(1);
-      const x = new Float32Array(V);
-      // a stream whose every uniform is u: the token is on exactly when u < its probability
-      const constant = (u: number) => ({ fillUniform: (a: Float32Array) => a.fill(u) }) as unknown as Rng;
-      for (let t = 0; t + 1 < rows.length; t++) {
-        sampler.feed([0], [rows[t]], [t]);
-        for (let j = 0; j < V; j++) {
-          // the rest of the row fixed to its real values: token j sees the prefix the forward saw
-          const fixed = new Int8Array(V).fill(0);
-          for (const k of rows[t + 1]) fixed[k] = 1;
-          fixed[j] = -1;
-          const p = 1 / (1 + Math.exp(-logits[t * V + j]));
-          for (const [u, on] of [
-            [p * (1 - 1e-4) - 1e-6, 1],
-            [p * (1 + 1e-4) + 1e-6, 0],
-          ]) {
-            sampler.draw([0], [constant(u)], fixed, undefined, x);
-            assert.equal(x[j], on, `row ${t + 1} token ${j}: p ${p}, u ${u}`);
-          }
+  test(`the sampler's probability of every token equals the teacher-forced one (${kernels.name})`, () => {
+    const c = makeConfig({ nCtx: 6, nEmbd: 8, nLayer: 2, nHead: 2 }, { nCodes: 6, nLabels: 2 });
+    const model = new HaloModel(c, { seed: 6, kernels });
+    const V = c.nVocab;
+    // start 8, labels {6}, visits {0, 2, 4}, {1, 2}, {2, 3, 5}, {0, 2, end}
+    const rows = [8, [6], [0, 2, 4], [1, 2], [2, 3, 5], [0, 2, 9]].map((r) => Int32Array.from([r].flat()));
+    model.forward(batchFromRows([rows], c));
+    const logits = model.logits.slice();
+    const sampler = model.rowSampler(1);
+    const x = new Float32Array(V);
+    // a stream whose every uniform is u: the token is on exactly when u < its probability
+    const constant = (u: number) => ({ fillUniform: (a: Float32Array) => a.fill(u) }) as unknown as Rng;
+    for (let t = 0; t + 1 < rows.length; t++) {
+      sampler.feed([0], [rows[t]], [t]);
+      for (let j = 0; j < V; j++) {
+        // the rest of the row fixed to its real values: token j sees the prefix the forward saw
+        const fixed = new Int8Array(V).fill(0);
+        for (const k of rows[t + 1]) fixed[k] = 1;
+        fixed[j] = -1;
+        const p = 1 / (1 + Math.exp(-logits[t * V + j]));
+        for (const [u, on] of [
+          [p * (1 - 1e-4) - 1e-6, 1],
+          [p * (1 + 1e-4) + 1e-6, 0],
+        ]) {
+          sampler.draw([0], [constant(u)], fixed, undefined, x);
+          assert.equal(x[j], on, `row ${t + 1} token ${j}: p ${p}, u ${u}`);
         }
       }
-    });
+    }
+  });

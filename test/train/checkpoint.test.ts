@@ -58,20 +58,6 @@ test("a checkpoint round trips weights, vocabulary, progress and Adam moments", 
   rmSync(join(dir, ".."), { recursive: true });
 });
 
-test("a model with the history skip round trips its skip weights and its config", () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "best");
-  const withHistory = { ...config, history: true };
-  const model = new HaloModel(withHistory, { seed: 3, kernels: tsKernels });
-  model.p.histLast.fill(1.5);
-  model.p.histSeen.fill(-0.5);
-  saveCheckpoint(dir, model, dataset.vocab, { ...checkpointConfig(7), model: withHistory });
-  const back = loadCheckpoint(dir, tsKernels);
-  assert.equal(back.model.config.history, true);
-  assert.deepEqual(back.model.params, model.params);
-  assert.deepEqual((back.model as HaloModel).p.histLast, model.p.histLast);
-  rmSync(join(dir, ".."), { recursive: true });
-});
-
 test("weights are stored in PyTorch's layout: full lower-triangular D x D, embedding as [d, V]", () => {
   const dir = join(mkdtempSync(join(tmpdir(), "ckpt-")), "best");
   const model = new HaloModel(config, { seed: 3, kernels: tsKernels });

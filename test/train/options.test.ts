@@ -13,23 +13,6 @@ const noFile = (path: string): string => {
   throw new Error(`unexpected read of ${path}`);
 };
 
-test("the history skip: --history and --config-json set it on the model; only HALO takes it", async () => {
-  const { trainRequest } = await import("../../src/cli/train.ts");
-  assert.deepEqual(trainRequest("data", { out: "o", history: true }).model, { history: true });
-  assert.equal(trainRequest("data", { out: "o" }).model, undefined);
-  assert.deepEqual(parseConfigJson('{"history": true, "nEmbd": 64}', noFile).model, { history: true, nEmbd: 64 });
-  const base = { ...defaultTrainOptions, out: "o" };
-  assert.equal(validateTrainOptions({ ...base, model: { history: true } }).model.history, true);
-  assert.throws(
-    () => validateTrainOptions({ ...base, model: { history: "yes" as unknown as boolean } }),
-    /Expected true or false for history \(--history\) but received "yes"/,
-  );
-  assert.throws(
-    () => validateTrainOptions({ ...base, modelKind: "gpt", model: { history: true } }),
-    /Expected false with --model other than halo for history/,
-  );
-});
-
 test("--config-json splits model sizes from training options and rejects unknown keys", () => {
   assert.deepEqual(parseConfigJson('{"nEmbd": 64, "lr": 0.001}', noFile), { model: { nEmbd: 64 }, lr: 0.001 });
   assert.throws(
