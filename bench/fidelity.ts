@@ -35,8 +35,8 @@ import { recordLogLikelihoods } from "../src/evaluate/record-log-likelihood.ts";
 import { labelAgreement, sexCounts } from "../src/evaluate/validity.ts";
 import type { PatientRecord } from "../src/ingest/record.ts";
 import type { Generator } from "../src/model/generator.ts";
-import { generate, type MixtureMember } from "../src/sample/generate.ts";
-import { ageTokens, recordAges, samplingStructure } from "../src/sample/structure.ts";
+import { generate, type MixtureMember, mixtureMembers } from "../src/sample/generate.ts";
+import { ageTokens, recordAges } from "../src/sample/structure.ts";
 import { loadMixture } from "../src/train/checkpoint.ts";
 import { trainMixture } from "../src/train/mixture.ts";
 import type { TrainEvent, TrainRequest } from "../src/train/train.ts";
@@ -194,15 +194,9 @@ async function runOne(name: string, seed: number, checkpoints: string[]): Promis
     const models = members.map((m) => m.model);
     const membership = likelihoodMembership(models, dataset);
     for (const sampling of samplings) {
-      const mixture: MixtureMember[] = members.map(({ model, config }) => {
-        const endCorrection = values["no-end-correction"] ? undefined : config.endCalibration?.correction;
-        return {
-          model,
-          structure:
-            sampling === "plain"
-              ? undefined
-              : samplingStructure(dataset.vocab, { endCorrection, ownDraws: config.ownDraws }),
-        };
+      const mixture = mixtureMembers(members, {
+        plainHalo: sampling === "plain",
+        endCorrection: !values["no-end-correction"],
       });
       figures.push({
         ...(await score(mixture, dataset, seed)),

@@ -4,8 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { EncodedRecord } from "../encode/types.ts";
 import { loadMixture } from "../train/checkpoint.ts";
-import { type GenerateOptions, generate, type SampleStats } from "./generate.ts";
-import { samplingStructure } from "./structure.ts";
+import { type GenerateOptions, generate, mixtureMembers, type SampleStats } from "./generate.ts";
 
 /** What the parent passes in workerData. */
 export interface GenerateWorkerData {
@@ -48,11 +47,7 @@ async function post(records: EncodedRecord[], done: number): Promise<void> {
 
 try {
   // A mixture's record n comes from member n mod K, each with its own end-of-record correction.
-  const members = loadMixture(checkpoint).map(({ model, vocab, config }) => {
-    const correction = endCorrection ? config.endCalibration?.correction : undefined;
-    const structure = samplingStructure(vocab, { endCorrection: correction, ownDraws: config.ownDraws });
-    return { model, structure: plainHalo ? undefined : structure };
-  });
+  const members = mixtureMembers(loadMixture(checkpoint), { plainHalo, endCorrection });
   const { dropped, stats } = await generate(members, { ...options, onBatch: post });
   port.postMessage({ type: "done", dropped, stats } satisfies GenerateWorkerMessage);
 } catch (error) {

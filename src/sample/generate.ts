@@ -6,10 +6,11 @@
 // record obeys (structure.ts lists the departures from plain sampling this takes); without it,
 // sampling is the model's own distribution.
 
-import type { EncodedRecord } from "../encode/types.ts";
+import type { EncodedRecord, Vocabulary } from "../encode/types.ts";
 import type { Generator, RowSampler } from "../model/generator.ts";
 import { Rng } from "../tensor/rng.ts";
-import { type SamplingStructure, visitAgeToken } from "./structure.ts";
+import type { EndCalibration } from "./end-calibration.ts";
+import { type SamplingStructure, samplingStructure, visitAgeToken } from "./structure.ts";
 
 export interface GenerateOptions {
   /** Records to attempt; those that end without a visit are dropped and counted. */
@@ -76,6 +77,33 @@ export interface MixtureMember {
 
 /** A model with options.structure, or a mixture of models (mixtureRowRuns). */
 export type SampleSource = Generator | readonly MixtureMember[];
+
+/** A loaded checkpoint as far as sampling reads it (src/train/checkpoint.ts's Checkpoint). */
+interface SampledCheckpoint {
+  model: Generator;
+  vocab: Vocabulary;
+  config: { endCalibration?: EndCalibration; ownDraws?: string[] };
+}
+
+/**
+ * A loaded mixture's members (loadMixture) as generate samples them: each with the structure its
+ * best/config.json asks for (its own end-of-record correction, unless `endCorrection` is false, and
+ * its own group draws), or with none for plain HALO sampling.
+ */
+export function mixtureMembers(
+  checkpoints: readonly SampledCheckpoint[],
+  opts: { plainHalo?: boolean; endCorrection?: boolean } = {},
+): MixtureMember[] {
+  return checkpoints.map(({ model, vocab, config }) => ({
+    model,
+    structure: opts.plainHalo
+      ? undefined
+      : samplingStructure(vocab, {
+          endCorrection: opts.endCorrection === false ? undefined : config.endCalibration?.correction,
+          ownDraws: config.ownDraws,
+        }),
+  }));
+}
 
 function mixtureOf(source: SampleSource, structure: SamplingStructure | undefined): readonly MixtureMember[] {
   if (!Array.isArray(source)) return [{ model: source as Generator, structure }];
