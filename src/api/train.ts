@@ -7,6 +7,7 @@ import { basename, join, resolve } from "node:path";
 import { loadDatasetHeader } from "../encode/dataset-file.ts";
 import { checkOutputDir } from "../io/atomic.ts";
 import { readCheckpointConfig } from "../train/checkpoint.ts";
+import { isMemberDir } from "../train/mixture.ts";
 import { defaultTrainOptions, validateTrainOptions } from "../train/options.ts";
 import { runTrain } from "../train/run-train.ts";
 import type { TrainEvent, TrainRequest, TrainResult } from "../train/train.ts";
@@ -57,7 +58,7 @@ export async function runTraining(
       rmSync(join(request.out, name), { recursive: true, force: true });
     if (existsSync(request.out))
       for (const name of readdirSync(request.out))
-        if (/^member-\d+$/.test(name)) rmSync(join(request.out, name), { recursive: true, force: true });
+        if (isMemberDir(name)) rmSync(join(request.out, name), { recursive: true, force: true });
   }
   return runTrain(datasetDir, request, control.onProgress, control.signal);
 }

@@ -19,6 +19,8 @@ import { type TrainHooks, type TrainRequest, type TrainResult, trainLoop } from 
 
 /** The run directory of member k (2..K), relative to the run's. */
 const memberDir = (k: number) => `member-${k}`;
+/** Whether an entry of a run directory is a member's (memberDir): `train --force` removes them. */
+export const isMemberDir = (name: string): boolean => /^member-\d+$/.test(name);
 
 /**
  * Trains a run's mixture: the first member with trainLoop in `request.out`, then members 2..K (K the

@@ -2,7 +2,7 @@
 // training with progress events, an AbortSignal and resume, generation as an async iterable, and
 // evaluation returning the metrics without writing anything unless asked.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -89,6 +89,14 @@ describe("library API", () => {
     assert.equal(resumed.reason, "steps");
     assert.equal(resumed.step, first.step + 3);
     assert.equal(resumed.losses.length, 3, "resumed where it stopped, not from step 0");
+  });
+
+  it("train --force removes an earlier mixture's member folders and leaves the run folder's other entries", async () => {
+    const out = join(root, "forced");
+    for (const name of ["member-2/best", "member-10", "members-notes"]) mkdirSync(join(out, name), { recursive: true });
+    writeFileSync(join(out, "member-3"), "a file named like a member");
+    await train(data.out, { out, preset: "tiny", batchSize: 16, maxSteps: 2, force: true });
+    assert.deepEqual(readdirSync(out).sort(), ["best", "last", "members-notes"]);
   });
 
   it("generate yields records (the same for the same seed); breaking off early ends the worker", async () => {
