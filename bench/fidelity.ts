@@ -3,7 +3,9 @@
 // six tables (codes only) and TSTR for the synthetic records and for the ceiling, the real test split
 // scored against the real training split (src/evaluate/ceiling.ts). Synthetic tables are scored on
 // disjoint chunks of the test split's size and averaged, so both sides carry the same sampling noise;
-// TSTR trains on as many synthetic records as the training split holds.
+// TSTR trains on as many synthetic records as the training split holds. Each row also gives, per
+// seed, the rank test's p-value of the real test split among the chunks (CeilingRow.rankP; TSTR,
+// scored on one chunk, can only give 0.5 or 1).
 // Prints a markdown table of mean +- sd across seeds. Not a timed benchmark: CPU time is printed.
 // --checkpoints best,last scores both of each run's checkpoints from one training (best/ is what
 // `train` keeps, last/ the final state): the same run compares checkpoint selections.
@@ -71,6 +73,8 @@ type Row = (typeof ROWS)[number];
 interface RunFigures {
   ceiling: Record<Row, number>;
   synthetic: Record<Row, number>;
+  /** The rank test's p-value of the real test split among the synthetic chunks (CeilingRow.rankP). */
+  rankP: Record<Row, number>;
   /** [real test, synthetic, real train] means, counting visits that hold a code. */
   shape: { visits: [number, number, number]; codes: [number, number, number] };
   trainCpuSeconds: number;
@@ -232,9 +236,11 @@ async function score(
   const comparison = ceilingComparison({ vocab, train, test, synthetic }, { maxChunks: chunks, maxUtilityChunks: 1 });
   const ceiling = {} as Record<Row, number>;
   const synth = {} as Record<Row, number>;
+  const rankP = {} as Record<Row, number>;
   for (const r of comparison.rows) {
     ceiling[r.name] = r.ceiling ?? Number.NaN;
     synth[r.name] = r.synthetic?.mean ?? Number.NaN;
+    rankP[r.name] = r.rankP ?? Number.NaN;
   }
   const counted = countedMask(vocab, ["code"]);
   const [realVisits, realCodes] = shape(test, counted);
@@ -245,6 +251,7 @@ async function score(
   return {
     ceiling,
     synthetic: synth,
+    rankP,
     shape: { visits: [realVisits, synVisits, trainVisits], codes: [realCodes, synCodes, trainCodes] },
     validity: `label/code agreement ${labelAgreement(synthetic, vocab).share?.toFixed(4)}, ${oneSex(synthetic, vocab)}, ${unseenAges(train, test, synthetic, vocab)}`,
   };
@@ -275,21 +282,22 @@ for (const name of values.data.split(",")) {
       `\n### ${name} (seeds ${seeds.join(", ")}${which}; train CPU s ${fmt(runs.map((r) => r.trainCpuSeconds))}; ` +
         `likelihood membership AUROC ${fmt(runs.map((r) => r.membership))})\n`,
     );
-    lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling |");
-    lines.push("| --- | --- | --- | --- |");
+    lines.push("| table | ceiling (test vs train) | synthetic | synthetic - ceiling | rank p, per seed |");
+    lines.push("| --- | --- | --- | --- | --- |");
     for (const row of ROWS) {
       const title = row === "tstr" ? "TSTR mean AUROC (ceiling: TRTR)" : TABLE_TITLES[row];
       const c = runs.map((r) => r.ceiling[row]);
       const s = runs.map((r) => r.synthetic[row]);
-      lines.push(`| ${title} | ${fmt(c)} | ${fmt(s)} | ${fmt(s.map((x, i) => x - c[i]))} |`);
+      const p = runs.map((r) => r.rankP[row].toFixed(3)).join(", ");
+      lines.push(`| ${title} | ${fmt(c)} | ${fmt(s)} | ${fmt(s.map((x, i) => x - c[i]))} | ${p} |`);
     }
     const shapeOf = (k: "visits" | "codes", i: 0 | 1 | 2) => fmt(runs.map((r) => r.shape[k][i]));
     for (const [k, title] of [
       ["visits", "visits per record"],
       ["codes", "codes per visit"],
     ] as const) {
-      lines.push(`| ${title} (real: test split) | ${shapeOf(k, 0)} | ${shapeOf(k, 1)} | |`);
-      lines.push(`| ${title} (real: training split) | ${shapeOf(k, 2)} | ${shapeOf(k, 1)} | |`);
+      lines.push(`| ${title} (real: test split) | ${shapeOf(k, 0)} | ${shapeOf(k, 1)} | | |`);
+      lines.push(`| ${title} (real: training split) | ${shapeOf(k, 2)} | ${shapeOf(k, 1)} | | |`);
     }
   }
   console.log(lines.join("\n"));

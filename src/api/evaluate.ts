@@ -156,9 +156,16 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
         : row.verdict === "within"
           ? `within ${row.margin}`
           : `${f(row.gap)} below (margin ${row.margin})`;
-    return [row.name === "tstr" ? "TSTR mean AUROC (TRTR)" : row.title, f(row.ceiling), spread, f(row.gap), verdict];
+    return [
+      row.name === "tstr" ? "TSTR mean AUROC (TRTR)" : row.title,
+      f(row.ceiling),
+      spread,
+      f(row.gap),
+      f(row.rankP),
+      verdict,
+    ];
   });
-  const head = ["table", "ceiling", "synthetic mean ± sd", "gap", "verdict"];
+  const head = ["table", "ceiling", "synthetic mean ± sd", "gap", "rank p", "verdict"];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   for (const row of [head, ...rows])
     lines.push(

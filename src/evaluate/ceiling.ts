@@ -3,6 +3,11 @@
 // R^2 falls with sample noise. The synthetic set is scored the same way on disjoint chunks of the
 // test split's size, and TSTR (train on synthetic, test on real) against TRTR likewise, on chunks of
 // the training split's size.
+// The ceiling is itself one draw: on small splits a table's R^2 moves as much from one real sample to
+// another as the margin allows (Synthea CSV, 22 test records: synthetic chunks' per-visit tables
+// spread with sd 0.2-0.3). So each row also ranks the real split among the chunks: were synthetic
+// records drawn like real ones, the test split would be one more exchangeable chunk, and the share
+// of chunks scoring at least as high would be uniform. rankP is that one-sided rank test's p-value.
 import type { EncodedRecord, TokenKind, Vocabulary } from "../encode/types.ts";
 import { countedMask, countedVisits, tableR2 } from "./fidelity.ts";
 import type { LogisticOptions } from "./logistic-regression.ts";
@@ -52,6 +57,11 @@ export interface CeilingRow {
   synthetic: Spread | null;
   /** ceiling - synthetic mean: how far synthetic falls short of a fresh real sample. */
   gap: number | null;
+  /**
+   * (1 + chunks scoring at least the ceiling) / (chunks + 1): the p-value of the rank test that the
+   * real split scores higher than synthetic chunks of its size do; null where a side is missing.
+   */
+  rankP: number | null;
   margin: number;
   /** "within": gap <= margin; "below": further below; "n/a": a side could not be scored. */
   verdict: "within" | "below" | "n/a";
@@ -102,6 +112,12 @@ export function chunkPlan(available: number, size: number, maxChunks: number, wh
   return { size, chunks, unused: available - chunks * size };
 }
 
+/** The rank test's p-value of `real` among `chunks` (CeilingRow.rankP); null without both. */
+export function rankP(real: number | null, chunks: readonly number[]): number | null {
+  if (real === null || chunks.length === 0) return null;
+  return (1 + chunks.filter((v) => v >= real).length) / (chunks.length + 1);
+}
+
 export function spread(values: number[]): Spread | null {
   if (values.length === 0) return null;
   const n = values.length;
@@ -120,7 +136,7 @@ function row(
   const synthetic = spread(values);
   const gap = ceiling !== null && synthetic ? ceiling - synthetic.mean : null;
   const verdict = gap === null ? "n/a" : gap <= margin ? "within" : "below";
-  return { name, title, ceiling, synthetic, gap, margin, verdict };
+  return { name, title, ceiling, synthetic, gap, rankP: rankP(ceiling, values), margin, verdict };
 }
 
 function chunk<T>(records: readonly T[], plan: ChunkPlan, i: number): readonly T[] {

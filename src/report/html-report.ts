@@ -84,10 +84,10 @@ function headlineSection(r: EvaluationResult): string {
   let s = `<h2>How close is synthetic to a fresh real sample?</h2><p>The ceiling is what a fresh real sample reaches: the real test split (${c.records.test} records) scored against the real training split (${c.records.train}), exactly as synthetic records are. The synthetic set is scored on ${f.chunks} disjoint chunk${f.chunks === 1 ? "" : "s"} of ${f.size} records (mean ± sd, min – max${f.unused > 0 ? `; ${f.unused} records in no whole chunk` : ""}), since R² falls with sample size. TSTR trains one classifier per label on each of ${u.chunks} synthetic chunk${u.chunks === 1 ? "" : "s"} of ${u.size} records, TRTR on the real training split; both are tested on the real test split. The tables count ${esc(c.countedKinds.join(", "))} tokens, over the visits holding one (age, gap and other structural tokens, and visits of only those, are left out).</p>`;
   for (const note of [f.note, u.note]) if (note) s += `<p class="below">${esc(note)}</p>`;
   s +=
-    "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th class=l>verdict</th></tr>";
+    "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th>rank p</th><th class=l>verdict</th></tr>";
   for (const row of c.rows)
-    s += `<tr data-row="${row.name}"><td>${esc(row.title)}</td><td>${num(row.ceiling)}</td><td>${spreadText(row.synthetic)}</td><td>${num(row.gap)}</td><td class="l">${verdictText(row)}</td></tr>`;
-  s += `</table><p class="muted">Mean AUROC over the ${c.utilityLabels} labels that TRTR and every TSTR chunk could score.</p>`;
+    s += `<tr data-row="${row.name}"><td>${esc(row.title)}</td><td>${num(row.ceiling)}</td><td>${spreadText(row.synthetic)}</td><td>${num(row.gap)}</td><td>${num(row.rankP)}</td><td class="l">${verdictText(row)}</td></tr>`;
+  s += `</table><p class="muted">Mean AUROC over the ${c.utilityLabels} labels that TRTR and every TSTR chunk could score. The ceiling is one real sample and moves from sample to sample as the chunks do. Rank p is (1 + chunks scoring at least the ceiling) / (chunks + 1): were synthetic records drawn like real ones, the real split would be one more chunk and p at most 0.05 in 1 run in 20. A small p says the gap is more than sampling noise; with n chunks p is never below 1 / (n + 1).</p>`;
   if (c.labels.length > 0) {
     s +=
       "<h3>TSTR against TRTR per label (AUROC)</h3><table><tr><th>label</th><th>TRTR</th><th>TSTR</th><th>gap</th></tr>";

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { ceilingComparison, chunkPlan, spread } from "../../src/evaluate/ceiling.ts";
+import { ceilingComparison, chunkPlan, rankP, spread } from "../../src/evaluate/ceiling.ts";
 import { evaluateUtility, labelScores } from "../../src/evaluate/utility.ts";
+import { Rng } from "../../src/tensor/rng.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
 
 const rec = (visits: number[][], labels: number[] = []): EncodedRecord => ({
@@ -97,7 +98,34 @@ test("a synthetic set made of copies of the test split reaches the ceiling exact
     assert.deepEqual(row.synthetic?.values, [row.ceiling, row.ceiling, row.ceiling], row.name);
     assert.ok(Math.abs(row.gap!) < 1e-12 && row.synthetic!.sd! < 1e-12, row.name);
     assert.equal(row.verdict, "within", row.name);
+    assert.equal(row.rankP, 1, row.name); // every chunk ties the ceiling: no evidence of a gap
   }
+});
+
+test("rank p by hand: ties count as at least the ceiling; null without a side", () => {
+  assert.equal(rankP(0.5, [0.4, 0.6, 0.5, 0.3]), 3 / 5);
+  assert.equal(rankP(0.9, [0.1, 0.2]), 1 / 3);
+  assert.equal(rankP(-2, [0.1, 0.2]), 1);
+  assert.equal(rankP(null, [0.1]), null);
+  assert.equal(rankP(0.5, []), null);
+});
+
+test("rank p is a valid p-value when the real split is drawn like the chunks: P(p <= k / 20) = k / 20", () => {
+  const rng = new Rng(7, 0);
+  const runs = 4000;
+  const atMost = [0, 0, 0]; // p <= 1/20, 2/20, 10/20
+  for (let i = 0; i < runs; i++) {
+    const chunks = Array.from({ length: 19 }, () => rng.normal());
+    const p = rankP(rng.normal(), chunks) as number;
+    [1, 2, 10].forEach((k, j) => {
+      if (p <= k / 20 + 1e-12) atMost[j]++;
+    });
+  }
+  [1, 2, 10].forEach((k, j) => {
+    const a = k / 20;
+    const sd = Math.sqrt((a * (1 - a)) / runs);
+    assert.ok(Math.abs(atMost[j] / runs - a) < 4 * sd, `P(p <= ${a}) = ${atMost[j] / runs}`);
+  });
 });
 
 test("TSTR against TRTR: the ceiling is TRTR's mean AUROC, each chunk a classifier of its own", () => {

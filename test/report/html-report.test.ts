@@ -25,7 +25,7 @@ test("the report is one self-contained page: no scripts, no external references"
   assert.equal((html.match(/<svg /g) ?? []).length, 10); // six scatter plots, two histograms, labels, DCR
 });
 
-test("the headline: one row per table and TSTR with ceiling, synthetic mean ± sd, gap and verdict", () => {
+test("the headline: one row per table and TSTR with ceiling, synthetic mean ± sd, gap, rank p and verdict", () => {
   const html = renderHtmlReport(result, info);
   assert.ok(html.indexOf("How close is synthetic to a fresh real sample?") < html.indexOf("<h2>Fidelity"));
   for (const row of result.ceiling.rows) {
@@ -33,7 +33,7 @@ test("the headline: one row per table and TSTR with ceiling, synthetic mean ± s
     assert.ok(tr.includes(`<td>${row.ceiling!.toFixed(3)}</td>`), row.name);
     const sd = row.synthetic!.sd; // null for a single chunk (TSTR here: 300 synthetic, 300 train)
     assert.ok(tr.includes(`${row.synthetic!.mean.toFixed(3)}${sd === null ? "" : ` ± ${sd.toFixed(3)}`}`), row.name);
-    assert.ok(tr.includes(`<td>${row.gap!.toFixed(3)}</td>`), row.name);
+    assert.ok(tr.includes(`<td>${row.gap!.toFixed(3)}</td><td>${row.rankP!.toFixed(3)}</td>`), row.name);
     assert.match(tr, row.verdict === "within" ? /class="within">(within|at or above)/ : /class="below">[\d.]+ below/);
   }
   assert.equal(result.ceiling.fidelityChunks.chunks, 3);
