@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { loadDataset, loadRecords, vocabFingerprint } from "../encode/dataset-file.ts";
 import type { TokenKind, Vocabulary } from "../encode/types.ts";
+import { rankPNote } from "../evaluate/ceiling.ts";
 import { type EvaluationResult, evaluateSynthetic } from "../evaluate/evaluate-synthetic.ts";
 import { type Perplexity, testPerplexity } from "../evaluate/perplexity.ts";
 import type { AttackRisk } from "../evaluate/privacy-risk.ts";
@@ -146,7 +147,8 @@ export function formatEvaluation(r: EvaluationResult, out: string): string {
     `records: ${r.records.train} train, ${r.records.test} test, ${r.records.synthetic} synthetic`,
     `How close is synthetic to a fresh real sample? Ceiling: the real test split against train; synthetic: ${c.fidelityChunks.chunks} chunk(s) of ${c.fidelityChunks.size} records (TSTR: ${c.utilityChunks.chunks} of ${c.utilityChunks.size}).`,
   ];
-  for (const note of [c.fidelityChunks.note, c.utilityChunks.note]) if (note) lines.push(`note: ${note}`);
+  for (const note of [c.fidelityChunks.note, c.utilityChunks.note, rankPNote(c.fidelityChunks)])
+    if (note) lines.push(`note: ${note}`);
   const rows = c.rows.map((row) => {
     const s = row.synthetic;
     const spread = s ? `${f(s.mean)}${s.sd === null ? "" : ` ± ${f(s.sd)}`}` : "n/a";

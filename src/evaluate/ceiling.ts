@@ -118,6 +118,12 @@ export function rankP(real: number | null, chunks: readonly number[]): number | 
   return (1 + chunks.filter((v) => v >= real).length) / (chunks.length + 1);
 }
 
+/** Why rank p cannot reach 0.05 on this plan's chunks, or undefined where it can. */
+export function rankPNote(plan: ChunkPlan): string | undefined {
+  if (plan.chunks === 0 || plan.chunks >= 19 || plan.note !== undefined) return undefined;
+  return `rank p is at least 1 / ${plan.chunks + 1} with ${plan.chunks} chunk(s); generate at least ${19 * plan.size} synthetic records (19 chunks) for it to go below 0.05`;
+}
+
 export function spread(values: number[]): Spread | null {
   if (values.length === 0) return null;
   const n = values.length;

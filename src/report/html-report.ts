@@ -1,6 +1,6 @@
 // The evaluation report as one self-contained HTML page: inline CSS and SVG, no scripts, no fetches,
 // so it opens anywhere and can be archived with the run.
-import type { CeilingRow, Spread } from "../evaluate/ceiling.ts";
+import { type CeilingRow, rankPNote, type Spread } from "../evaluate/ceiling.ts";
 import type { Distribution } from "../evaluate/distribution.ts";
 import type { DecodedRecord, EvaluationResult } from "../evaluate/evaluate-synthetic.ts";
 import type { MembershipAttack } from "../evaluate/privacy.ts";
@@ -83,6 +83,8 @@ function headlineSection(r: EvaluationResult): string {
   const u = c.utilityChunks;
   let s = `<h2>How close is synthetic to a fresh real sample?</h2><p>The ceiling is what a fresh real sample reaches: the real test split (${c.records.test} records) scored against the real training split (${c.records.train}), exactly as synthetic records are. The synthetic set is scored on ${f.chunks} disjoint chunk${f.chunks === 1 ? "" : "s"} of ${f.size} records (mean ± sd, min – max${f.unused > 0 ? `; ${f.unused} records in no whole chunk` : ""}), since R² falls with sample size. TSTR trains one classifier per label on each of ${u.chunks} synthetic chunk${u.chunks === 1 ? "" : "s"} of ${u.size} records, TRTR on the real training split; both are tested on the real test split. The tables count ${esc(c.countedKinds.join(", "))} tokens, over the visits holding one (age, gap and other structural tokens, and visits of only those, are left out).</p>`;
   for (const note of [f.note, u.note]) if (note) s += `<p class="below">${esc(note)}</p>`;
+  const rankNote = rankPNote(f);
+  if (rankNote) s += `<p class="muted">${esc(rankNote)}</p>`;
   s +=
     "<table><tr><th>table</th><th>ceiling (real test vs train)</th><th>synthetic (mean ± sd, min – max)</th><th>gap</th><th>rank p</th><th class=l>verdict</th></tr>";
   for (const row of c.rows)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EncodedRecord, Vocabulary } from "../../src/encode/types.ts";
-import { ceilingComparison, chunkPlan, rankP, spread } from "../../src/evaluate/ceiling.ts";
+import { ceilingComparison, chunkPlan, rankP, rankPNote, spread } from "../../src/evaluate/ceiling.ts";
 import { evaluateUtility, labelScores } from "../../src/evaluate/utility.ts";
 import { Rng } from "../../src/tensor/rng.ts";
 import { randomRecords, syntheaLikeVocabulary } from "./random-records.ts";
@@ -100,6 +100,16 @@ test("a synthetic set made of copies of the test split reaches the ceiling exact
     assert.equal(row.verdict, "within", row.name);
     assert.equal(row.rankP, 1, row.name); // every chunk ties the ceiling: no evidence of a gap
   }
+});
+
+test("rank p's floor is said where the chunks are too few for 0.05", () => {
+  assert.equal(
+    rankPNote(chunkPlan(3 * 288 + 5, 288, 20, "real test split")),
+    "rank p is at least 1 / 4 with 3 chunk(s); generate at least 5472 synthetic records (19 chunks) for it to go below 0.05",
+  );
+  assert.equal(rankPNote(chunkPlan(19 * 22, 22, 20, "real test split")), undefined);
+  assert.equal(rankPNote(chunkPlan(10, 22, 20, "real test split")), undefined); // the plan's own note says more
+  assert.equal(rankPNote(chunkPlan(100, 22, 0, "real test split")), undefined);
 });
 
 test("rank p by hand: ties count as at least the ceiling; null without a side", () => {
