@@ -5,7 +5,7 @@
 // the training split's size.
 // The ceiling is itself one draw: on small splits a table's R^2 moves as much from one real sample to
 // another as the margin allows (Synthea CSV, 22 test records: synthetic chunks' per-visit tables
-// spread with sd 0.2-0.3). So each row also ranks the real split among the chunks: were synthetic
+// spread with sd 0.14-0.61). So each row also ranks the real split among the chunks: were synthetic
 // records drawn like real ones, the test split would be one more exchangeable chunk, and the share
 // of chunks scoring at least as high would be uniform. rankP is that one-sided rank test's p-value.
 import type { EncodedRecord, TokenKind, Vocabulary } from "../encode/types.ts";
@@ -118,10 +118,10 @@ export function rankP(real: number | null, chunks: readonly number[]): number | 
   return (1 + chunks.filter((v) => v >= real).length) / (chunks.length + 1);
 }
 
-/** Why rank p cannot reach 0.05 on this plan's chunks, or undefined where it can. */
+/** Why rank p cannot reach 0.05 on this plan's chunks (fewer than 19), or undefined where it can. */
 export function rankPNote(plan: ChunkPlan): string | undefined {
   if (plan.chunks === 0 || plan.chunks >= 19 || plan.note !== undefined) return undefined;
-  return `rank p is at least 1 / ${plan.chunks + 1} with ${plan.chunks} chunk(s); generate at least ${19 * plan.size} synthetic records (19 chunks) for it to go below 0.05`;
+  return `rank p is at least 1 / ${plan.chunks + 1} with ${plan.chunks} chunk(s); generate at least ${19 * plan.size} synthetic records (19 chunks) for it to reach 0.05`;
 }
 
 export function spread(values: number[]): Spread | null {

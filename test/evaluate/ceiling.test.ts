@@ -105,7 +105,7 @@ test("a synthetic set made of copies of the test split reaches the ceiling exact
 test("rank p's floor is said where the chunks are too few for 0.05", () => {
   assert.equal(
     rankPNote(chunkPlan(3 * 288 + 5, 288, 20, "real test split")),
-    "rank p is at least 1 / 4 with 3 chunk(s); generate at least 5472 synthetic records (19 chunks) for it to go below 0.05",
+    "rank p is at least 1 / 4 with 3 chunk(s); generate at least 5472 synthetic records (19 chunks) for it to reach 0.05",
   );
   assert.equal(rankPNote(chunkPlan(19 * 22, 22, 20, "real test split")), undefined);
   assert.equal(rankPNote(chunkPlan(10, 22, 20, "real test split")), undefined); // the plan's own note says more
