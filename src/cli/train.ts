@@ -102,7 +102,7 @@ export function registerTrain(program: Command): void {
     .option("--lr <rate>", "Adam learning rate (default: 1e-3 at the small preset, 1e-3 * 256/d above)", number)
     .option(
       "--lr-schedule <name>",
-      "constant, or cosine (decays to lr/10 over the epochs, steps or minutes limit) (default: cosine)",
+      "constant, or cosine (decays to lr/10 over the epochs, steps or minutes limit) (default: constant)",
     )
     .option(
       "--eval-every <steps>",
