@@ -118,10 +118,13 @@ export function rankP(real: number | null, chunks: readonly number[]): number | 
   return (1 + chunks.filter((v) => v >= real).length) / (chunks.length + 1);
 }
 
-/** Why rank p cannot reach 0.05 on this plan's chunks (fewer than 19), or undefined where it can. */
+/** Fewest chunks for which rank p can reach 0.05: 1 / (chunks + 1) <= 0.05. */
+const RANK_P_CHUNKS = 19;
+
+/** Why rank p cannot reach 0.05 on this plan's chunks (fewer than RANK_P_CHUNKS), or undefined where it can. */
 export function rankPNote(plan: ChunkPlan): string | undefined {
-  if (plan.chunks === 0 || plan.chunks >= 19 || plan.note !== undefined) return undefined;
-  return `rank p is at least 1 / ${plan.chunks + 1} with ${plan.chunks} chunk(s); generate at least ${19 * plan.size} synthetic records (19 chunks) for it to reach 0.05`;
+  if (plan.chunks === 0 || plan.chunks >= RANK_P_CHUNKS || plan.note !== undefined) return undefined;
+  return `rank p is at least 1 / ${plan.chunks + 1} with ${plan.chunks} chunk(s); generate at least ${RANK_P_CHUNKS * plan.size} synthetic records (${RANK_P_CHUNKS} chunks) for it to reach 0.05`;
 }
 
 export function spread(values: number[]): Spread | null {
