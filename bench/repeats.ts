@@ -1,0 +1,142 @@
+// Whether sampled records repeat the codes real patients repeat (issue 9's record-level gap): for a
+// trained run, records sampled as generate does (its structure, end correction and group draws)
+// against the training split cut to the model's context (its later visits are never drawn), on
+// medical codes in visits that hold one:
+// 1. per history case, the chance a code is in visit t+1 when it is in visit t (previous), only in an
+//    earlier visit (earlier), or in none (new), and how many of visit t+1's codes fall in each;
+// 2. per code (at least 30 real and 30 sampled rows in the case), the log-odds of a repeat from the
+//    previous visit and from an earlier one, sampled on real: a slope below 1 means every code is
+//    repeated at about the average rate, so chronic codes are cut short and one-off codes recur;
+// 3. the records holding each code and how often each holds it, where the shares differ most: the
+//    per-record code table's gap.
+// Not timed. Run: node --import tsx bench/repeats.ts <dataset dir> <checkpoint dir> [--times 4] [--seed 21] [--top 10]
+import { parseArgs } from "node:util";
+import { loadDataset } from "../src/encode/dataset-file.ts";
+import type { EncodedRecord } from "../src/encode/types.ts";
+import { generate, mixtureMembers } from "../src/sample/generate.ts";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    times: { type: "string", default: "4" },
+    seed: { type: "string", default: "21" },
+    top: { type: "string", default: "10" },
+  },
+});
+const [datasetDir, checkpointDir] = positionals;
+if (!datasetDir || !checkpointDir) throw new Error("usage: bench/repeats.ts <dataset dir> <checkpoint dir>");
+const { vocab, splits } = await loadDataset(datasetDir);
+const { model, config } = loadCheckpoint(checkpointDir);
+const C = vocab.codes.length;
+const isCode = vocab.codes.map((t) => t.kind === "code" || t.kind === "lab");
+const MIN_ROWS = 30;
+
+/** Per code: rows of visit t+1 in each case (0 previous, 1 earlier, 2 new), those holding it, records holding it, occurrences. */
+interface Counts {
+  rows: Float64Array[];
+  hits: Float64Array[];
+  records: Float64Array;
+  occurrences: Float64Array;
+  n: number;
+}
+
+function counts(recs: readonly EncodedRecord[]): Counts {
+  const c: Counts = {
+    rows: [0, 1, 2].map(() => new Float64Array(C)),
+    hits: [0, 1, 2].map(() => new Float64Array(C)),
+    records: new Float64Array(C),
+    occurrences: new Float64Array(C),
+    n: recs.length,
+  };
+  const state = new Uint8Array(C); // 0 previous visit, 1 earlier visit, 2 never
+  for (const r of recs) {
+    state.fill(2);
+    let first = true;
+    for (const v of r.visits) {
+      const codes = new Set(v.filter((t) => isCode[t]));
+      if (codes.size === 0) continue;
+      if (!first) for (let j = 0; j < C; j++) if (isCode[j]) c.rows[state[j]][j]++;
+      for (const j of codes) {
+        if (!first) c.hits[state[j]][j]++;
+        if (state[j] === 2) c.records[j]++;
+        c.occurrences[j]++;
+      }
+      for (let j = 0; j < C; j++) if (state[j] === 0) state[j] = 1;
+      for (const j of codes) state[j] = 0;
+      first = false;
+    }
+  }
+  return c;
+}
+
+const sum = (a: Float64Array) => a.reduce((s, x) => s + x, 0);
+const logOdds = (h: number, n: number) => Math.log((h + 0.5) / (n - h + 0.5));
+const CASES = ["previous", "earlier", "new"];
+
+function rates(c: Counts): string {
+  const hits = c.hits.map(sum);
+  const total = hits.reduce((a, b) => a + b, 0);
+  return CASES.map((name, k) => {
+    const rate = hits[k] / sum(c.rows[k]);
+    return `${name} ${rate.toFixed(k === 2 ? 5 : 3)} (${((100 * hits[k]) / total).toFixed(0)}% of codes)`;
+  }).join(", ");
+}
+
+/** Slope and correlation of the sampled per-code repeat log-odds on the real ones, in case k. */
+function spread(real: Counts, syn: Counts, k: number): string {
+  const ids = [...Array(C).keys()].filter((j) => real.rows[k][j] >= MIN_ROWS && syn.rows[k][j] >= MIN_ROWS);
+  if (ids.length < 3) return `${CASES[k]}: fewer than 3 codes with ${MIN_ROWS} rows`;
+  const x = ids.map((j) => logOdds(real.hits[k][j], real.rows[k][j]));
+  const y = ids.map((j) => logOdds(syn.hits[k][j], syn.rows[k][j]));
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const [mx, my] = [mean(x), mean(y)];
+  let [sxx, syy, sxy] = [0, 0, 0];
+  x.forEach((xi, i) => {
+    sxx += (xi - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+    sxy += (xi - mx) * (y[i] - my);
+  });
+  const sd = (s: number) => Math.sqrt(s / ids.length).toFixed(2);
+  return (
+    `${CASES[k]}: ${ids.length} codes, sd real ${sd(sxx)} sampled ${sd(syy)}, ` +
+    `slope ${(sxy / sxx).toFixed(2)}, correlation ${(sxy / Math.sqrt(sxx * syy)).toFixed(2)}`
+  );
+}
+
+const [checkpoint] = mixtureMembers([{ model, vocab, config }]);
+const maxVisits = model.config.nCtx - 2;
+const train = splits.train.map((r) => ({ ...r, visits: r.visits.slice(0, maxVisits) }));
+const { records } = await generate(model, {
+  count: Number(values.times) * train.length,
+  batchSize: 64,
+  seed: Number(values.seed),
+  structure: checkpoint.structure,
+});
+const real = counts(train);
+const syn = counts(records);
+const distinct = (c: Counts) => (sum(c.records) / c.n).toFixed(2);
+console.log(`${train.length} training records, ${records.length} sampled`);
+console.log(`repeat rate, real:    ${rates(real)}`);
+console.log(`repeat rate, sampled: ${rates(syn)}`);
+console.log(`distinct codes per record: real ${distinct(real)}, sampled ${distinct(syn)}`);
+console.log(
+  `code occurrences per record: real ${(sum(real.occurrences) / real.n).toFixed(1)}, sampled ${(sum(syn.occurrences) / syn.n).toFixed(1)}`,
+);
+console.log("per-code repeat log-odds, sampled on real:");
+for (const k of [0, 1]) console.log(`  ${spread(real, syn, k)}`);
+const share = (c: Counts, j: number) => c.records[j] / c.n;
+const each = (c: Counts, j: number) => (c.records[j] > 0 ? c.occurrences[j] / c.records[j] : 0);
+const shown = [...Array(C).keys()]
+  .filter((j) => isCode[j] && (share(real, j) >= 0.02 || share(syn, j) >= 0.02))
+  .sort((a, b) => Math.abs(share(syn, b) - share(real, b)) - Math.abs(share(syn, a) - share(real, a)))
+  .slice(0, Number(values.top));
+console.log(
+  "codes whose share of records differs most: records holding it, real/sampled; occurrences per holding record",
+);
+for (const j of shown) {
+  const name = vocab.codes[j].name.slice(0, 40).padEnd(40);
+  console.log(
+    `  ${name} ${share(real, j).toFixed(3)}/${share(syn, j).toFixed(3)}  ${each(real, j).toFixed(1)}/${each(syn, j).toFixed(1)}`,
+  );
+}
