@@ -113,11 +113,14 @@ for (const split of ["train", "test"] as const) {
 const count = Number(values.count);
 const seed = Number(values.seed);
 const endCorrection = config.endCalibration?.correction;
+const ownDraws = config.ownDraws;
 for (const [name, structure] of [
   ...(endCorrection
-    ? ([["structured, end-corrected (generate's default)", samplingStructure(vocab, { endCorrection })]] as const)
+    ? ([
+        ["structured, end-corrected (generate's default)", samplingStructure(vocab, { endCorrection, ownDraws })],
+      ] as const)
     : []),
-  ["structured", samplingStructure(vocab)],
+  ["structured", samplingStructure(vocab, { ownDraws })],
   ["plain HALO", undefined],
 ] as const) {
   const { records } = await generate(model, { count, batchSize: 64, seed, structure });
