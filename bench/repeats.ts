@@ -135,7 +135,7 @@ console.log(
   "codes whose share of records differs most: records holding it, real/sampled; occurrences per holding record",
 );
 for (const j of shown) {
-  const name = vocab.codes[j].name.slice(0, 40).padEnd(40);
+  const name = (vocab.codes[j].display ?? vocab.codes[j].name).slice(0, 40).padEnd(40);
   console.log(
     `  ${name} ${share(real, j).toFixed(3)}/${share(syn, j).toFixed(3)}  ${each(real, j).toFixed(1)}/${each(syn, j).toFixed(1)}`,
   );
