@@ -4,11 +4,13 @@
 // medical codes in visits that hold one:
 // 1. per history case, the chance a code is in visit t+1 when it is in visit t (previous), only in an
 //    earlier visit (earlier), or in none (new), and how many of visit t+1's codes fall in each;
-// 2. per code (at least 30 real and 30 sampled rows in the case), the log-odds of a repeat from the
-//    previous visit and from an earlier one, sampled on real: a slope below 1 means every code is
-//    repeated at about the average rate, so chronic codes are cut short and one-off codes recur;
-// 3. the records holding each code and how often each holds it, where the shares differ most: the
-//    per-record code table's gap.
+// 2. per code (at least 30 rows in the case in every set), the log-odds of a repeat from the
+//    previous visit and from an earlier one, regressed on the training split's: the real test split
+//    is the ceiling (the training split's own noise flattens every slope), and a sampled slope below
+//    it means codes are repeated nearer the average rate than their own, so chronic codes are cut
+//    short and one-off codes recur;
+// 3. the records holding each code and how often each holds it, where the training split and the
+//    sampled records differ most, the test split beside them: the per-record code table's gap.
 // Not timed. Run: node --import tsx bench/repeats.ts <dataset dir> <checkpoint dir> [--times 4] [--seed 21] [--top 10]
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/encode/dataset-file.ts";
@@ -83,30 +85,36 @@ function rates(c: Counts): string {
   }).join(", ");
 }
 
-/** Slope and correlation of the sampled per-code repeat log-odds on the real ones, in case k. */
-function spread(real: Counts, syn: Counts, k: number): string {
-  const ids = [...Array(C).keys()].filter((j) => real.rows[k][j] >= MIN_ROWS && syn.rows[k][j] >= MIN_ROWS);
-  if (ids.length < 3) return `${CASES[k]}: fewer than 3 codes with ${MIN_ROWS} rows`;
-  const x = ids.map((j) => logOdds(real.hits[k][j], real.rows[k][j]));
-  const y = ids.map((j) => logOdds(syn.hits[k][j], syn.rows[k][j]));
-  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-  const [mx, my] = [mean(x), mean(y)];
-  let [sxx, syy, sxy] = [0, 0, 0];
-  x.forEach((xi, i) => {
-    sxx += (xi - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-    sxy += (xi - mx) * (y[i] - my);
-  });
-  const sd = (s: number) => Math.sqrt(s / ids.length).toFixed(2);
-  return (
-    `${CASES[k]}: ${ids.length} codes, sd real ${sd(sxx)} sampled ${sd(syy)}, ` +
-    `slope ${(sxy / sxx).toFixed(2)}, correlation ${(sxy / Math.sqrt(sxx * syy)).toFixed(2)}`
+/**
+ * Slope and correlation of each other set's per-code repeat log-odds on the training split's, in
+ * case k, over the codes with MIN_ROWS rows in every set. The training split's own sampling noise
+ * flattens the slope for any set; the real test split shows by how much.
+ */
+function spread(real: Counts, others: [string, Counts][], k: number): string[] {
+  const ids = [...Array(C).keys()].filter(
+    (j) => real.rows[k][j] >= MIN_ROWS && others.every(([, o]) => o.rows[k][j] >= MIN_ROWS),
   );
+  if (ids.length < 3) return [`${CASES[k]}: fewer than 3 codes with ${MIN_ROWS} rows in every set`];
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const x = ids.map((j) => logOdds(real.hits[k][j], real.rows[k][j]));
+  const mx = mean(x);
+  const sxx = x.reduce((s, v) => s + (v - mx) ** 2, 0);
+  return others.map(([name, o]) => {
+    const y = ids.map((j) => logOdds(o.hits[k][j], o.rows[k][j]));
+    const my = mean(y);
+    let [syy, sxy] = [0, 0];
+    y.forEach((yi, i) => {
+      syy += (yi - my) ** 2;
+      sxy += (x[i] - mx) * (yi - my);
+    });
+    return `${CASES[k]}, ${name}: ${ids.length} codes, slope ${(sxy / sxx).toFixed(2)}, correlation ${(sxy / Math.sqrt(sxx * syy)).toFixed(2)}`;
+  });
 }
 
 const [checkpoint] = mixtureMembers([{ model, vocab, config }]);
 const maxVisits = model.config.nCtx - 2;
-const train = splits.train.map((r) => ({ ...r, visits: r.visits.slice(0, maxVisits) }));
+const cut = (records: readonly EncodedRecord[]) => records.map((r) => ({ ...r, visits: r.visits.slice(0, maxVisits) }));
+const train = cut(splits.train);
 const { records } = await generate(model, {
   count: Number(values.times) * train.length,
   batchSize: 64,
@@ -115,6 +123,7 @@ const { records } = await generate(model, {
 });
 const real = counts(train);
 const syn = counts(records);
+const test = counts(cut(splits.test));
 const distinct = (c: Counts) => (sum(c.records) / c.n).toFixed(2);
 console.log(`${train.length} training records, ${records.length} sampled`);
 console.log(`repeat rate, real:    ${rates(real)}`);
@@ -123,8 +132,17 @@ console.log(`distinct codes per record: real ${distinct(real)}, sampled ${distin
 console.log(
   `code occurrences per record: real ${(sum(real.occurrences) / real.n).toFixed(1)}, sampled ${(sum(syn.occurrences) / syn.n).toFixed(1)}`,
 );
-console.log("per-code repeat log-odds, sampled on real:");
-for (const k of [0, 1]) console.log(`  ${spread(real, syn, k)}`);
+console.log(`per-code repeat log-odds on the training split's (test split: ${test.n} records):`);
+for (const k of [0, 1])
+  for (const line of spread(
+    real,
+    [
+      ["test split", test],
+      ["sampled", syn],
+    ],
+    k,
+  ))
+    console.log(`  ${line}`);
 const share = (c: Counts, j: number) => c.records[j] / c.n;
 const each = (c: Counts, j: number) => (c.records[j] > 0 ? c.occurrences[j] / c.records[j] : 0);
 const shown = [...Array(C).keys()]
@@ -132,11 +150,12 @@ const shown = [...Array(C).keys()]
   .sort((a, b) => Math.abs(share(syn, b) - share(real, b)) - Math.abs(share(syn, a) - share(real, a)))
   .slice(0, Number(values.top));
 console.log(
-  "codes whose share of records differs most: records holding it, real/sampled; occurrences per holding record",
+  "codes whose share of records differs most: records holding it, training/test/sampled; occurrences per holding record",
 );
 for (const j of shown) {
   const name = (vocab.codes[j].display ?? vocab.codes[j].name).slice(0, 40).padEnd(40);
+  const [a, b, c] = [real, test, syn];
   console.log(
-    `  ${name} ${share(real, j).toFixed(3)}/${share(syn, j).toFixed(3)}  ${each(real, j).toFixed(1)}/${each(syn, j).toFixed(1)}`,
+    `  ${name} ${share(a, j).toFixed(3)}/${share(b, j).toFixed(3)}/${share(c, j).toFixed(3)}  ${each(a, j).toFixed(1)}/${each(b, j).toFixed(1)}/${each(c, j).toFixed(1)}`,
   );
 }
