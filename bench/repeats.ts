@@ -3,7 +3,8 @@
 // against the training split cut to the model's context (its later visits are never drawn), on
 // medical codes in visits that hold one:
 // 1. per history case, the chance a code is in visit t+1 when it is in visit t (previous), only in an
-//    earlier visit (earlier), or in none (new), and how many of visit t+1's codes fall in each;
+//    earlier visit (earlier), or in none (new), and how many of visit t+1's codes fall in each, for
+//    the training split, the test split (cut the same way) and the samples;
 // 2. per code (at least 30 rows in the case in every set), the log-odds of a repeat from the
 //    previous visit and from an earlier one, regressed on the training split's: the real test split
 //    is the ceiling (the training split's own noise flattens every slope), and a sampled slope below
@@ -126,23 +127,19 @@ const syn = counts(records);
 const test = counts(cut(splits.test));
 const distinct = (c: Counts) => (sum(c.records) / c.n).toFixed(2);
 console.log(`${train.length} training records, ${records.length} sampled`);
-console.log(`repeat rate, real:    ${rates(real)}`);
-console.log(`repeat rate, sampled: ${rates(syn)}`);
-console.log(`distinct codes per record: real ${distinct(real)}, sampled ${distinct(syn)}`);
+console.log(`repeat rate, training: ${rates(real)}`);
+console.log(`repeat rate, test:     ${rates(test)}`);
+console.log(`repeat rate, sampled:  ${rates(syn)}`);
+console.log(`distinct codes per record: training ${distinct(real)}, test ${distinct(test)}, sampled ${distinct(syn)}`);
 console.log(
-  `code occurrences per record: real ${(sum(real.occurrences) / real.n).toFixed(1)}, sampled ${(sum(syn.occurrences) / syn.n).toFixed(1)}`,
+  `code occurrences per record: training ${(sum(real.occurrences) / real.n).toFixed(1)}, test ${(sum(test.occurrences) / test.n).toFixed(1)}, sampled ${(sum(syn.occurrences) / syn.n).toFixed(1)}`,
 );
 console.log(`per-code repeat log-odds on the training split's (test split: ${test.n} records):`);
-for (const k of [0, 1])
-  for (const line of spread(
-    real,
-    [
-      ["test split", test],
-      ["sampled", syn],
-    ],
-    k,
-  ))
-    console.log(`  ${line}`);
+const against: [string, Counts][] = [
+  ["test split", test],
+  ["sampled", syn],
+];
+for (const k of [0, 1]) for (const line of spread(real, against, k)) console.log(`  ${line}`);
 const share = (c: Counts, j: number) => c.records[j] / c.n;
 const each = (c: Counts, j: number) => (c.records[j] > 0 ? c.occurrences[j] / c.records[j] : 0);
 const shown = [...Array(C).keys()]
@@ -154,8 +151,8 @@ console.log(
 );
 for (const j of shown) {
   const name = (vocab.codes[j].display ?? vocab.codes[j].name).slice(0, 40).padEnd(40);
-  const [a, b, c] = [real, test, syn];
-  console.log(
-    `  ${name} ${share(a, j).toFixed(3)}/${share(b, j).toFixed(3)}/${share(c, j).toFixed(3)}  ${each(a, j).toFixed(1)}/${each(b, j).toFixed(1)}/${each(c, j).toFixed(1)}`,
-  );
+  const sets = [real, test, syn];
+  const shares = sets.map((c) => share(c, j).toFixed(3)).join("/");
+  const times = sets.map((c) => each(c, j).toFixed(1)).join("/");
+  console.log(`  ${name} ${shares}  ${times}`);
 }
