@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../src/encode/types.ts";
+import { countedMask } from "../src/evaluate/fidelity.ts";
 import { makeBatch } from "../src/model/batch.ts";
 import { HaloModel } from "../src/model/halo.ts";
 import { chainWeights, groupRows } from "../src/sample/group-draws.ts";
@@ -36,7 +37,7 @@ const { vocab } = dataset;
 const cfg = model.config;
 const V = cfg.nVocab;
 const maxVisits = cfg.nCtx - 2;
-const isCode = vocab.codes.map((t) => t.kind === "code" || t.kind === "lab");
+const isCode = countedMask(vocab, ["code", "lab"]);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const BATCH = 64;
 

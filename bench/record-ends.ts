@@ -9,10 +9,10 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../src/encode/types.ts";
+import { countedMask } from "../src/evaluate/fidelity.ts";
 import { makeBatch } from "../src/model/batch.ts";
 import { HaloModel } from "../src/model/halo.ts";
-import { generate } from "../src/sample/generate.ts";
-import { samplingStructure } from "../src/sample/structure.ts";
+import { generate, mixtureMembers } from "../src/sample/generate.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 
 const { values, positionals } = parseArgs({
@@ -33,7 +33,7 @@ const C = vocab.codes.length;
 const end = C + vocab.labels.length + 1;
 const V = model.config.nVocab;
 const isDeath = vocab.codes.map((t) => t.kind === "death");
-const isCode = vocab.codes.map((t) => t.kind === "code" || t.kind === "lab");
+const isCode = countedMask(vocab, ["code", "lab"]);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** Visit positions (0 = first visit) at which the hazard is summed. */
 const EDGES = [0, 1, 2, 4, 8, 16, 32, Number.POSITIVE_INFINITY];
@@ -112,15 +112,14 @@ for (const split of ["train", "test"] as const) {
 }
 const count = Number(values.count);
 const seed = Number(values.seed);
-const endCorrection = config.endCalibration?.correction;
-const ownDraws = config.ownDraws;
+const checkpoint = [{ model, vocab, config }];
+const [corrected] = mixtureMembers(checkpoint);
+const [uncorrected] = mixtureMembers(checkpoint, { endCorrection: false });
 for (const [name, structure] of [
-  ...(endCorrection
-    ? ([
-        ["structured, end-corrected (generate's default)", samplingStructure(vocab, { endCorrection, ownDraws })],
-      ] as const)
+  ...(config.endCalibration
+    ? ([["structured, end-corrected (generate's default)", corrected.structure]] as const)
     : []),
-  ["structured", samplingStructure(vocab, { ownDraws })],
+  ["structured", uncorrected.structure],
   ["plain HALO", undefined],
 ] as const) {
   const { records } = await generate(model, { count, batchSize: 64, seed, structure });

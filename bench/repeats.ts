@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../src/encode/types.ts";
+import { countedMask } from "../src/evaluate/fidelity.ts";
 import { generate, mixtureMembers } from "../src/sample/generate.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 
@@ -32,7 +33,7 @@ if (!datasetDir || !checkpointDir) throw new Error("usage: bench/repeats.ts <dat
 const { vocab, splits } = await loadDataset(datasetDir);
 const { model, config } = loadCheckpoint(checkpointDir);
 const C = vocab.codes.length;
-const isCode = vocab.codes.map((t) => t.kind === "code" || t.kind === "lab");
+const isCode = countedMask(vocab, ["code", "lab"]);
 const MIN_ROWS = 30;
 
 /** Per code: rows of visit t+1 in each case (0 previous, 1 earlier, 2 new), those holding it, records holding it, occurrences. */
