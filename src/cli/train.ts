@@ -92,7 +92,7 @@ export function registerTrain(program: Command): void {
     )
     .option(
       "--preset <name>",
-      "model size: tiny, small or paper (default: sized to the training records, from width 64 and 2 blocks to the small preset)",
+      "model size: tiny, small or paper (default: sized to the training records, from width 32 and 2 blocks to the small preset)",
     )
     .option("--out <dir>", "run directory for best/ and last/ checkpoints (default: halo-runs/<dataset-name>)")
     .option("--epochs <n>", "maximum epochs (default: as many as about 8 CPU-minutes allow, 3..2000)", number)

@@ -223,15 +223,21 @@ export function sizedDropout(records: number): number {
 
 /**
  * The model's width and depth from the number of training records N, when neither a preset nor a
- * size is asked for: width 8 sqrt(N) as a power of two in 64..256 (the small preset's), 2 blocks below
- * 256 and the small preset's 4 at 256, 4 heads. Measured at both ends (2 seeds each): on Synthea CSV
- * (80 training records) width 64 with 2 blocks against the small preset took per-record code R^2 from
- * 0.408 to 0.725 (ceiling 0.803) and TSTR from 0.727 to 0.789 (TRTR 0.811), in a fifth of the CPU
- * time; on the STU3 demo (1,045) width 128 lost 0.03-0.11 on the per-visit tables against 256.
+ * size is asked for: width 8 sqrt(N) as a power of two in 32..256 (the small preset's), 2 blocks below
+ * 256 and the small preset's 4 at 256, heads of 16 dimensions (at most 4). Measured at both ends (2
+ * seeds each): on Synthea CSV (80 training records) width 64 with 2 blocks against the small preset
+ * took per-record code R^2 from 0.408 to 0.725 (ceiling 0.803) and TSTR from 0.727 to 0.789 (TRTR
+ * 0.811), in a fifth of the CPU time; on the STU3 demo (1,045) width 128 lost 0.03-0.11 on the
+ * per-visit tables against 256. Below 32 records the formula gives 32: on OMOP Eunomia (20 training
+ * records; 2 splits, 4 training seeds each, 32 chunks) width 32 against 64 was closer to the ceiling
+ * on all three record-level tables in all 8 runs (mean gaps -0.255, -0.587, -0.434 against -0.558,
+ * -1.311, -1.168), TSTR -0.123 against -0.136, the per-visit tables within the margin (-0.023 and
+ * +0.048 against +0.336 and +0.919, both above a ceiling of 6 test records); width 16 was between.
+ * 64 reaches its validation minimum at the 3rd or 4th evaluation, 32 at the 7th to 17th.
  */
 export function sizedWidth(records: number): SizedWidth {
-  const nEmbd = Math.min(256, Math.max(64, 2 ** Math.round(Math.log2(8 * Math.sqrt(Math.max(1, records))))));
-  return { nEmbd, nLayer: nEmbd >= 256 ? 4 : 2, nHead: 4 };
+  const nEmbd = Math.min(256, Math.max(32, 2 ** Math.round(Math.log2(8 * Math.sqrt(Math.max(1, records))))));
+  return { nEmbd, nLayer: nEmbd >= 256 ? 4 : 2, nHead: Math.min(4, nEmbd / 16) };
 }
 
 /** Options that define the run: resuming with different values would be a different run. */

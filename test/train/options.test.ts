@@ -76,8 +76,8 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   // a tiny set: the smallest batch, many epochs; a MIMIC-III-sized one: the paper's batch, the fewest
   const tiny = sizedDefaults({ visitCounts: Array(20).fill(30), nVocab: 211, validationRecords: 2 }, {});
   assert.equal(tiny.options.batchSize, 8);
-  assert.deepEqual(tiny.width, { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(20) = 36: the narrowest
-  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 64^2 + 275^2) flops per row, 620 rows: 22,256, capped
+  assert.deepEqual(tiny.width, { nEmbd: 32, nLayer: 2, nHead: 2 }); // 8 sqrt(20) = 36: the narrowest, heads of 16
+  assert.equal(tiny.options.maxEpochs, 2000); // 6 * (12 * 2 * 32^2 + 243^2) flops per row, 620 rows: 46,289, capped
   assert.equal(tiny.options.evalEvery, 3 * 17); // 3 steps per epoch: every 17th epoch, 51 steps
   assert.equal(tiny.options.keep, "last"); // 2 validation records cannot pick a checkpoint
   assert.equal(tiny.options.dropout, 0.3); // tens of records: the small sets' dropout
@@ -105,6 +105,10 @@ test("dropout follows the number of training records: 0.3 up to 100, 0.1 from 1,
 });
 
 test("the model's width follows the number of training records unless a preset or a size is asked for", () => {
+  assert.deepEqual(sizedWidth(1), { nEmbd: 32, nLayer: 2, nHead: 2 }); // 8: held at the narrowest measured
+  assert.deepEqual(sizedWidth(20), { nEmbd: 32, nLayer: 2, nHead: 2 }); // 36
+  assert.deepEqual(sizedWidth(31), { nEmbd: 32, nLayer: 2, nHead: 2 }); // 44.5
+  assert.deepEqual(sizedWidth(32), { nEmbd: 64, nLayer: 2, nHead: 4 }); // 45.3, past 2^5.5
   assert.deepEqual(sizedWidth(80), { nEmbd: 64, nLayer: 2, nHead: 4 }); // 8 sqrt(80) = 72
   assert.deepEqual(sizedWidth(300), { nEmbd: 128, nLayer: 2, nHead: 4 }); // 139
   assert.deepEqual(sizedWidth(1045), { nEmbd: 256, nLayer: 4, nHead: 4 }); // 259
