@@ -233,7 +233,8 @@ export function sizedDropout(records: number): number {
  * on all three record-level tables in all 8 runs (mean gaps -0.255, -0.587, -0.434 against -0.558,
  * -1.311, -1.168), TSTR -0.123 against -0.136, the per-visit tables within the margin (-0.023 and
  * +0.048 against +0.336 and +0.919, both above a ceiling of 6 test records); width 16 was between.
- * 64 reaches its validation minimum at the 3rd or 4th evaluation, 32 at the 7th to 17th.
+ * On 5 more splits the record level was closer in 4, the per-visit tables and TSTR went either way
+ * (README, stop 26). 64 reaches its validation minimum at the 3rd or 4th evaluation, 32 later.
  */
 export function sizedWidth(records: number): SizedWidth {
   const nEmbd = Math.min(256, Math.max(32, 2 ** Math.round(Math.log2(8 * Math.sqrt(Math.max(1, records))))));
