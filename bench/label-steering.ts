@@ -37,21 +37,26 @@ const { structure } = mixtureMembers([{ model, vocab, config }])[0];
 if (structure === undefined) throw new Error(`${checkpointDir} samples without a structure; this bench needs one`);
 const BATCH = 64;
 
-/** Per record: the head's summed chance of `ids` over its visits up to the first holding one. */
-function expectedFirst(records: readonly EncodedRecord[], ids: Int32Array): number[] {
-  const out: number[] = [];
+/**
+ * Per label of `labels` and per record: the head's summed chance of the label's codes over the
+ * record's visits up to the first holding one. One forward pass serves every label.
+ */
+function expectedFirst(records: readonly EncodedRecord[], labels: readonly Int32Array[]): number[][] {
+  const out = labels.map(() => [] as number[]);
   for (let s = 0; s < records.length; s += BATCH) {
     const batch = records.slice(s, s + BATCH);
     model.forward(makeBatch(batch, model.config));
     let row = 0; // head rows of a record: its label row, then one per visit
     for (const r of batch) {
-      let sum = 0;
-      for (let t = 0; t < r.visits.length; t++) {
-        const at = (row + 1 + t) * V;
-        for (const id of ids) sum += 1 / (1 + Math.exp(-model.logits[at + id]));
-        if (r.visits[t].some((c) => ids.includes(c))) break;
-      }
-      out.push(sum);
+      labels.forEach((ids, l) => {
+        let sum = 0;
+        for (let t = 0; t < r.visits.length; t++) {
+          const at = (row + 1 + t) * V;
+          for (const id of ids) sum += 1 / (1 + Math.exp(-model.logits[at + id]));
+          if (r.visits[t].some((c) => ids.includes(c))) break;
+        }
+        out[l].push(sum);
+      });
       row += r.visits.length + 1;
     }
   }
@@ -81,14 +86,20 @@ console.log(
   "| label | with: real / flipped | without: real / flipped | sampled, share holding a code: drawn with / without |",
 );
 console.log("| --- | --- | --- | --- |");
-structure.labelCodes.forEach((ids, k) => {
-  if (ids === null) return;
-  const on = train.filter((r) => r.labels.includes(k));
-  const off = train.filter((r) => !r.labels.includes(k));
-  const f = (rs: EncodedRecord[]) =>
-    rs.length === 0
+const defined = structure.labelCodes.flatMap((ids, k) => (ids === null ? [] : [{ k, ids }]));
+// with the real label row, every label at once; flipped, one pass per label
+const real = expectedFirst(
+  train,
+  defined.map((d) => d.ids),
+);
+defined.forEach(({ k, ids }, l) => {
+  const on = train.flatMap((r, i) => (r.labels.includes(k) ? [i] : []));
+  const off = train.flatMap((r, i) => (r.labels.includes(k) ? [] : [i]));
+  const [flip] = expectedFirst(flipped(train, k), [ids]);
+  const f = (idx: number[]) =>
+    idx.length === 0
       ? "-"
-      : `${mean(expectedFirst(rs, ids)).toFixed(3)} / ${mean(expectedFirst(flipped(rs, k), ids)).toFixed(3)}`;
+      : `${mean(idx.map((i) => real[l][i])).toFixed(3)} / ${mean(idx.map((i) => flip[i])).toFixed(3)}`;
   const holds = (rs: EncodedRecord[]) =>
     rs.length === 0
       ? "-"
