@@ -118,7 +118,7 @@ export function registerTrain(program: Command): void {
     )
     .option(
       "--n-ctx <n>",
-      "visit slots + 2: longer records are cut to their first n-2 visits (default: holds 99% of the records whole, 48..256)",
+      "visit slots + 2: longer records are cut to their first n-2 visits (default: holds every record whole, 48..256)",
       number,
     )
     .option("--resume", "continue the run in <out>/last (its settings are kept; limits may change)")

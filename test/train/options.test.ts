@@ -45,7 +45,7 @@ test("validation says what was expected and what was received", () => {
 });
 
 test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget, evaluations, schedule", () => {
-  // 1,000 records of 7 visits and 20 of 100 (the 99th percentile), V = 324, the small preset.
+  // 1,000 records of 7 visits and 20 of 100 (the longest), V = 324, the small preset.
   const visitCounts = [...Array(1000).fill(7), ...Array(20).fill(100)];
   const demoLike = sizedDefaults({ visitCounts, nVocab: 324, validationRecords: 116 }, {});
   // rows per epoch 1000 * 8 + 20 * 101; 6 * (12 * 4 * 256^2 + (256 + 324)^2) flops per row; 3e10 * 480 flops
@@ -90,7 +90,11 @@ test("sized defaults follow the data: nCtx, batch, epochs within the CPU budget,
   assert.equal(large.options.batchSize, 48);
   assert.equal(large.options.maxEpochs, 3); // the budget allows less than one epoch: the floor
   assert.ok(Math.abs(large.options.lr - 1e-3 / 3) < 1e-12);
-  // long records are kept whole up to 256 rows, never cut below the preset's nCtx
+  // every record is kept whole, the longest one too, up to 256 rows, never cut below the preset's nCtx
+  assert.equal(
+    sizedDefaults({ visitCounts: [...Array(1000).fill(7), 100], nVocab: 50, validationRecords: 5 }, {}).nCtx,
+    102,
+  );
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(600), nVocab: 50, validationRecords: 5 }, {}).nCtx, 256);
   assert.equal(sizedDefaults({ visitCounts: Array(50).fill(2), nVocab: 50, validationRecords: 5 }, {}).nCtx, 48);
 });
