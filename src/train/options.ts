@@ -138,9 +138,9 @@ const MAX_SIZED_CTX = 256;
  * - nCtx grows past the preset's to hold every record whole (at most 256 rows): a record cut at n_ctx
  *   teaches the model that patients stop there, and its later visits are never learned. The longest
  *   records weigh most in the per-visit tables: on the STU3 demo the longest 1% (48-75 visits) hold
- *   most of the immunotherapy courses, 7.5% of all visits, which the 99th percentile cut at 47-60.
+ *   most of the immunotherapy courses, 7.5% of all visits, which the 99th percentile cut at 47-68.
  *   Holding them whole (4 splits, 32 chunks) brought per-visit sequential R^2 from 0.104 below the
- *   ceiling to 0.068, per-visit code from 0.026 to 0.014 and TSTR from 0.027 below TRTR to 0.023.
+ *   ceiling to 0.068, per-visit code from 0.025 to 0.014 and TSTR from 0.027 below TRTR to 0.023.
  * - batch: about 1/64 of the records, a power of two in 8..48 (the paper's 48 from ~3,000 records):
  *   on small sets, more and smaller steps learn the head's within-visit structure far sooner.
  * - lr: 1e-3 at d <= 256, falling as 1/d above (the paper's 1e-4 is at d = 768 on 46k records),
