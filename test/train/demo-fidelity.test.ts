@@ -15,9 +15,8 @@ import { runIngest } from "../../src/cli/ingest.ts";
 import { loadDataset } from "../../src/encode/dataset-file.ts";
 import { ceilingComparison } from "../../src/evaluate/ceiling.ts";
 import type { TableName } from "../../src/evaluate/probability-tables.ts";
-import { generate } from "../../src/sample/generate.ts";
-import { samplingStructure } from "../../src/sample/structure.ts";
-import { loadCheckpoint } from "../../src/train/checkpoint.ts";
+import { generate, mixtureMembers } from "../../src/sample/generate.ts";
+import { loadMixture } from "../../src/train/checkpoint.ts";
 import { trainLoop } from "../../src/train/train.ts";
 
 const FLOOR_EPOCHS = 20;
@@ -50,11 +49,10 @@ test("the demo data's fidelity stays within a margin of what the sized defaults 
   const { vocab } = dataset;
   const { train, test: realTest } = dataset.splits;
   trainLoop(dataset, join(dir, "dataset"), { out: join(dir, "run"), seed: SEED, maxEpochs: FLOOR_EPOCHS });
-  const { model, config } = loadCheckpoint(join(dir, "run", "best"));
   const count = Math.max(train.length, CHUNKS * realTest.length);
-  // as `generate` samples by default: structured, with the run's end-of-record correction
-  const structure = samplingStructure(vocab, { endCorrection: config.endCalibration?.correction });
-  const { records } = await generate(model, { count, batchSize: 64, seed: SEED, structure });
+  // as `generate` samples by default: structured, with the run's end-of-record correction and group draws
+  const members = mixtureMembers(loadMixture(join(dir, "run", "best")));
+  const { records } = await generate(members, { count, batchSize: 64, seed: SEED });
 
   const comparison = ceilingComparison(
     { vocab, train, test: realTest, synthetic: records },
