@@ -168,16 +168,17 @@ export function sizedDefaults(
   size: DataSize,
   request: Partial<Pick<TrainOptions, "preset" | "model" | "batchSize" | "maxEpochs">>,
 ): { options: SizedOptions; nCtx: number; width?: SizedWidth } {
-  const sorted = [...size.visitCounts].sort((a, b) => a - b);
-  const records = sorted.length;
+  const records = size.visitCounts.length;
+  let longest = 0;
+  for (const n of size.visitCounts) longest = Math.max(longest, n);
   const widthAsked =
     request.preset !== undefined ||
     (["nEmbd", "nLayer", "nHead"] as const).some((k) => request.model?.[k] !== undefined);
   const width = widthAsked ? undefined : sizedWidth(records);
   const shape = { ...presets[request.preset ?? defaultTrainOptions.preset], ...width, ...request.model };
-  const nCtx = request.model?.nCtx ?? Math.max(shape.nCtx, Math.min(MAX_SIZED_CTX, (sorted[records - 1] ?? 0) + 2));
+  const nCtx = request.model?.nCtx ?? Math.max(shape.nCtx, Math.min(MAX_SIZED_CTX, longest + 2));
   let rows = 0;
-  for (const n of sorted) rows += Math.min(n, nCtx - 2) + 1;
+  for (const n of size.visitCounts) rows += Math.min(n, nCtx - 2) + 1;
   const d = shape.nEmbd;
   const flopsPerRow = 6 * (12 * shape.nLayer * d * d + (d + size.nVocab) ** 2);
   const budgetEpochs = Math.floor((FLOPS_PER_CPU_SECOND * TRAIN_CPU_SECONDS) / (flopsPerRow * Math.max(1, rows)));
