@@ -12,7 +12,6 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/encode/dataset-file.ts";
 import type { EncodedRecord } from "../src/encode/types.ts";
-import { makeBatch } from "../src/model/batch.ts";
 import { HaloModel } from "../src/model/halo.ts";
 import { generate, mixtureMembers } from "../src/sample/generate.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
@@ -45,7 +44,7 @@ function expectedFirst(records: readonly EncodedRecord[], labels: readonly Int32
   const out = labels.map(() => [] as number[]);
   for (let s = 0; s < records.length; s += BATCH) {
     const batch = records.slice(s, s + BATCH);
-    model.forward(makeBatch(batch, model.config));
+    model.forward(model.makeBatch(batch));
     let row = 0; // head rows of a record: its label row, then one per visit
     for (const r of batch) {
       labels.forEach((ids, l) => {
