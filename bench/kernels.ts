@@ -1,9 +1,12 @@
 // Kernel benchmark: GFLOP/s of the matrix products (native and TypeScript) at 1024^3 and at
 // HALO's head shape, beside the machine's peak FMA throughput measured in the same run, and the
 // time of each triangle-only kernel relative to its dense counterpart; then the elementwise
-// kernels that training spends its non-GEMM time in (GELU forward/backward, Adam) in elements/s.
+// kernels that training spends its non-GEMM time in (GELU forward/backward, Adam) in elements/s;
+// then attention forward + backward at training's shapes (batch, padded rows, width, heads), its CPU
+// time split by least squares into a cost per score and per dot-product flop: training's cost model
+// (src/train/options.ts) counts neither, and a context past 256 rows would need both.
 // Run: node --import tsx bench/kernels.ts [--repeats 3] [--m 1536] [--d 10000]
-//        [--only gemm,head,sample,elementwise] [--gelu-n 1600000] [--adam-n 3600000,148700000]
+//        [--only gemm,head,sample,elementwise,attention] [--gelu-n 1600000] [--adam-n 3600000,148700000]
 //        [--compare other/halo_native.node] [--no-ts]
 // --compare runs a second build of the addon (say, one built with -march=native) beside this one in the
 // same process, op by op, so builds are compared under the same machine load; --no-ts leaves out the
@@ -24,7 +27,7 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "3" },
     m: { type: "string", default: "1536" },
     d: { type: "string", default: "10000" },
-    only: { type: "string", default: "gemm,head,sample,elementwise" },
+    only: { type: "string", default: "gemm,head,sample,elementwise,attention" },
     "gelu-n": { type: "string", default: "1600000" },
     "adam-n": { type: "string", default: "3600000,148700000" },
     compare: { type: "string" },
@@ -274,6 +277,32 @@ if (ONLY.has("elementwise")) {
   }
 }
 
+// ---- attention forward + backward: (B, Tp, d, heads) of the STU3 demo, a 256-row context and Synthea CSV ----
+type AttentionRow = { shape: string; flops: number; scores: number; cpu: number };
+const attentionRows: AttentionRow[] = [];
+if (ONLY.has("attention") && nativeKernels) {
+  for (const [B, T, d, NH] of [
+    [16, 77, 256, 4],
+    [16, 256, 256, 4],
+    [8, 672, 64, 4],
+    [8, 672, 32, 2],
+  ]) {
+    const qkv = filled(B * T * 3 * d, 20);
+    const dout = filled(B * T * d, 21);
+    const out = new Float32Array(B * T * d);
+    const dqkv = new Float32Array(B * T * 3 * d);
+    const att = new Float32Array(B * NH * T * T);
+    const flops = 6 * B * T * T * d; // QK^T and att V, the causal half, forward and twice that backward
+    const s = new Series("attention", `B ${B}, Tp ${T}, d ${d}, ${NH} heads`, nativeKernels, flops, (k) => {
+      k.attentionForward(out, att, qkv, B, T, d, NH);
+      k.attentionBackward(dqkv, dout, qkv, att, B, T, d, NH);
+    });
+    for (let r = 0; r < REPEATS; r++) s.sample();
+    s.finish();
+    attentionRows.push({ shape: s.shape, flops, scores: B * NH * T * T, cpu: median(s.cpuTimes) });
+  }
+}
+
 // ---- report ----
 const pk = { wall: median(peaks.map((p) => p.wall)), cpu: median(peaks.map((p) => p.cpu)) };
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
@@ -312,4 +341,28 @@ if (elemRows.length) {
       `| ${r.op} | ${r.n} | ${r.impl} | ${r.time.toFixed(4)} | ${fmt(r.rate / 1e9, 3)} | ${fmt(r.cpuRate / 1e9, 3)} | ${up} |`,
     );
   }
+}
+if (attentionRows.length) {
+  // CPU time = a flops + b scores, least squares over the shapes
+  let [ff, fs, ss, ft, st] = [0, 0, 0, 0, 0];
+  for (const r of attentionRows) {
+    ff += r.flops * r.flops;
+    fs += r.flops * r.scores;
+    ss += r.scores * r.scores;
+    ft += r.flops * r.cpu;
+    st += r.scores * r.cpu;
+  }
+  const det = ff * ss - fs * fs;
+  const a = (ft * ss - st * fs) / det;
+  const b = (ff * st - fs * ft) / det;
+  console.log(`\nAttention forward + backward (${nativeKernels?.isa}, median of ${REPEATS}):`);
+  console.log("| shape | CPU-s | GFLOP per CPU-s | fitted CPU-s |");
+  console.log("| --- | --- | --- | --- |");
+  for (const r of attentionRows)
+    console.log(
+      `| ${r.shape} | ${r.cpu.toFixed(4)} | ${fmt(r.flops / r.cpu / 1e9)} | ${(a * r.flops + b * r.scores).toFixed(4)} |`,
+    );
+  console.log(
+    `Fit: ${fmt(1 / a / 1e9)} GFLOP per CPU-s in the dot products (6 B Tp^2 d), ${fmt(b * 1e9, 2)} ns per score (B heads Tp^2).`,
+  );
 }
