@@ -140,10 +140,11 @@ class Series {
   }
 }
 
-function bench(op: string, shape: string, k: Kernels, flops: number, run: (k: Kernels) => void): void {
+function bench(op: string, shape: string, k: Kernels, flops: number, run: (k: Kernels) => void): Series {
   const s = new Series(op, shape, k, flops, run);
   for (let r = 0; r < REPEATS; r++) s.sample();
   s.finish();
+  return s;
 }
 
 /** A dense op and its triangle-only counterpart, run alternately; returns the median ratios of their times. */
@@ -293,12 +294,10 @@ if (ONLY.has("attention") && nativeKernels) {
     const dqkv = new Float32Array(B * T * 3 * d);
     const att = new Float32Array(B * NH * T * T);
     const flops = 6 * B * T * T * d; // QK^T and att V, the causal half, forward and twice that backward
-    const s = new Series("attention", `B ${B}, Tp ${T}, d ${d}, ${NH} heads`, nativeKernels, flops, (k) => {
+    const s = bench("attention", `B ${B}, Tp ${T}, d ${d}, ${NH} heads`, nativeKernels, flops, (k) => {
       k.attentionForward(out, att, qkv, B, T, d, NH);
       k.attentionBackward(dqkv, dout, qkv, att, B, T, d, NH);
     });
-    for (let r = 0; r < REPEATS; r++) s.sample();
-    s.finish();
     attentionRows.push({ shape: s.shape, flops, scores: B * NH * T * T, cpu: median(s.cpuTimes) });
   }
 }
